@@ -1,0 +1,41 @@
+# Thin wrapper over scripts/ and CMake presets. The README's two commands: `make demo`, `make test`.
+PRESET ?= release
+JOBS ?= 2
+PY ?= /usr/bin/python3
+BUILD_DIR := build/$(PRESET)
+BIN := $(BUILD_DIR)/bin/framering
+DEMO_CONFIG ?= config/demo.yaml
+DEMO_SECONDS ?=
+
+.PHONY: deps configure build test test-cpp test-py demo bench chaos format clean help
+
+help:
+	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | format | clean"
+
+deps:
+	./scripts/deps.sh
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+# C++ tests (ctest) and then Python tests (pytest) against the same build; ctest's summary last.
+test: build
+	@if [ -d tests/python ] || [ -d python/tests ]; then \
+	  FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests/python; \
+	fi
+	ctest --preset $(PRESET)
+
+demo: build
+	FRAMERING_DEMO_SECONDS=$(DEMO_SECONDS) ./scripts/demo.sh $(BIN) $(DEMO_CONFIG)
+
+bench: build
+	QUICK=$(QUICK) ./scripts/bench.sh $(BUILD_DIR)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build

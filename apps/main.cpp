@@ -1,0 +1,30 @@
+// The framering binary: one CLI11 app, one file per subcommand.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "framering/ringbuf/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "framering: decode each video frame once into shared memory; analyse it in place.\n"
+      "Rings live in /dev/shm/framering.<name>. See README.md and docs/."};
+  app.set_version_flag("--version", FRAMERING_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  framering::cli::add_ingest_command(app, exit_code);
+  framering::cli::add_worker_command(app, exit_code);
+  framering::cli::add_stat_command(app, exit_code);
+  framering::cli::add_run_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const framering::ring::RingError& e) {
+    std::fprintf(stderr, "framering: %s\n", e.what());
+    return e.exit_code();
+  }
+  return exit_code;
+}

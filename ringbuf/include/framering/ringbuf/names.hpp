@@ -1,0 +1,21 @@
+// Where rings live: /dev/shm/framering.<name> (FRAMERING_SHM_DIR overrides the directory, for
+// tests on a private tmpfs), and which ring names are accepted.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace framering::ring {
+
+std::string shm_dir();
+// Throws RingError(kInvalidArgument) unless name matches [A-Za-z0-9_-]{1,48}.
+void validate_ring_name(const std::string& name);
+std::string segment_path(const std::string& name);
+// Names of every ring segment in shm_dir() (not temp files or reader-stats files), sorted.
+std::vector<std::string> list_rings();
+
+// Removes segments whose writer died without cleaning up (no flock held) and reader-stats files
+// of dead readers. Idempotent; returns how many files it removed. Live rings are never touched.
+int cleanup_stale();
+
+}  // namespace framering::ring

@@ -1,0 +1,64 @@
+// Per-reader stats: a small file /dev/shm/framering.<ring>.reader.<id> that one reader (a worker)
+// writes and `framering stat` reads, so lag and drops per reader are visible without readers ever
+// writing to the ring segment itself.
+//
+// Layout (4096 B, little-endian): 0 magic "FMRREADR" (u64) · 8 version u32 = 1 · 12 pid u32 ·
+// 16 ring char[64] · 80 reader char[64] · then u64 atomics: 192 heartbeat_ns (monotonic) ·
+// 200 position (next frame wanted) · 208 frames_read · 216 bytes_in_place · 224 lapped ·
+// 232 torn · 240 skipped · 248 bytes_copied · 256 epoch (of the ring being read).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace framering::ring {
+
+struct ReaderStatsSnapshot {
+  std::string ring;
+  std::string reader;
+  std::int32_t pid = 0;
+  std::uint64_t heartbeat_ns = 0;
+  std::uint64_t position = 0;
+  std::uint64_t frames_read = 0;
+  std::uint64_t bytes_in_place = 0;
+  std::uint64_t lapped = 0;
+  std::uint64_t torn = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t bytes_copied = 0;
+  std::uint64_t epoch = 0;
+};
+
+class ReaderStatsPublisher {
+ public:
+  // Creates (or replaces) the stats file for reader `reader_id` ([A-Za-z0-9_-]) of `ring`.
+  ReaderStatsPublisher(const std::string& ring, const std::string& reader_id, mode_t mode = 0600);
+  ~ReaderStatsPublisher();  // unlinks the file
+  ReaderStatsPublisher(const ReaderStatsPublisher&) = delete;
+  ReaderStatsPublisher& operator=(const ReaderStatsPublisher&) = delete;
+
+  std::atomic<std::uint64_t>& heartbeat_ns();
+  std::atomic<std::uint64_t>& position();
+  std::atomic<std::uint64_t>& frames_read();
+  std::atomic<std::uint64_t>& bytes_in_place();
+  std::atomic<std::uint64_t>& lapped();
+  std::atomic<std::uint64_t>& torn();
+  std::atomic<std::uint64_t>& skipped();
+  std::atomic<std::uint64_t>& bytes_copied();
+  std::atomic<std::uint64_t>& epoch();
+
+ private:
+  std::atomic<std::uint64_t>& field(std::size_t offset);
+  std::string path_;
+  void* base_ = nullptr;
+};
+
+// Every readable, valid stats file of `ring` (invalid or foreign files are skipped).
+std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring);
+std::string reader_stats_path(const std::string& ring, const std::string& reader_id);
+
+}  // namespace framering::ring

@@ -1,0 +1,294 @@
+#include "framering/ringbuf/reader.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "control.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/layout.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "sys.hpp"
+
+namespace framering::ring {
+
+using detail::atomic_at;
+using detail::errno_text;
+using detail::Fd;
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+const char* to_string(ReadStatus status) {
+  switch (status) {
+    case ReadStatus::kOk: return "OK";
+    case ReadStatus::kNotYet: return "NOT_YET";
+    case ReadStatus::kLapped: return "LAPPED";
+    case ReadStatus::kTorn: return "TORN";
+    case ReadStatus::kWriterGone: return "WRITER_GONE";
+    case ReadStatus::kEpochChanged: return "EPOCH_CHANGED";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+// One read-only mapping of one segment (one epoch).
+struct Mapping {
+  Fd fd;
+  const std::byte* base = nullptr;
+  std::size_t size = 0;
+  ino_t inode = 0;
+  RingInfo info;
+
+  Mapping() = default;
+  Mapping(Mapping&& o) noexcept { *this = std::move(o); }
+  Mapping& operator=(Mapping&& o) noexcept {
+    if (this != &o) {
+      unmap();
+      fd = std::move(o.fd);
+      base = std::exchange(o.base, nullptr);
+      size = std::exchange(o.size, 0);
+      inode = o.inode;
+      info = std::move(o.info);
+    }
+    return *this;
+  }
+  ~Mapping() { unmap(); }
+  void unmap() {
+    if (base) ::munmap(const_cast<std::byte*>(base), size);
+    base = nullptr;
+  }
+};
+
+Mapping open_mapping(const std::string& name) {
+  validate_ring_name(name);
+  const std::string path = segment_path(name);
+  Mapping m;
+  m.fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!m.fd) {
+    const int err = errno;
+    if (err == ENOENT) {
+      throw RingError(ErrorKind::kNotFound, "no ring '" + name + "' (" + path +
+                                                " does not exist): start `framering ingest --ring " +
+                                                name + "` first");
+    }
+    throw RingError(err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
+                    "ring '" + name + "': cannot open " + path + ": " + errno_text(err) +
+                        (err == EACCES ? " (the segment's mode/owner does not allow this user to read it;"
+                                         " see --shm-mode)"
+                                       : ""));
+  }
+  struct stat st {};
+  if (::fstat(m.fd.get(), &st) != 0) {
+    throw RingError(ErrorKind::kSystem, "ring '" + name + "': fstat: " + errno_text(errno));
+  }
+  if (!S_ISREG(st.st_mode)) throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a regular file");
+  if (st.st_size < static_cast<off_t>(kHeaderBytes)) {
+    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a valid framering ring: " + path +
+                                               " is " + std::to_string(st.st_size) +
+                                               " bytes, smaller than the 4096-byte header");
+  }
+  m.size = static_cast<std::size_t>(st.st_size);
+  m.inode = st.st_ino;
+  void* map = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd.get(), 0);
+  if (map == MAP_FAILED) throw RingError(ErrorKind::kSystem, "ring '" + name + "': mmap: " + errno_text(errno));
+  m.base = static_cast<const std::byte*>(map);
+  try {
+    m.info = parse_header({m.base, m.size});
+  } catch (const RingError& e) {
+    throw RingError(e.kind(), "ring '" + name + "' (" + path + "): " + e.what());
+  }
+  return m;
+}
+
+}  // namespace
+
+struct Reader::Impl {
+  std::string name;
+  ReaderOptions options;
+  Mapping map;
+  std::uint64_t last_probe_ns = 0;
+  bool writer_gone = false;
+
+  std::atomic_ref<std::uint64_t> cursor_word() const { return atomic_at<std::uint64_t>(map.base, hdr::kCursor); }
+  const std::byte* entry(std::uint32_t k) const {
+    return map.base + map.info.slot_table_offset + std::uint64_t{k} * kSlotEntryBytes;
+  }
+  std::uint32_t state() const {
+    return atomic_at<std::uint32_t>(map.base, hdr::kState).load(std::memory_order_acquire);
+  }
+  std::uint64_t heartbeat() const {
+    return atomic_at<std::uint64_t>(map.base, hdr::kHeartbeatNs).load(std::memory_order_relaxed);
+  }
+
+  FrameView peek(std::uint32_t k) const {
+    const std::byte* e = entry(k);
+    auto get = [e](std::size_t offset) {
+      return atomic_at<std::uint64_t>(e, offset).load(std::memory_order_relaxed);
+    };
+    FrameView f;
+    f.slot = k;
+    f.seq = get(slot::kSeq);
+    f.frame_no = get(slot::kFrameNo);
+    f.pts_ns = static_cast<std::int64_t>(get(slot::kPtsNs));
+    f.capture_realtime_ns = get(slot::kCaptureRealtimeNs);
+    f.publish_realtime_ns = get(slot::kPublishRealtimeNs);
+    f.publish_monotonic_ns = get(slot::kPublishMonotonicNs);
+    f.flags = atomic_at<std::uint32_t>(e, slot::kFlags).load(std::memory_order_relaxed);
+    f.data = map.base + map.info.payload_offset + std::uint64_t{k} * map.info.slot_stride;
+    f.bytes = map.info.frame_bytes;
+    return f;
+  }
+
+  // Writer alive: LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock.
+  bool alive() {
+    if (state() != static_cast<std::uint32_t>(State::kLive)) return state() == static_cast<std::uint32_t>(State::kInit);
+    const std::uint64_t now = monotonic_ns();
+    const auto stale = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options.stale_after).count());
+    const std::uint64_t hb = heartbeat();
+    if (hb <= now && now - hb < stale) return true;
+    if (writer_gone) return false;
+    if (now - last_probe_ns < 50'000'000ULL) return true;
+    last_probe_ns = now;
+    writer_gone = !detail::flock_held_elsewhere(map.fd.get());
+    return !writer_gone;
+  }
+
+  // The writer is gone: has a new one put a fresh segment under our name?
+  ReadResult successor_or_gone() {
+    ReadResult r;
+    r.status = ReadStatus::kWriterGone;
+    struct stat st {};
+    if (::stat(segment_path(name).c_str(), &st) != 0 || st.st_ino == map.inode) return r;
+    try {
+      Mapping next = open_mapping(name);
+      if (next.info.epoch == map.info.epoch) return r;
+      map = std::move(next);
+      writer_gone = false;
+      last_probe_ns = 0;
+      r.status = ReadStatus::kEpochChanged;
+      r.next = 0;
+    } catch (const RingError&) {
+      // Not (yet) a valid ring under that name; report the writer as gone and look again later.
+    }
+    return r;
+  }
+
+  ReadResult not_yet(std::uint64_t frame_no) {
+    if (!alive()) return successor_or_gone();
+    ReadResult r;
+    r.status = ReadStatus::kNotYet;
+    r.next = frame_no;
+    return r;
+  }
+};
+
+Reader Reader::attach(const std::string& name, ReaderOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->name = name;
+  impl->options = options;
+  impl->map = open_mapping(name);
+  return Reader(std::move(impl));
+}
+
+Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
+Reader::~Reader() = default;
+
+ReadResult Reader::read(std::uint64_t n) {
+  Impl& r = *impl_;
+  const std::uint64_t cursor = r.cursor_word().load(std::memory_order_acquire);
+  if (n >= cursor) return r.not_yet(n);
+  const std::uint32_t slots = r.map.info.slots;
+  const auto k = static_cast<std::uint32_t>(n % slots);
+  const std::byte* e = r.entry(k);
+  const std::uint64_t s1 = atomic_at<std::uint64_t>(e, slot::kSeq).load(std::memory_order_acquire);
+  ReadResult out;
+  const std::uint64_t want = seq_committed(n);
+  // The oldest frame that may still be intact: the writer may be writing frame `cursor` into
+  // the slot of frame cursor - slots right now.
+  const std::uint64_t oldest_safe = cursor >= slots ? cursor - slots + 1 : 0;
+  if (s1 != want) {
+    out.status = s1 > want ? ReadStatus::kLapped : ReadStatus::kTorn;
+    out.next = std::max(n + 1, oldest_safe);
+    out.missed = out.next - n;
+    return out;
+  }
+  FrameView f = r.peek(k);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t s2 = atomic_at<std::uint64_t>(e, slot::kSeq).load(std::memory_order_relaxed);
+  if (s2 != s1 || f.frame_no != n) {
+    out.status = ReadStatus::kLapped;
+    out.next = std::max(n + 1, oldest_safe);
+    out.missed = out.next - n;
+    return out;
+  }
+  f.seq = s1;
+  out.status = ReadStatus::kOk;
+  out.frame = f;
+  out.next = n + 1;
+  return out;
+}
+
+ReadResult Reader::latest() {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    const std::uint64_t cursor = impl_->cursor_word().load(std::memory_order_acquire);
+    if (cursor == 0) return impl_->not_yet(0);
+    ReadResult r = read(cursor - 1);
+    if (r.status != ReadStatus::kLapped) return r;
+  }
+  return read(impl_->cursor_word().load(std::memory_order_acquire) - 1);
+}
+
+ReadResult Reader::wait_next(std::uint64_t n, std::chrono::nanoseconds timeout) {
+  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
+  for (;;) {
+    ReadResult r = read(n);
+    if (r.status != ReadStatus::kNotYet) return r;
+    const std::uint64_t now = monotonic_ns();
+    if (now >= deadline) return r;
+    const auto cursor = impl_->cursor_word().load(std::memory_order_acquire);
+    if (cursor > n) continue;
+    // Sleep on the cursor's low 32 bits; wake at least every 100 ms to notice a dead writer.
+    detail::futex_wait(impl_->map.base + hdr::kCursor, static_cast<std::uint32_t>(cursor),
+                       std::min<std::uint64_t>(deadline - now, 100'000'000ULL));
+  }
+}
+
+bool Reader::valid(const FrameView& frame) const {
+  // A view from before a re-attach (EPOCH_CHANGED) belongs to an unmapped segment: never valid.
+  if (frame.slot >= impl_->map.info.slots || frame.data != impl_->peek(frame.slot).data) return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t seq =
+      atomic_at<std::uint64_t>(impl_->entry(frame.slot), slot::kSeq).load(std::memory_order_relaxed);
+  return seq == frame.seq;
+}
+
+std::uint64_t Reader::cursor() const { return impl_->cursor_word().load(std::memory_order_acquire); }
+bool Reader::writer_alive() { return impl_->alive(); }
+const RingInfo& Reader::info() const { return impl_->map.info; }
+std::string Reader::name() const { return impl_->name; }
+std::span<const std::byte> Reader::mapping() const { return {impl_->map.base, impl_->map.size}; }
+FrameView Reader::peek_slot(std::uint32_t k) const { return impl_->peek(k % impl_->map.info.slots); }
+std::uint32_t Reader::state() const { return impl_->state(); }
+std::uint64_t Reader::heartbeat_ns() const { return impl_->heartbeat(); }
+
+}  // namespace framering::ring

@@ -1,0 +1,253 @@
+#include "framering/ringbuf/writer.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "control.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/layout.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "framering/ringbuf/reader.hpp"
+#include "sys.hpp"
+
+namespace framering::ring {
+
+using detail::atomic_at;
+using detail::errno_text;
+using detail::Fd;
+
+namespace {
+
+std::string mib(std::uint64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+// Takes the exclusive lock of an existing segment at `path` (a dead writer's), or reports that
+// a live writer holds it. Readers probe with short shared locks, so retry briefly before deciding.
+Fd lock_existing(const std::string& name, const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT) return Fd{};
+    if (errno == EACCES || errno == EPERM) {
+      throw RingError(ErrorKind::kPermission,
+                      "ring '" + name + "': " + path +
+                          " exists and is not accessible to this user (" + errno_text(errno) +
+                          "); remove it as its owner or choose another --ring");
+    }
+    throw RingError(ErrorKind::kSystem, "ring '" + name + "': open " + path + ": " + errno_text(errno));
+  }
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
+    if (errno != EWOULDBLOCK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::string owner;
+  std::int32_t pid = 0;
+  if (::pread(fd.get(), &pid, sizeof pid, hdr::kWriterPid) == sizeof pid && pid > 0) {
+    owner = " (writer pid " + std::to_string(pid) + ")";
+  }
+  throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "' already has a live writer" + owner +
+                                              "; stop it first or choose another --ring name");
+}
+
+}  // namespace
+
+struct Writer::Impl {
+  RingInfo info;
+  std::string path;
+  Fd fd;
+  std::byte* base = nullptr;
+  ino_t inode = 0;
+  std::uint64_t next_frame = 0;
+  bool claimed = false;
+  bool closed = false;
+  bool keep = false;
+
+  std::mutex hb_mutex;
+  std::condition_variable hb_cv;
+  bool hb_stop = false;
+  std::thread hb_thread;
+
+  std::atomic_ref<std::uint64_t> cursor_word() { return atomic_at<std::uint64_t>(base, hdr::kCursor); }
+  std::byte* entry(std::uint32_t slot) {
+    return base + info.slot_table_offset + std::uint64_t{slot} * kSlotEntryBytes;
+  }
+
+  void beat() {
+    atomic_at<std::uint64_t>(base, hdr::kHeartbeatNs).store(monotonic_ns(), std::memory_order_relaxed);
+  }
+
+  void start_heartbeat(int period_ms) {
+    hb_thread = std::thread([this, period_ms] {
+      std::unique_lock lock(hb_mutex);
+      while (!hb_cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return hb_stop; })) {
+        beat();
+      }
+    });
+  }
+
+  void close() {
+    if (closed) return;
+    closed = true;
+    {
+      std::lock_guard lock(hb_mutex);
+      hb_stop = true;
+    }
+    hb_cv.notify_all();
+    if (hb_thread.joinable()) hb_thread.join();
+    atomic_at<std::uint32_t>(base, hdr::kState)
+        .store(static_cast<std::uint32_t>(State::kClosed), std::memory_order_release);
+    detail::futex_wake_all(base + hdr::kCursor);
+    if (!keep) {
+      // Unlink only our own segment: a successor may already own the name.
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && st.st_ino == inode) ::unlink(path.c_str());
+    }
+    ::munmap(base, info.segment_bytes);
+    base = nullptr;
+    fd = Fd{};  // releases the flock
+  }
+};
+
+Writer Writer::create(const WriterOptions& options) {
+  RingInfo info = plan_layout(options.name, options.geometry, options.slots);
+  auto impl = std::make_unique<Impl>();
+  impl->path = segment_path(options.name);
+  impl->keep = options.keep_on_close;
+  const std::string& path = impl->path;
+  const std::string& name = options.name;
+
+  Fd previous = lock_existing(name, path);  // held until our segment replaces it
+
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  ::unlink(temp.c_str());  // a leftover of a crashed process with our pid
+  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, options.mode));
+  if (!fd) {
+    throw RingError(errno == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
+                    "ring '" + name + "': cannot create " + temp + ": " + errno_text(errno) +
+                        " (is " + shm_dir() + " writable?)");
+  }
+  auto fail = [&](ErrorKind kind, const std::string& message) {
+    ::unlink(temp.c_str());
+    throw RingError(kind, "ring '" + name + "': " + message);
+  };
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail(ErrorKind::kSystem, "flock: " + errno_text(errno));
+  if (::fchmod(fd.get(), options.mode) != 0) fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
+  if (options.group && ::fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
+    fail(ErrorKind::kPermission, "cannot give the segment to group " +
+                                     std::to_string(*options.group) + ": " + errno_text(errno));
+  }
+  if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(info.segment_bytes)); err != 0) {
+    struct statvfs vfs {};
+    std::string free_text;
+    if (::statvfs(shm_dir().c_str(), &vfs) == 0) {
+      free_text = ", " + shm_dir() + " has " + mib(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
+    }
+    if (err == ENOSPC) {
+      fail(ErrorKind::kNoSpace,
+           "needs " + mib(info.segment_bytes) + " (" + std::to_string(info.slots) + " slots x " +
+               std::to_string(info.slot_stride) + " B + tables)" + free_text +
+               ": use fewer --slots or a smaller frame, or enlarge /dev/shm (docker run --shm-size)");
+    }
+    fail(ErrorKind::kSystem, "posix_fallocate: " + errno_text(err) + free_text);
+  }
+  void* map = ::mmap(nullptr, info.segment_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) fail(ErrorKind::kSystem, "mmap: " + errno_text(errno));
+  impl->base = static_cast<std::byte*>(map);
+
+  do {
+    info.epoch = detail::random_u64();
+  } while (info.epoch == 0);
+  info.writer_pid = static_cast<std::int32_t>(::getpid());
+  info.created_realtime_ns = realtime_ns();
+  write_header({impl->base, info.segment_bytes}, info);
+  impl->info = info;
+  impl->beat();
+
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::munmap(map, info.segment_bytes);
+    fail(err == EPERM || err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
+         "cannot move the new segment into place at " + path + ": " + errno_text(err));
+  }
+  struct stat st {};
+  ::fstat(fd.get(), &st);
+  impl->inode = st.st_ino;
+  impl->fd = std::move(fd);
+  previous = Fd{};
+
+  atomic_at<std::uint32_t>(impl->base, hdr::kState)
+      .store(static_cast<std::uint32_t>(State::kLive), std::memory_order_release);
+  impl->start_heartbeat(options.heartbeat_period_ms > 0 ? options.heartbeat_period_ms : 100);
+  return Writer(std::move(impl));
+}
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->close();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Writer::~Writer() {
+  if (impl_) impl_->close();
+}
+
+Writer::Slot Writer::claim() {
+  Impl& w = *impl_;
+  const std::uint64_t n = w.next_frame;
+  const auto k = static_cast<std::uint32_t>(n % w.info.slots);
+  // seq <- odd (relaxed), then a release fence: no payload store below can become visible to a
+  // reader before the odd value does.
+  atomic_at<std::uint64_t>(w.entry(k), slot::kSeq).store(seq_writing(n), std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  w.claimed = true;
+  std::byte* payload = w.base + w.info.payload_offset + std::uint64_t{k} * w.info.slot_stride;
+  return Slot({payload, w.info.frame_bytes}, n, realtime_ns());
+}
+
+void Writer::publish(Slot&& s) {
+  Impl& w = *impl_;
+  const std::uint64_t n = s.frame_no_;
+  const auto k = static_cast<std::uint32_t>(n % w.info.slots);
+  std::byte* e = w.entry(k);
+  const std::uint64_t now_rt = realtime_ns();
+  const std::uint64_t now_mono = monotonic_ns();
+  auto put = [e](std::size_t offset, std::uint64_t value) {
+    atomic_at<std::uint64_t>(e, offset).store(value, std::memory_order_relaxed);
+  };
+  put(slot::kFrameNo, n);
+  put(slot::kPtsNs, static_cast<std::uint64_t>(s.pts_ns));
+  put(slot::kCaptureRealtimeNs, s.capture_realtime_ns ? s.capture_realtime_ns : s.claim_realtime_ns_);
+  put(slot::kPublishRealtimeNs, now_rt);
+  put(slot::kPublishMonotonicNs, now_mono);
+  atomic_at<std::uint32_t>(e, slot::kFlags).store(s.flags, std::memory_order_relaxed);
+  // seq <- even (release) publishes payload and metadata; then the cursor (release).
+  atomic_at<std::uint64_t>(e, slot::kSeq).store(seq_committed(n), std::memory_order_release);
+  w.cursor_word().store(n + 1, std::memory_order_release);
+  atomic_at<std::uint64_t>(w.base, hdr::kHeartbeatNs).store(now_mono, std::memory_order_relaxed);
+  detail::futex_wake_all(w.base + hdr::kCursor);
+  w.next_frame = n + 1;
+  w.claimed = false;
+  s.payload_ = {};
+}
+
+void Writer::close() { impl_->close(); }
+const RingInfo& Writer::info() const { return impl_->info; }
+std::uint64_t Writer::cursor() const { return impl_->next_frame; }
+std::string Writer::path() const { return impl_->path; }
+std::span<const std::byte> Writer::mapping() const { return {impl_->base, impl_->info.segment_bytes}; }
+
+}  // namespace framering::ring
