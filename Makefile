@@ -6,6 +6,8 @@ BUILD_DIR := build/$(PRESET)
 BIN := $(BUILD_DIR)/bin/framering
 DEMO_CONFIG ?= config/demo.yaml
 DEMO_SECONDS ?=
+# pytest runs against the release build; the sanitizer presets run ctest only.
+PYTEST ?= $(if $(filter release,$(PRESET)),1,0)
 
 .PHONY: deps configure build test test-cpp test-py demo bench chaos format clean help
 

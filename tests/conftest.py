@@ -1,0 +1,105 @@
+"""Shared pytest fixtures: the framering binary, unique ring names, free ports, shm hygiene.
+
+Run with Debian's /usr/bin/python3 (it has numpy): `make test` does this for you.
+"""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+OPENCV_DATA = pathlib.Path("/usr/share/doc/opencv-doc/examples/data")
+VTEST = OPENCV_DATA / "vtest.avi"
+
+
+def _find_bin():
+    env = os.environ.get("FRAMERING_BIN")
+    if env:
+        return pathlib.Path(env)
+    for preset in ("release", "debug", "asan"):
+        cand = ROOT / "build" / preset / "bin" / "framering"
+        if cand.exists():
+            return cand
+    return ROOT / "build" / "release" / "bin" / "framering"
+
+
+@pytest.fixture(scope="session")
+def framering_bin():
+    path = _find_bin()
+    if not path.exists():
+        pytest.fail(f"framering binary not found at {path}: run `make build` first")
+    return str(path)
+
+
+@pytest.fixture
+def ring_name():
+    """A unique ring name; its segment and reader-stats files are removed afterwards."""
+    name = "t" + uuid.uuid4().hex[:12]
+    yield name
+    shm = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
+    for p in shm.glob(f"framering.{name}*"):
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port():
+    return free_port()
+
+
+class Procs:
+    """Starts processes and guarantees they are gone when the test ends."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, **kw):
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        p = subprocess.Popen(args, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + 5
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture
+def procs():
+    p = Procs()
+    yield p
+    p.stop_all()
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
