@@ -25,8 +25,8 @@ build: configure
 
 # C++ tests (ctest) and then Python tests (pytest) against the same build; ctest's summary last.
 test: build
-	@if [ -d tests/python ] || [ -d python/tests ]; then \
-	  FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests/python; \
+	@if [ "$(PYTEST)" = 1 ]; then \
+	  FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests; \
 	fi
 	ctest --preset $(PRESET)
 
