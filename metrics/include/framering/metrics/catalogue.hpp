@@ -1,0 +1,134 @@
+// The metric catalogue: the one place that spells framering_* metric names (DESIGN.md).
+// An Endpoint owns the process's prometheus-cpp Registry, creates every family at start-up and
+// hands out typed handles; hot loops keep the references and never call Family::Add().
+//
+//   metrics::Endpoint endpoint(opt.metrics_addr);       // "127.0.0.1:9464"; "0" = no server
+//   metrics::IngestMetrics& m = endpoint.ingest("cam0");
+//   m.frames_published.Increment();
+//
+// The HTTP server (civetweb) serves /metrics and any page added with handle() (e.g. /preview,
+// see preview.hpp) on the same port.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace framering::metrics {
+
+// Default --metrics-addr of each process kind (workers of one host take 9465, 9466, ...).
+inline constexpr const char* kIngestDefaultAddr = "127.0.0.1:9464";
+inline constexpr const char* kWorkerDefaultAddr = "127.0.0.1:9465";
+
+// A bad --metrics-addr, a port that cannot be bound, or a label value that must not be exported.
+// The message names the address/label and says what to do.
+class MetricsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Handles for one ring written by this process (framering ingest).
+struct IngestMetrics {
+  prometheus::Counter& frames_published;    // framering_frames_published_total{ring}
+  prometheus::Counter& bytes_published;     // framering_bytes_published_total{ring}
+  prometheus::Counter& bytes_copied;        // framering_bytes_copied_total{ring,component="ingest"}
+  prometheus::Counter& decode_errors;       // framering_decode_errors_total{ring}
+  prometheus::Counter& source_reconnects;   // framering_source_reconnects_total{ring}
+  prometheus::Gauge& source_up;             // framering_source_up{ring}: 1 while decoding
+  prometheus::Histogram& publish_duration;  // framering_publish_duration_seconds{ring}
+  prometheus::Gauge& ring_slots;            // framering_ring_slots{ring}
+  prometheus::Gauge& ring_slot_bytes;       // framering_ring_slot_bytes{ring}
+};
+
+// Handles for one reader (framering worker) of one ring.
+struct WorkerMetrics {
+  prometheus::Counter& frames_read;          // framering_frames_read_total{ring,worker}
+  prometheus::Counter& bytes_read_in_place;  // framering_bytes_read_in_place_total{ring,worker}
+  prometheus::Counter& bytes_copied;  // framering_bytes_copied_total{ring,component="worker"}
+  prometheus::Counter&
+      dropped_lapped;                 // framering_frames_dropped_total{ring,worker,reason="lapped"}
+  prometheus::Counter& dropped_torn;  // ... reason="torn"
+  prometheus::Counter& dropped_skipped;  // ... reason="skipped" (mode latest / other group member)
+  prometheus::Histogram&
+      frame_latency;              // framering_frame_latency_seconds{ring,worker}: capture→done
+  prometheus::Gauge& reader_lag;  // framering_reader_lag_frames{ring,worker}
+
+  // framering_events_total{ring,worker,kind}. Kinds are few and known to the analytic
+  // (motion_start, people, ...); the first call per kind creates the series, later calls are a
+  // map lookup — cache the reference if an analytic emits events every frame.
+  // Throws MetricsError if `kind` is not a safe label value.
+  prometheus::Counter& events(const std::string& kind);
+
+  WorkerMetrics(prometheus::Counter& frames_read_, prometheus::Counter& bytes_read_in_place_,
+                prometheus::Counter& bytes_copied_, prometheus::Counter& dropped_lapped_,
+                prometheus::Counter& dropped_torn_, prometheus::Counter& dropped_skipped_,
+                prometheus::Histogram& frame_latency_, prometheus::Gauge& reader_lag_,
+                prometheus::Family<prometheus::Counter>& events_family, std::string ring,
+                std::string worker);
+
+ private:
+  prometheus::Family<prometheus::Counter>& events_family_;
+  std::string ring_;
+  std::string worker_;
+  std::mutex mutex_;
+  std::map<std::string, prometheus::Counter*> events_;
+};
+
+// What a page added with Endpoint::handle() returns.
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+// Called on a server thread with the request's query string (without '?'); must be thread-safe.
+using HttpHandler = std::function<HttpResponse(const std::string& query)>;
+
+class Endpoint {
+ public:
+  // `addr` is "HOST:PORT" (":PORT" = all interfaces; PORT 0 = any free port, see port()).
+  // "0" or "" registers the metrics but starts no server. Throws MetricsError naming the
+  // address on a malformed address or when the port cannot be bound.
+  explicit Endpoint(const std::string& addr);
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  // Handles for `ring` (created on first call, same reference afterwards). Throws MetricsError
+  // if a name is not a safe label value (e.g. contains "://" or '@').
+  IngestMetrics& ingest(const std::string& ring);
+  WorkerMetrics& worker(const std::string& ring, const std::string& worker);
+
+  // Serves `handler` at exactly `path` (e.g. "/preview") on the metrics port. No-op without a
+  // server. "/metrics" and "/" are taken.
+  void handle(const std::string& path, HttpHandler handler);
+
+  // The text the server returns on /metrics: the registry plus process_* metrics.
+  std::string scrape() const;
+
+  bool serving() const;
+  // Bound port (the real one when PORT was 0); 0 without a server.
+  std::uint16_t port() const;
+  // "HOST:PORT" as bound, e.g. "127.0.0.1:9464"; "" without a server.
+  std::string address() const;
+  prometheus::Registry& registry();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "HOST:PORT" (also "[::1]:PORT", ":PORT"). Throws MetricsError naming `addr` otherwise.
+// Returns false for "0" and "" (metrics server disabled).
+bool parse_metrics_addr(const std::string& addr, std::string& host, std::uint16_t& port);
+
+}  // namespace framering::metrics

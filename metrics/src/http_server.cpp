@@ -1,0 +1,177 @@
+#include "http_server.hpp"
+
+#include <civetweb.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace framering::metrics {
+
+namespace {
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+void send(mg_connection* conn, const HttpResponse& r, bool head) {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            r.status, reason_phrase(r.status), r.content_type.c_str(), r.body.size());
+  if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+}
+
+// civetweb reports bind errors through mg_cry → log_message; keep them out of stderr (the
+// exception carries the message) but keep the text for the error.
+int quiet_log(const mg_connection*, const char*) {
+  return 1;
+}
+
+// civetweb only says "Failed to setup server ports"; binding the address ourselves tells why
+// (address in use, not an address of this host, permission for ports < 1024, ...).
+std::string bind_failure_reason(const std::string& host, std::uint16_t port) {
+  std::string h = host.empty() ? "0.0.0.0" : host;
+  if (h.size() > 2 && h.front() == '[') h = h.substr(1, h.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const int gai = getaddrinfo(h.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (gai != 0) return std::string("cannot resolve '") + h + "': " + gai_strerror(gai);
+  std::string reason;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (fd < 0) {
+    reason = std::strerror(errno);
+  } else {
+    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0) reason = std::strerror(errno);
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return reason;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const std::string& host, std::uint16_t port, const std::string& addr) {
+  host_ = host;
+  const std::string listen = (host.empty() ? std::string() : host + ":") + std::to_string(port);
+  const char* options[] = {
+      "listening_ports", listen.c_str(),      "num_threads", "4",    "request_timeout_ms",
+      "10000",           "enable_keep_alive", "no",          nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = quiet_log;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = this;
+  init.configuration_options = options;
+  char text[256] = {};
+  unsigned code = 0;
+  mg_error_data error{};
+  error.code = &code;
+  error.text = text;
+  error.text_buffer_size = sizeof text;
+  ctx_ = mg_start2(&init, &error);
+  if (ctx_ == nullptr) {
+    std::string why = bind_failure_reason(host, port);
+    if (why.empty()) why = text[0] ? text : "the HTTP server could not start";
+    throw MetricsError("metrics: cannot listen on --metrics-addr " + addr + ": " + why +
+                       "; pick a free port with --metrics-addr HOST:PORT (another framering "
+                       "process may use this one), or disable metrics with --metrics-addr 0");
+  }
+  mg_server_port ports[4] = {};
+  const int n = mg_get_server_ports(ctx_, 4, ports);
+  port_ = n > 0 ? static_cast<std::uint16_t>(ports[0].port) : port;
+  // One catch-all handler; dispatch() matches exact paths (civetweb itself matches prefixes).
+  mg_set_request_handler(ctx_, "/", &HttpServer::dispatch, this);
+}
+
+// Opens and at once closes a connection to the server, which wakes civetweb's listener.
+void HttpServer::poke() const {
+  std::string host = host_;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port_).c_str(), &hints, &res) != 0) return;
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    (void)::connect(fd, res->ai_addr, res->ai_addrlen);
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+}
+
+HttpServer::~HttpServer() {
+  if (ctx_ == nullptr) return;
+  // civetweb's listener polls in 2 s quanta and notices mg_stop() only at the next one; poking
+  // it with a connection makes shutdown (and so SIGTERM -> exit) take milliseconds instead.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    mg_stop(ctx_);
+    stopped = true;
+  });
+  for (int i = 0; i < 150 && !stopped; ++i) {
+    poke();
+    std::this_thread::sleep_for(std::chrono::milliseconds(i < 5 ? 2 : 20));
+  }
+  stopper.join();
+}
+
+void HttpServer::route(const std::string& path, HttpHandler handler) {
+  std::lock_guard lock(mutex_);
+  routes_[path] = std::make_shared<const HttpHandler>(std::move(handler));
+}
+
+int HttpServer::dispatch(mg_connection* conn, void* self_ptr) {
+  auto* self = static_cast<HttpServer*>(self_ptr);
+  const mg_request_info* req = mg_get_request_info(conn);
+  const bool head = std::strcmp(req->request_method, "HEAD") == 0;
+  if (!head && std::strcmp(req->request_method, "GET") != 0) {
+    HttpResponse r{405, "text/plain; charset=utf-8", "only GET and HEAD are served\n"};
+    send(conn, r, false);
+    return r.status;
+  }
+  std::shared_ptr<const HttpHandler> handler;
+  {
+    std::lock_guard lock(self->mutex_);
+    auto it = self->routes_.find(req->local_uri ? req->local_uri : "");
+    if (it != self->routes_.end()) handler = it->second;
+  }
+  HttpResponse r;
+  if (!handler) {
+    r = {404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
+  } else {
+    try {
+      r = (*handler)(req->query_string ? req->query_string : "");
+    } catch (const std::exception& e) {
+      r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
+    }
+  }
+  send(conn, r, head);
+  return r.status;
+}
+
+}  // namespace framering::metrics
