@@ -1,0 +1,345 @@
+"""Writer: the single writer of a ring, in Python (mirrors ringbuf/src/writer.cpp).
+
+A ring made here is byte-for-byte what the C++ Writer makes, so `framering worker` and
+`framering stat` read it like any ingest ring. Creation: temp name + rename, posix_fallocate,
+explicit mode (not via umask), exclusive flock held while alive, random nonzero epoch, a
+heartbeat thread, state INIT -> LIVE -> CLOSED.
+
+    with Writer("vol0", shape=(64, 256, 256), dtype=np.uint16, slots=4) as w:
+        slot = w.claim()
+        slot.array[...] = volume       # write straight into shared memory
+        w.publish(slot, pts_ns=t)      # or simply: w.write(volume, pts_ns=t)
+
+Publishing order (the seqlock): seq <- 2n+1, payload, metadata, seq <- 2n+2, cursor <- n+1,
+heartbeat, futex wake. Each word is one aligned 8-byte store through a memoryview; on x86-64
+(TSO) stores become visible in program order, which is the order the protocol requires.
+"""
+import errno
+import fcntl
+import grp
+import mmap
+import os
+import threading
+import time
+
+import numpy as np
+
+from . import _sys
+from . import layout as L
+from .errors import (InvalidArgumentError, LiveWriterError, NoSpaceError, RingPermissionError,
+                     RingSystemError)
+from .header import Geometry, parse_pix_fmt, plan_layout, write_header
+
+_CURSOR_WORD = L.hdr.CURSOR // 8
+_HEARTBEAT_WORD = L.hdr.HEARTBEAT_NS // 8
+_STATE_WORD32 = L.hdr.STATE // 4
+
+
+def _mib(n):
+    return f"{(n + (1 << 20) - 1) >> 20} MiB"
+
+
+def _lock_existing(name, path):
+    """Takes the exclusive lock of a dead writer's segment at `path`, or reports a live writer.
+
+    Readers probe with short shared locks, so retry briefly before deciding.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return -1
+    except PermissionError as e:
+        raise RingPermissionError(
+            f"ring '{name}': {path} exists and is not accessible to this user ({e.strerror}); "
+            "remove it as its owner or choose another ring name") from None
+    except OSError as e:
+        raise RingSystemError(f"ring '{name}': open {path}: {e.strerror}") from None
+    for _ in range(40):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                break
+        time.sleep(0.005)
+    owner = ""
+    try:
+        pid = int.from_bytes(os.pread(fd, 4, L.hdr.WRITER_PID), "little", signed=True)
+        if pid > 0:
+            owner = f" (writer pid {pid})"
+    except OSError:
+        pass
+    os.close(fd)
+    raise LiveWriterError(f"ring '{name}' already has a live writer{owner}; "
+                          "stop it first or choose another ring name")
+
+
+class WriterSlot:
+    """A claimed slot: `array` is writable until the slot is published."""
+
+    __slots__ = ("array", "frame_no", "pts_ns", "capture_realtime_ns", "flags", "_claim_ns")
+
+    def __init__(self, array, frame_no, claim_ns):
+        self.array = array
+        self.frame_no = frame_no
+        self.pts_ns = 0
+        self.capture_realtime_ns = 0  # 0: publish() fills in the claim time
+        self.flags = 0
+        self._claim_ns = claim_ns
+
+
+class Writer:
+    """Creates ring `name` for frames of `shape` and `dtype` (see the module docstring).
+
+    pix_fmt: "raw" (any array; imaging volumes, tiles) or "bgr24"/"rgb24" (shape (H, W, 3),
+    uint8) or "gray8" (shape (H, W, 1), uint8), which C++ image workers understand.
+    mode: file mode of the segment, applied exactly. group: gid or group name to chgrp to.
+    keep: leave the segment in place after close (for inspection).
+    Raises InvalidArgumentError, LiveWriterError, RingPermissionError, NoSpaceError,
+    RingSystemError with a message that says what to do.
+    """
+
+    def __init__(self, name, shape, dtype=np.uint8, slots=8, pix_fmt="raw", rate=(0, 1),
+                 mode=0o600, group=None, keep=False, heartbeat_period=0.1):
+        typestr = np.dtype(dtype).str
+        if typestr not in L.TYPESTRS:
+            raise InvalidArgumentError(f"ring '{name}': dtype {np.dtype(dtype)} ({typestr}) is "
+                                       f"not supported; use one of {', '.join(L.TYPESTRS)}")
+        shape = tuple(int(d) for d in np.atleast_1d(shape))
+        geometry = Geometry(typestr, shape, parse_pix_fmt(pix_fmt), int(rate[0]), int(rate[1]))
+        if geometry.pix_fmt != L.PIX_RAW:
+            channels = 1 if geometry.pix_fmt == L.PIX_GRAY8 else 3
+            if typestr != "|u1" or len(shape) != 3 or shape[2] != channels:
+                raise InvalidArgumentError(
+                    f"ring '{name}': pix_fmt {geometry.pix_fmt_name} needs shape (height, width, "
+                    f"{channels}) of uint8, got {shape} {typestr}; use pix_fmt='raw' for other arrays")
+        info = plan_layout(name, geometry, int(slots))
+        self.name = name
+        self.path = _sys.segment_path(name)
+        self._keep = keep
+        self._closed = False
+        self._claimed = False
+        self._next_frame = 0
+        self.bytes_published = 0
+
+        previous = _lock_existing(name, self.path)  # held until our segment replaces it
+        try:
+            self._create(info, mode, group)
+        finally:
+            if previous >= 0:
+                os.close(previous)
+        self._hb_stop = threading.Event()
+        self._hb_thread = threading.Thread(target=self._heartbeat_loop, args=(heartbeat_period,),
+                                           name=f"framering-heartbeat-{name}", daemon=True)
+        self._hb_thread.start()
+
+    @classmethod
+    def image(cls, name, width, height, pix_fmt="bgr24", **kw):
+        g = Geometry.image(width, height, pix_fmt)
+        return cls(name, g.shape, np.uint8, pix_fmt=pix_fmt, **kw)
+
+    def _create(self, info, mode, group):
+        name, path = self.name, self.path
+        temp = f"{path}.tmp.{os.getpid()}"
+        try:
+            os.unlink(temp)  # a leftover of a crashed process with our pid
+        except OSError:
+            pass
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+        except OSError as e:
+            cls = RingPermissionError if e.errno == errno.EACCES else RingSystemError
+            raise cls(f"ring '{name}': cannot create {temp}: {e.strerror} "
+                      f"(is {_sys.shm_dir()} writable?)") from None
+        mm = None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.fchmod(fd, mode)
+            except OSError as e:
+                raise RingSystemError(f"ring '{name}': flock/fchmod: {e.strerror}") from None
+            if group is not None:
+                gid = grp.getgrnam(group).gr_gid if isinstance(group, str) else int(group)
+                try:
+                    os.fchown(fd, -1, gid)
+                except OSError as e:
+                    raise RingPermissionError(
+                        f"ring '{name}': cannot give the segment to group {group}: {e.strerror}") from None
+            try:
+                os.posix_fallocate(fd, 0, info.segment_bytes)
+            except OSError as e:
+                free = ""
+                try:
+                    vfs = os.statvfs(_sys.shm_dir())
+                    free = f", {_sys.shm_dir()} has {_mib(vfs.f_bavail * vfs.f_frsize)} free"
+                except OSError:
+                    pass
+                if e.errno == errno.ENOSPC:
+                    raise NoSpaceError(
+                        f"ring '{name}': needs {_mib(info.segment_bytes)} ({info.slots} slots x "
+                        f"{info.slot_stride} B + tables){free}: use fewer slots or a smaller frame, "
+                        "or enlarge /dev/shm (docker run --shm-size)") from None
+                raise RingSystemError(f"ring '{name}': posix_fallocate: {e.strerror}{free}") from None
+            try:
+                mm = mmap.mmap(fd, info.segment_bytes, flags=mmap.MAP_SHARED,
+                               prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            except OSError as e:
+                raise RingSystemError(f"ring '{name}': mmap: {e.strerror}") from None
+            info.epoch = 0
+            while info.epoch == 0:
+                info.epoch = _sys.random_u64()
+            info.writer_pid = os.getpid()
+            info.created_realtime_ns = _sys.realtime_ns()
+            write_header(mm, info)
+            self._mm = mm
+            self._u64 = memoryview(mm).cast("Q")
+            self._u32 = memoryview(mm).cast("I")
+            self.info = info
+            self._beat()
+            try:
+                os.rename(temp, path)
+            except OSError as e:
+                cls = RingPermissionError if e.errno in (errno.EPERM, errno.EACCES) else RingSystemError
+                raise cls(f"ring '{name}': cannot move the new segment into place at {path}: "
+                          f"{e.strerror}") from None
+        except BaseException:
+            for view in (getattr(self, "_u64", None), getattr(self, "_u32", None)):
+                if view is not None:
+                    view.release()
+            if mm is not None:
+                mm.close()
+            os.close(fd)
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        self._fd = fd
+        self._inode = os.fstat(fd).st_ino
+        g = info.geometry
+        # Views are made over the np.frombuffer array, whose base is a memoryview holding a
+        # buffer export: mmap.close() then refuses to unmap while any view lives.
+        # (np.ndarray(buffer=<mmap>) collapses its base to the mmap and holds no export.)
+        pinned = np.frombuffer(mm, np.uint8)
+        self._address = pinned.__array_interface__["data"][0]
+        self._slots_array = np.ndarray(
+            shape=(info.slots,) + tuple(g.shape), dtype=g.dtype, buffer=pinned,
+            offset=info.payload_offset, strides=(info.slot_stride,) + tuple(g.strides))
+        self._u32[_STATE_WORD32] = L.STATE_LIVE
+
+    # -- heartbeat --------------------------------------------------------------------------
+    def _beat(self):
+        self._u64[_HEARTBEAT_WORD] = _sys.monotonic_ns()
+
+    def _heartbeat_loop(self, period):
+        while not self._hb_stop.wait(period):
+            try:
+                self._beat()
+            except (ValueError, TypeError):  # released during close
+                return
+
+    # -- producing --------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self.info.geometry.shape)
+
+    @property
+    def dtype(self):
+        return self.info.geometry.dtype
+
+    @property
+    def cursor(self):
+        """Frames published so far."""
+        return self._next_frame
+
+    def claim(self):
+        """Marks the next slot as being written (seq odd) and returns it, writable."""
+        if self._closed:
+            raise RuntimeError(f"ring '{self.name}': writer is closed")
+        if self._claimed:
+            raise RuntimeError(f"ring '{self.name}': claim() called again before publish()")
+        n = self._next_frame
+        k = n % self.info.slots
+        entry = (self.info.slot_table_offset + k * L.SLOT_ENTRY_BYTES) // 8
+        self._u64[entry] = L.seq_writing(n)
+        self._claimed = True
+        return WriterSlot(self._slots_array[k], n, _sys.realtime_ns())
+
+    def publish(self, slot, pts_ns=None, capture_realtime_ns=None, flags=None):
+        """Commits the slot (seq even), advances the cursor and wakes waiting readers."""
+        if not self._claimed or slot.frame_no != self._next_frame:
+            raise RuntimeError(f"ring '{self.name}': publish() of a slot that is not the claimed one")
+        if pts_ns is not None:
+            slot.pts_ns = pts_ns
+        if capture_realtime_ns is not None:
+            slot.capture_realtime_ns = capture_realtime_ns
+        if flags is not None:
+            slot.flags = flags
+        n = slot.frame_no
+        k = n % self.info.slots
+        entry = (self.info.slot_table_offset + k * L.SLOT_ENTRY_BYTES) // 8
+        u64 = self._u64
+        now_rt = _sys.realtime_ns()
+        now_mono = _sys.monotonic_ns()
+        u64[entry + 1] = n
+        u64[entry + 2] = slot.pts_ns & 0xFFFFFFFFFFFFFFFF
+        u64[entry + 3] = slot.capture_realtime_ns or slot._claim_ns
+        u64[entry + 4] = now_rt
+        u64[entry + 6] = now_mono
+        self._u32[(entry + 5) * 2] = slot.flags
+        u64[entry] = L.seq_committed(n)
+        u64[_CURSOR_WORD] = n + 1
+        u64[_HEARTBEAT_WORD] = now_mono
+        _sys.futex_wake_all(self._address + L.hdr.CURSOR)
+        self._next_frame = n + 1
+        self._claimed = False
+        self.bytes_published += self.info.frame_bytes
+        slot.array = None
+
+    def write(self, array, pts_ns=0, flags=0, capture_realtime_ns=0):
+        """Copies `array` (exactly the ring's shape; cast safely to its dtype) into the next
+        slot and publishes it. Returns the frame number."""
+        array = np.asarray(array)
+        if array.shape != self.shape:
+            raise ValueError(f"ring '{self.name}': frame shape {array.shape} != ring shape {self.shape}")
+        slot = self.claim()
+        np.copyto(slot.array, array, casting="same_kind")
+        n = slot.frame_no
+        self.publish(slot, pts_ns=pts_ns, flags=flags, capture_realtime_ns=capture_realtime_ns)
+        return n
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def close(self):
+        """Sets CLOSED, wakes readers, unlinks the segment unless keep. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._hb_stop.set()
+        self._hb_thread.join()
+        self._u32[_STATE_WORD32] = L.STATE_CLOSED
+        _sys.futex_wake_all(self._address + L.hdr.CURSOR)
+        if not self._keep:
+            try:  # unlink only our own segment: a successor may already own the name
+                if os.stat(self.path).st_ino == self._inode:
+                    os.unlink(self.path)
+            except OSError:
+                pass
+        self._u64.release()
+        self._u32.release()
+        self._slots_array = None
+        try:
+            self._mm.close()
+        except BufferError:
+            pass  # a caller still holds a slot array; unmapped when it is collected
+        os.close(self._fd)  # releases the flock
+        self._fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return (f"Writer({self.name!r}, {self.info.geometry.describe()}, slots={self.info.slots}, "
+                f"cursor={self._next_frame}, closed={self._closed})")
