@@ -1,0 +1,95 @@
+"""deploy/compose.yaml: docker-compose accepts it, the workers share the ingest's IPC (so its
+/dev/shm) and PID namespaces, shm_size holds the ring by the documented formula, the files it
+mounts exist, and every framering command line passes the binary's --check-config."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+
+from deploy_helpers import (DEPLOY, DOCKER_DEFAULT_SHM, compose, dashboard, framering_services,
+                            ingest_ring_bytes, parse_size, require_subcommand, shm_needed, option)
+
+
+def test_docker_compose_accepts_the_file():
+    out = subprocess.run(["docker-compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def test_ingest_and_workers_share_the_ring_namespaces():
+    services = framering_services()
+    ingests = [n for n, s in services.items() if s["command"][0] == "ingest"]
+    workers = [n for n, s in services.items() if s["command"][0] == "worker"]
+    assert len(ingests) >= 1 and len(workers) >= 2
+    for name in ingests:
+        assert services[name]["ipc"] == "shareable"
+    for name in workers:
+        ring = option(services[name]["command"], "--ring")
+        writer = [i for i in ingests if option(services[i]["command"], "--ring") == ring]
+        assert len(writer) == 1, f"worker {name} reads ring {ring}, which {len(writer)} ingests write"
+        assert services[name]["ipc"] == f"service:{writer[0]}"
+        assert services[name]["pid"] == f"service:{writer[0]}"
+
+
+def test_shm_size_holds_the_ring():
+    for name, svc in framering_services().items():
+        if svc["command"][0] != "ingest":
+            continue
+        ring = ingest_ring_bytes(svc["command"], f"compose service {name}")
+        shm = parse_size(svc["shm_size"])
+        assert shm >= shm_needed(ring), f"{name}: shm_size {shm} B < 2 x ring {ring} B + 1 MiB"
+        # The point of setting it: this ring does not fit Docker's default.
+        assert ring > DOCKER_DEFAULT_SHM
+
+
+def test_every_framering_service_listens_on_all_interfaces_and_is_health_checked():
+    for name, svc in framering_services().items():
+        addr = option(svc["command"], "--metrics-addr")
+        assert addr and addr.startswith("0.0.0.0:"), f"{name}: --metrics-addr must be 0.0.0.0:PORT in a container"
+        assert svc["environment"]["FRAMERING_HEALTH_PORT"] == addr.rsplit(":", 1)[1], name
+
+
+def test_mounted_files_exist():
+    for name, svc in compose()["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+        build = svc.get("build")
+        if build:
+            context = DEPLOY / (build if isinstance(build, str) else build["context"])
+            dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+            assert (context / dockerfile).is_file(), f"{name}: no {dockerfile} in {context}"
+
+
+def test_grafana_datasource_uid_is_the_dashboards():
+    ds = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "framering.yaml").read_text())
+    uids = {d["uid"] for d in ds["datasources"]}
+    used = {p["datasource"]["uid"] for p in dashboard()["panels"]}
+    used |= {t["datasource"]["uid"] for p in dashboard()["panels"] for t in p["targets"]}
+    assert used and used <= uids
+    assert dashboard()["uid"] == "framering-overview"
+    providers = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "dashboards" / "framering.yaml").read_text())
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose()["services"]["grafana"]["volumes"]}
+    path = providers["providers"][0]["options"]["path"]
+    assert (DEPLOY / mounts[path] / "framering.json").is_file()
+
+
+def test_command_lines_pass_check_config(framering_bin):
+    for name, svc in framering_services().items():
+        args = [str(a) for a in svc["command"]]
+        require_subcommand(framering_bin, args[0])
+        out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, f"compose service {name}: {args}:\n{out.stderr}"
+
+
+def test_check_config_rejects_a_bad_flag(framering_bin):
+    # The check above would mean nothing if --check-config accepted anything.
+    svc = next(s for s in framering_services().values() if s["command"][0] == "ingest")
+    require_subcommand(framering_bin, "ingest")
+    args = [str(a) for a in svc["command"]] + ["--slots", "1"]
+    out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 2 and "--slots" in out.stderr

@@ -1,0 +1,99 @@
+"""deploy/k8s: the kustomize base and overlay render; every framering pod shares one
+memory-backed /dev/shm big enough for its ring, and every container has limits, probes on
+its metrics port and a command line the binary accepts."""
+import subprocess
+
+import pytest
+
+from deploy_helpers import (DEPLOY, expand_k8s_args, ingest_ring_bytes, kustomize, option, parse_size,
+                            require_subcommand, shm_needed)
+
+K8S = DEPLOY / "k8s"
+LAYOUTS = {"base": 1, "overlays/two-cameras": 2}
+
+
+def rendered(path):
+    docs = kustomize(K8S / path)
+    config_maps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    services = [d for d in docs if d["kind"] == "Service"]
+    return config_maps, deployments, services
+
+
+@pytest.mark.parametrize("path,cameras", LAYOUTS.items())
+def test_renders_one_deployment_per_camera(path, cameras):
+    config_maps, deployments, services = rendered(path)
+    assert len(deployments) == cameras and len(services) == cameras
+    rings = set()
+    for d in deployments:
+        assert d["spec"]["replicas"] == 1, "one writer per ring"
+        ingest = [c for c in d["spec"]["template"]["spec"]["containers"] if c["args"][0] == "ingest"]
+        assert len(ingest) == 1, f"{d['metadata']['name']}: one ingest container per pod"
+        rings.add(option(expand_k8s_args(ingest[0], config_maps), "--ring"))
+    assert len(rings) == cameras, "each camera needs its own ring"
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_every_container_shares_a_big_enough_memory_dev_shm(path):
+    config_maps, deployments, _ = rendered(path)
+    for d in deployments:
+        spec = d["spec"]["template"]["spec"]
+        name = d["metadata"]["name"]
+        shm = [v for v in spec["volumes"] if v.get("emptyDir", {}).get("medium") == "Memory"]
+        assert len(shm) == 1, f"{name}: one memory-backed emptyDir"
+        containers = spec["containers"]
+        assert len(containers) >= 3, f"{name}: ingest and at least two workers"
+        for c in containers:
+            mounts = [m for m in c.get("volumeMounts", []) if m["name"] == shm[0]["name"]]
+            assert [m["mountPath"] for m in mounts] == ["/dev/shm"], f"{name}/{c['name']} lacks /dev/shm"
+        assert spec.get("shareProcessNamespace") is True, f"{name}: ring pids need one PID namespace"
+        ingest = next(c for c in containers if c["args"][0] == "ingest")
+        ring = ingest_ring_bytes(expand_k8s_args(ingest, config_maps), name)
+        limit = parse_size(shm[0]["emptyDir"]["sizeLimit"])
+        assert limit >= shm_needed(ring), f"{name}: sizeLimit {limit} B < 2 x ring {ring} B + 1 MiB"
+        # The ring's pages are charged to the ingest's memory cgroup.
+        assert parse_size(ingest["resources"]["limits"]["memory"]) > ring
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_every_container_has_limits_and_probes_on_its_metrics_port(path):
+    config_maps, deployments, _ = rendered(path)
+    for d in deployments:
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            where = f"{d['metadata']['name']}/{c['name']}"
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: {kind}"
+            addr = option(expand_k8s_args(c, config_maps), "--metrics-addr")
+            assert addr and addr.startswith("0.0.0.0:"), f"{where}: metrics must listen on 0.0.0.0"
+            port = int(addr.rsplit(":", 1)[1])
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            for probe in ("livenessProbe", "readinessProbe"):
+                get = c[probe]["httpGet"]
+                assert get["path"] == "/metrics"
+                assert ports.get(get["port"], get["port"]) == port, f"{where}: {probe} is not on {addr}"
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_service_selects_only_its_own_camera(path):
+    _, deployments, services = rendered(path)
+    for svc in services:
+        selector = svc["spec"]["selector"]
+        matches = [d for d in deployments
+                   if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        assert len(matches) == 1, f"service {svc['metadata']['name']} selects {len(matches)} deployments"
+        container_ports = {p["name"] for c in matches[0]["spec"]["template"]["spec"]["containers"]
+                           for p in c["ports"]}
+        assert {p["targetPort"] for p in svc["spec"]["ports"]} == container_ports
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_command_lines_pass_check_config(path, framering_bin):
+    config_maps, deployments, _ = rendered(path)
+    for d in deployments:
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            args = expand_k8s_args(c, config_maps)
+            require_subcommand(framering_bin, args[0])
+            out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
+            assert out.returncode == 0, f"{d['metadata']['name']}/{c['name']}: {args}:\n{out.stderr}"
