@@ -3,7 +3,9 @@ PromQL metric names, and whether a subcommand exists in this build yet."""
 import json
 import pathlib
 import re
+import socket
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -133,3 +135,18 @@ def require_subcommand(framering_bin, sub):
     out = subprocess.run([framering_bin, sub], capture_output=True, text=True, timeout=20)
     if PLACEHOLDER in out.stderr:
         pytest.skip(f"`framering {sub}` is not implemented in this build yet")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

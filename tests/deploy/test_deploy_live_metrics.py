@@ -13,9 +13,8 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import free_port, wait_for
-from deploy_helpers import (alert_rules, dashboard_exprs, grafana_to_promql, metric_names, require_subcommand,
-                            ring_bytes)
+from deploy_helpers import (alert_rules, dashboard_exprs, free_port, grafana_to_promql, metric_names,
+                            require_subcommand, ring_bytes, wait_for)
 
 SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
 SOURCE = "testsrc:testsrc2=size=320x240:rate=30"
