@@ -103,3 +103,23 @@ def test_dashboard_and_alert_expressions_parse(tmp_path):
     assert len(rules) >= 10
     (tmp_path / "dashboard.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     promtool("check", "rules", str(tmp_path / "dashboard.yml"))
+
+
+def test_podmonitors_scrape_every_metrics_port_with_the_rules_job_names():
+    monitors = [d for d in kustomize(DEPLOY / "k8s" / "monitoring") if d["kind"] == "PodMonitor"]
+    job_of_port = {}
+    for m in monitors:
+        for ep in m["spec"]["podMetricsEndpoints"]:
+            jobs = [r["replacement"] for r in ep["relabelings"] if r.get("targetLabel") == "job"]
+            job_of_port[ep["port"]] = jobs[0]
+    rule_jobs = set(re.findall(r'job="([^"]+)"', " ".join(r["expr"] for r in alert_rules())))
+    assert set(job_of_port.values()) == rule_jobs
+    for d in kustomize(DEPLOY / "k8s" / "overlays" / "two-cameras"):
+        if d["kind"] != "Deployment":
+            continue
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        for m in monitors:
+            assert m["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            expected = "framering-ingest" if c["args"][0] == "ingest" else "framering-worker"
+            assert [job_of_port.get(p["name"]) for p in c["ports"]] == [expected], c["name"]
