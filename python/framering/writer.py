@@ -252,6 +252,13 @@ class Writer:
         """Frames published so far."""
         return self._next_frame
 
+    def prefault(self):
+        """Touches every payload page once (zeros) before the first frame, so the first lap of
+        the ring does not pay page faults on the hot path. Only before the first claim()."""
+        if self._next_frame or self._claimed:
+            raise RuntimeError(f"ring '{self.name}': prefault() only before the first claim()")
+        self._slots_array.fill(0)
+
     def claim(self):
         """Marks the next slot as being written (seq odd) and returns it, writable."""
         if self._closed:

@@ -104,16 +104,18 @@ def test_wait_next_wakes_on_publish_from_another_process(ring_name, run_py):
         reader = run_py(f"""
             import framering
             ring = framering.Ring({ring_name!r}, start="next")
+            print("attached", flush=True)
             for want in range(3):
                 r = ring.wait_next(timeout=20)
                 assert r.ok and r.frame.frame_no == want and int(r.frame.array[0, 0]) == 7 + want, r
             print("ok", framering.futex_available)
         """)
-        time.sleep(0.5)  # the reader is asleep on the cursor futex by now
+        assert reader.stdout.readline().strip() == "attached"
+        time.sleep(0.2)  # let it fall asleep on the cursor futex
         for n in range(3):
             w.write(np.full((32, 32), 7 + n, np.uint8))
             time.sleep(0.05)
-        assert communicate(reader).startswith("ok")
+        assert communicate(reader).strip() == f"ok {framering.futex_available}"
 
 
 def test_killed_writer_is_gone_and_a_successor_is_an_epoch_change(ring_name, run_py):
@@ -194,6 +196,10 @@ def test_writer_rejects_bad_arguments_with_clear_errors(ring_name):
     with framering.Writer(ring_name, shape=(4,)) as w:
         with pytest.raises(ValueError, match="frame shape"):
             w.write(np.zeros(5))
+        w.prefault()  # before any frame: zeros, never visible to readers
+        assert framering.Ring(ring_name).read(0).status is ReadStatus.NOT_YET
         w.claim()
         with pytest.raises(RuntimeError, match="before publish"):
             w.claim()
+        with pytest.raises(RuntimeError, match="only before the first claim"):
+            w.prefault()
