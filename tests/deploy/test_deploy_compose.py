@@ -93,3 +93,15 @@ def test_check_config_rejects_a_bad_flag(framering_bin):
     args = [str(a) for a in svc["command"]] + ["--slots", "1"]
     out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "--slots" in out.stderr
+
+
+def test_dashboard_panels_fit_the_grid_without_overlap():
+    cells = {}
+    for p in dashboard()["panels"]:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24, p["title"]
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = p["title"]
+    assert len({p["id"] for p in dashboard()["panels"]}) == len(dashboard()["panels"])
