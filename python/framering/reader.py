@@ -419,7 +419,8 @@ class Ring:
         member: a group.Member (or (I, N) tuple) to take only frames with frame_no % N == I.
         timeout: seconds without a new frame after which iteration ends (None: wait forever).
         until_gone: end when the writer is gone and every committed frame was offered; with
-        False keep waiting for a successor writer (EPOCH_CHANGED restarts at frame 0).
+        False keep waiting for a successor writer (EPOCH_CHANGED restarts the stream at its
+        oldest intact frame in "every" mode, at its newest in "latest" mode).
         """
         if mode not in ("every", "latest"):
             raise ValueError(f"mode must be 'every' or 'latest', got {mode!r}")
@@ -457,10 +458,21 @@ class Ring:
                 c.torn += 1
             elif s is ReadStatus.NOT_YET:
                 return  # timed out
+            elif s is ReadStatus.EPOCH_CHANGED:
+                self.position = self._stream_start(mode, member)
             elif s is ReadStatus.WRITER_GONE:
                 if until_gone:
                     return
                 time.sleep(0.05)
+
+    def _stream_start(self, mode, member):
+        """Where a stream over a new writer's ring begins, as the C++ worker's follower does:
+        every: the oldest frame certainly intact; latest: the newest frame (of this member)."""
+        cursor, slots = self.cursor, self.slots
+        if mode == "every":
+            return cursor - slots + 1 if cursor >= slots else 0
+        newest = cursor - 1 if member is None else member.last_owned(cursor - 1)
+        return newest if cursor > 0 and newest is not None else 0
 
     def __iter__(self):
         return self.frames()

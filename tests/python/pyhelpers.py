@@ -5,6 +5,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 

@@ -203,3 +203,20 @@ def test_writer_rejects_bad_arguments_with_clear_errors(ring_name):
             w.claim()
         with pytest.raises(RuntimeError, match="only before the first claim"):
             w.prefault()
+
+
+def test_iteration_follows_a_successor_writer_like_the_cpp_worker(ring_name):
+    w = framering.Writer(ring_name, shape=(2,), dtype=np.uint16, slots=4)
+    for n in range(3):
+        w.write(np.full(2, n, np.uint16))
+    ring = framering.Ring(ring_name)
+    frames = ring.frames(until_gone=False, timeout=5)
+    assert [next(frames).frame_no for _ in range(3)] == [0, 1, 2]
+    w.close()
+    with framering.Writer(ring_name, shape=(2,), dtype=np.uint16, slots=4) as w2:
+        for n in range(12):
+            w2.write(np.full(2, 100 + n, np.uint16))
+        got = [next(frames) for _ in range(3)]
+        # the new stream starts at its oldest intact frame (12 - 4 + 1), not at frame 0
+        assert [(f.frame_no, int(f.array[0])) for f in got] == [(9, 109), (10, 110), (11, 111)]
+        assert ring.counters.epoch_changes == 1 and ring.counters.lapped == 0
