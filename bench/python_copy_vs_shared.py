@@ -122,23 +122,25 @@ def block_sum(index):
     return int(_block_array[index].sum())
 
 
+def publish(view, frames):
+    """The producer copies frame i into the block, then hands out its index."""
+    for i, frame in enumerate(frames):
+        view[i] = frame
+        yield i
+
+
 def run_shared_memory(ctx, frames):
     shape = (len(frames),) + frames[0].shape
     block = shared_memory.SharedMemory(create=True, size=int(np.prod(shape)))
     try:
         view = np.ndarray(shape, np.uint8, buffer=block.buf)
         view.fill(0)  # first-touch page faults before the clock, as Writer.prefault() does
-
-        def publish():  # the producer copies frame i in, then hands out its index
-            for i, frame in enumerate(frames):
-                view[i] = frame
-                yield i
         with ctx.Pool(WORKERS, initializer=attach_block, initargs=(block.name, shape)) as pool:
             pool.map(block_sum, range(WORKERS * 2), chunksize=1)  # warm: every worker attached
             pids, _, io_before = pool_stats(pool)
             me_before = proc_io(os.getpid())
             t0 = time.perf_counter()
-            sums = list(pool.imap(block_sum, publish(), chunksize=1))
+            sums = list(pool.imap(block_sum, publish(view, frames), chunksize=1))
             elapsed = time.perf_counter() - t0
             _, mems, io_after = pool_stats(pool)
             io = io_after - io_before + proc_io(os.getpid()) - me_before

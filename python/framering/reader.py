@@ -328,6 +328,8 @@ class Ring:
     # -- reads ------------------------------------------------------------------------------
     def read(self, frame_no):
         """Frame `frame_no`, in place. Never blocks. Does not move `position`."""
+        if frame_no < 0:
+            raise ValueError(f"ring '{self.name}': frame numbers start at 0, got {frame_no}")
         m = self._map
         u64 = m.u64
         cursor = u64[_CURSOR_WORD]

@@ -172,7 +172,8 @@ def test_segment_is_created_like_the_cpp_writer(ring_name, tmp_path, monkeypatch
         assert os.listdir(tmp_path) == [path.name]  # no temp file left behind
         info = framering.Ring(ring_name).info
         assert info.epoch != 0 and info.writer_pid == os.getpid()
-        assert (info.geometry.rate_num, info.geometry.rate_den, info.geometry.pix_fmt_name) == (25, 1, "gray8")
+        g = info.geometry
+        assert (g.rate_num, g.rate_den, g.pix_fmt_name) == (25, 1, "gray8")
     assert not path.exists()
     with framering.Writer(ring_name, shape=(4,), mode=0o640, keep=True):
         pass
