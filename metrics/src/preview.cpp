@@ -1,0 +1,211 @@
+// /preview, /preview.jpg, /preview.json: see preview.hpp.
+#include "framering/metrics/preview.hpp"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/reader.hpp"
+
+namespace framering::metrics {
+
+namespace {
+
+constexpr int kEncodeAttempts = 4;  // a torn encode is retried on the (new) newest frame
+
+const char* kPage = R"html(<!doctype html>
+<html><head><meta charset="utf-8"><title>framering preview</title>
+<style>body{font:14px sans-serif;margin:1em;background:#111;color:#ddd}
+#v{position:relative;display:inline-block}#v img{display:block;max-width:100%}
+#v svg{position:absolute;left:0;top:0;width:100%;height:100%}
+rect{fill:none;stroke-width:3}text{font:bold 16px sans-serif}</style></head>
+<body><h1 id="t">framering preview</h1>
+<div id="v"><img id="img" alt="newest frame"><svg id="boxes" preserveAspectRatio="none"></svg></div>
+<p id="info"></p><p><a href="/metrics" style="color:#8cf">/metrics</a></p>
+<script>
+const colors = ["#0f0", "#f80", "#0cf", "#f0f", "#ff0", "#f44"];
+const ns = "http://www.w3.org/2000/svg";
+async function tick() {
+  try {
+    const r = await fetch("/preview.json", {cache: "no-store"});
+    const p = await r.json();
+    document.getElementById("t").textContent = "ring " + p.ring;
+    document.getElementById("info").textContent =
+        "frame " + p.frame_no + " · " + p.width + "x" + p.height + " · " + p.boxes.length + " boxes";
+    const svg = document.getElementById("boxes");
+    svg.setAttribute("viewBox", "0 0 " + p.width + " " + p.height);
+    svg.replaceChildren();
+    const workers = [];
+    for (const b of p.boxes) {
+      if (!workers.includes(b.worker)) workers.push(b.worker);
+      const c = colors[workers.indexOf(b.worker) % colors.length];
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("x", b.box[0]); rect.setAttribute("y", b.box[1]);
+      rect.setAttribute("width", b.box[2]); rect.setAttribute("height", b.box[3]);
+      rect.setAttribute("stroke", c);
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", b.box[0]); label.setAttribute("y", Math.max(14, b.box[1] - 4));
+      label.setAttribute("fill", c);
+      label.textContent = b.worker + " " + b.kind;
+      svg.append(rect, label);
+    }
+  } catch (e) {
+    document.getElementById("info").textContent = "waiting for the ring: " + e;
+  }
+  const img = document.getElementById("img");
+  img.onload = img.onerror = () => setTimeout(tick, 500);
+  img.src = "/preview.jpg?t=" + Date.now();
+}
+tick();
+</script></body></html>
+)html";
+
+struct PreviewState {
+  std::string ring;
+  std::string events_path;
+  std::mutex mutex;  // one request at a time uses the reader
+  std::unique_ptr<ring::Reader> reader;
+
+  // The attached reader, or nullptr (with `why`) while the ring does not exist.
+  ring::Reader* attach(std::string& why) {
+    if (!reader) {
+      try {
+        reader = std::make_unique<ring::Reader>(ring::Reader::attach(ring));
+      } catch (const ring::RingError& e) {
+        why = e.what();
+        return nullptr;
+      }
+    }
+    return reader.get();
+  }
+};
+
+HttpResponse unavailable(const std::string& why) {
+  return {503, "text/plain; charset=utf-8", "preview: " + why + "\n"};
+}
+
+}  // namespace
+
+std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality) {
+  for (int attempt = 0; attempt < kEncodeAttempts; ++attempt) {
+    const ring::ReadResult r = reader.latest();
+    if (r.status == ring::ReadStatus::kNotYet || r.status == ring::ReadStatus::kWriterGone) {
+      return std::nullopt;
+    }
+    if (r.status != ring::ReadStatus::kOk) continue;  // lapped/torn/new epoch: ask again
+    const ring::Geometry& g = reader.info().geometry;
+    const int channels = static_cast<int>(g.channels());
+    if (g.typestr != "|u1" || g.shape.size() < 2 || g.shape.size() > 3 ||
+        (channels != 1 && channels != 3 && channels != 4)) {
+      throw std::runtime_error(
+          "ring '" + reader.name() + "' holds " + g.describe() +
+          " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 channels");
+    }
+    // A header over the read-only slot: imencode reads it in place. The mapping is PROT_READ,
+    // so the const_cast can never turn into a write.
+    const cv::Mat slot(static_cast<int>(g.height()), static_cast<int>(g.width()), CV_8UC(channels),
+                       const_cast<std::byte*>(r.frame.data));
+    // JPEG wants BGR: an rgb24 ring is converted into a private image (a preview-only side path,
+    // not a frame handed to analysis). Never convert into `slot` itself: it is read-only.
+    cv::Mat converted;
+    if (g.pix_fmt == ring::PixFmt::kRgb24) cv::cvtColor(slot, converted, cv::COLOR_RGB2BGR);
+    const cv::Mat& bgr = converted.empty() ? slot : converted;
+    std::vector<uchar> jpeg;
+    if (!cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+      throw std::runtime_error("ring '" + reader.name() + "': OpenCV could not encode a JPEG");
+    }
+    // Seqlock re-check after use: the slot may have been rewritten while it was encoded.
+    if (!reader.valid(r.frame)) continue;
+    return PreviewFrame{std::string(jpeg.begin(), jpeg.end()), r.frame.frame_no, g.width(),
+                        g.height()};
+  }
+  return std::nullopt;
+}
+
+std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::string& ring,
+                                     std::size_t tail_bytes) {
+  std::ifstream in(events_path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = size > static_cast<std::streamoff>(tail_bytes)
+                                   ? size - static_cast<std::streamoff>(tail_bytes)
+                                   : 0;
+  in.seekg(start);
+  std::string line;
+  if (start > 0) std::getline(in, line);                     // partial line
+  std::map<std::string, std::vector<PreviewBox>> by_worker;  // newest event with boxes wins
+  while (std::getline(in, line)) {
+    const nlohmann::json e = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!e.is_object() || e.value("ring", "") != ring || !e.contains("boxes") ||
+        !e["boxes"].is_array()) {
+      continue;
+    }
+    const std::string worker = e.value("worker", "");
+    std::vector<PreviewBox> boxes;
+    for (const auto& b : e["boxes"]) {
+      if (!b.is_array() || b.size() != 4 || !b[0].is_number() || !b[1].is_number() ||
+          !b[2].is_number() || !b[3].is_number()) {
+        continue;
+      }
+      boxes.push_back({worker, e.value("kind", ""), e.value("frame_no", std::uint64_t{0}),
+                       b[0].get<int>(), b[1].get<int>(), b[2].get<int>(), b[3].get<int>()});
+    }
+    by_worker[worker] = std::move(boxes);
+  }
+  std::vector<PreviewBox> out;
+  for (auto& [worker, boxes] : by_worker) out.insert(out.end(), boxes.begin(), boxes.end());
+  return out;
+}
+
+void enable_preview(Endpoint& endpoint, const std::string& ring, const std::string& events_path) {
+  auto state = std::make_shared<PreviewState>();
+  state->ring = ring;
+  state->events_path = events_path;
+  endpoint.handle("/preview", [](const std::string&) {
+    return HttpResponse{200, "text/html; charset=utf-8", kPage};
+  });
+  endpoint.handle("/preview.jpg", [state](const std::string&) {
+    std::lock_guard lock(state->mutex);
+    std::string why;
+    ring::Reader* reader = state->attach(why);
+    if (!reader) return unavailable(why);
+    std::optional<PreviewFrame> frame = encode_latest_jpeg(*reader);
+    if (!frame) return unavailable("ring '" + state->ring + "' has no frame yet");
+    return HttpResponse{200, "image/jpeg", std::move(frame->jpeg)};
+  });
+  endpoint.handle("/preview.json", [state](const std::string&) {
+    nlohmann::json j;
+    j["ring"] = state->ring;
+    {
+      std::lock_guard lock(state->mutex);
+      std::string why;
+      ring::Reader* reader = state->attach(why);
+      if (!reader) return unavailable(why);
+      const std::uint64_t cursor = reader->cursor();
+      j["frame_no"] = cursor > 0 ? cursor - 1 : 0;
+      j["width"] = reader->info().geometry.width();
+      j["height"] = reader->info().geometry.height();
+    }
+    j["boxes"] = nlohmann::json::array();
+    if (!state->events_path.empty()) {
+      for (const PreviewBox& b : latest_boxes(state->events_path, state->ring)) {
+        j["boxes"].push_back({{"worker", b.worker},
+                              {"kind", b.kind},
+                              {"frame_no", b.frame_no},
+                              {"box", {b.x, b.y, b.w, b.h}}});
+      }
+    }
+    return HttpResponse{200, "application/json", j.dump()};
+  });
+}
+
+}  // namespace framering::metrics
