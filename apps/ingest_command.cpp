@@ -1,17 +1,119 @@
-// Placeholder until the ingest subcommand lands; registered so --help lists the whole CLI.
+// `framering ingest`: flags -> IngestOptions -> run_ingest() (ingest/ does the work).
+#include <grp.h>
+
 #include <CLI/CLI.hpp>
+
 #include <cstdio>
+#include <memory>
+#include <string>
 
 #include "commands.hpp"
+#include "framering/ingest/ingest.hpp"
+#include "framering/ringbuf/geometry.hpp"
 
 namespace framering::cli {
 
+namespace {
+
+struct IngestFlags {
+  ingest::IngestOptions options;
+  std::string pix_fmt;
+  std::string shm_mode = "0600";
+  std::string shm_group;
+  std::int64_t max_retries = -2;  // -2: not given (per-source default)
+  bool check_config = false;
+};
+
+// Turns the string flags into options; returns an error message naming the flag, or "".
+std::string finish_options(IngestFlags& f) {
+  if (!f.pix_fmt.empty()) {
+    ring::PixFmt fmt;
+    if (!ring::parse_pix_fmt(f.pix_fmt, fmt)) {
+      return "--pix-fmt '" + f.pix_fmt + "' is not one of bgr24, rgb24, gray8";
+    }
+    f.options.pix_fmt = fmt;
+  }
+  try {
+    std::size_t used = 0;
+    const unsigned long mode = std::stoul(f.shm_mode, &used, 8);
+    if (used != f.shm_mode.size()) throw std::invalid_argument(f.shm_mode);
+    f.options.shm_mode = static_cast<mode_t>(mode);
+  } catch (const std::exception&) {
+    return "--shm-mode '" + f.shm_mode + "' is not an octal file mode such as 0600 or 0640";
+  }
+  if (!f.shm_group.empty()) {
+    if (const group* g = ::getgrnam(f.shm_group.c_str())) {
+      f.options.shm_group = g->gr_gid;
+    } else if (f.shm_group.find_first_not_of("0123456789") == std::string::npos) {
+      f.options.shm_group = static_cast<gid_t>(std::stoul(f.shm_group));
+    } else {
+      return "--shm-group '" + f.shm_group + "' is not a group name or id on this host";
+    }
+  }
+  if (f.max_retries != -2) f.options.max_retries = f.max_retries;
+  return "";
+}
+
+}  // namespace
+
 void add_ingest_command(CLI::App& app, int& exit_code) {
-  auto* sub = app.add_subcommand("ingest", "decode a camera, file, test pattern or .npy stack into a ring");
-  sub->allow_extras();
-  sub->callback([&exit_code] {
-    std::fprintf(stderr, "framering ingest: not available in this build yet\n");
-    exit_code = 2;
+  auto flags = std::make_shared<IngestFlags>();
+  ingest::IngestOptions& o = flags->options;
+  auto* sub = app.add_subcommand(
+      "ingest",
+      "decode a camera, file, test pattern or .npy stack into a ring (one copy per frame)\n"
+      "  SRC: a video file | rtsp://[user:pass@]host/path | testsrc:<lavfi graph>, e.g.\n"
+      "  testsrc:testsrc2=size=1920x1080:rate=30 | npy:<dir or glob> (one array per file)");
+  sub->add_option("--ring", o.ring, "ring name: /dev/shm/framering.<NAME>")->required();
+  sub->add_option("--source", o.source, "what to decode (see SRC above)")->required();
+  sub->add_option("--width", o.width, "ring frame width (default: the first frame's)");
+  sub->add_option("--height", o.height, "ring frame height (default: the first frame's)");
+  sub->add_option("--pix-fmt", flags->pix_fmt, "bgr24 (default), rgb24 or gray8");
+  sub->add_option("--slots", o.slots, "frames the ring holds")->capture_default_str();
+  sub->add_flag("--realtime", o.realtime,
+                "publish files at their timestamps (default: as fast "
+                "as decoding allows)");
+  sub->add_flag("--loop", o.loop, "restart files (and npy stacks) at their end");
+  sub->add_option("--max-frames", o.max_frames, "stop after publishing N frames (0: no limit)");
+  sub->add_option("--max-retries", flags->max_retries,
+                  "reconnect attempts in a row before exit 3 (-1: unlimited; default unlimited "
+                  "for rtsp://, 0 otherwise)");
+  sub->add_option("--timeout", o.io_timeout_s,
+                  "seconds without data before a network source counts as down")
+      ->capture_default_str();
+  sub->add_option("--decode-threads", o.decode_threads, "decoder threads (0: auto)")
+      ->capture_default_str();
+  sub->add_option("--metrics-addr", o.metrics_addr,
+                  "HOST:PORT serving /metrics; \"0\" disables the server")
+      ->capture_default_str();
+  sub->add_option("--shm-mode", flags->shm_mode, "octal mode of the ring segment")
+      ->capture_default_str();
+  sub->add_option("--shm-group", flags->shm_group, "group that owns the ring segment");
+  sub->add_flag("--keep", o.keep, "leave the ring in /dev/shm at exit (for inspection)");
+  sub->add_flag("--check-config", flags->check_config,
+                "validate the flags (and that a file source exists), then exit 0 or 2");
+  sub->add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  sub->callback([flags, &exit_code] {
+    const std::string error = finish_options(*flags);
+    if (!error.empty()) {
+      std::fprintf(stderr, "framering ingest: %s\n", error.c_str());
+      exit_code = 2;
+      return;
+    }
+    if (flags->check_config) {
+      try {
+        ingest::validate_options(flags->options, /*check_source=*/true);
+      } catch (const ingest::ConfigError& e) {
+        std::fprintf(stderr, "framering ingest: %s\n", e.what());
+        exit_code = 2;
+        return;
+      }
+      std::fprintf(stderr, "framering ingest: configuration OK\n");
+      exit_code = 0;
+      return;
+    }
+    exit_code = ingest::run_ingest(flags->options);
   });
 }
 

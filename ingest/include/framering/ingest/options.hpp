@@ -1,0 +1,34 @@
+// Everything `framering ingest` can be told on its command line (DESIGN.md, "Commands").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "framering/ringbuf/layout.hpp"
+
+namespace framering::ingest {
+
+struct IngestOptions {
+  std::string ring;
+  std::string source;       // path | rtsp://... | testsrc:<graph> | npy:<dir|glob>
+  std::uint32_t width = 0;  // 0: the first frame's size
+  std::uint32_t height = 0;
+  std::optional<ring::PixFmt> pix_fmt;  // video default bgr24; npy uses the array's dtype
+  std::uint32_t slots = 8;
+  bool realtime = false;                    // pace files at their timestamps
+  bool loop = false;                        // restart files at EOF
+  std::uint64_t max_frames = 0;             // 0: no limit
+  std::optional<std::int64_t> max_retries;  // unset: unlimited for RTSP, 0 otherwise; -1 unlimited
+  int decode_threads = 0;                   // 0: libavcodec picks
+  std::string metrics_addr = "127.0.0.1:9464";
+  mode_t shm_mode = 0600;
+  std::optional<gid_t> shm_group;
+  bool keep = false;               // leave the segment in /dev/shm at exit
+  double io_timeout_s = 10.0;      // network read/open timeout before a reconnect
+  std::string log_level = "info";  // trace debug info warn error critical off
+};
+
+}  // namespace framering::ingest

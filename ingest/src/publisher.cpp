@@ -1,0 +1,112 @@
+#include "publisher.hpp"
+
+#include <sys/statvfs.h>
+
+#include <spdlog/spdlog.h>
+
+#include "framering/ingest/ingest.hpp"
+#include "framering/ringbuf/header.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "framering/ringbuf/reader.hpp"
+
+namespace framering::ingest {
+
+namespace {
+std::string mib(std::uint64_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
+}  // namespace
+
+void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const std::string& what) {
+  const std::uint64_t frame_bytes = geometry.frame_bytes();
+  if (frame_bytes == 0 || frame_bytes > ring::kMaxFrameBytes) {
+    throw ConfigError("frame geometry " + geometry.describe() + " from " + what +
+                      " is not supported (at most " + mib(ring::kMaxFrameBytes) +
+                      " per frame); choose a smaller --width/--height");
+  }
+  if (geometry.shape.size() >= 2 &&
+      (geometry.height() > kMaxDimension || geometry.width() > kMaxDimension)) {
+    throw ConfigError("frame size " + std::to_string(geometry.width()) + "x" +
+                      std::to_string(geometry.height()) + " from " + what + " exceeds " +
+                      std::to_string(kMaxDimension) + " pixels per side; use --width/--height");
+  }
+  const std::uint64_t stride = ring::align_up(frame_bytes, ring::kPageBytes);
+  std::uint64_t needed = 0;
+  if (__builtin_mul_overflow(stride, std::uint64_t{slots}, &needed)) needed = UINT64_MAX;
+  struct statvfs fs = {};
+  const std::string dir = ring::shm_dir();
+  if (statvfs(dir.c_str(), &fs) == 0) {
+    const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (needed > free_bytes) {
+      throw ConfigError("a ring of " + std::to_string(slots) + " slots x " + mib(stride) + " (" +
+                        geometry.describe() + " from " + what + ") needs " + mib(needed) + " but " +
+                        dir + " has " + mib(free_bytes) +
+                        " free; use fewer --slots, a smaller --width/--height, or free space");
+    }
+  }
+}
+
+Publisher::Publisher(const IngestOptions& options, std::string source_label,
+                     metrics::IngestMetrics& metrics)
+    : options_(options), source_label_(std::move(source_label)), metrics_(metrics) {}
+
+Publisher::~Publisher() {
+  close();
+}
+
+void Publisher::open_ring(const ring::Geometry& geometry) {
+  check_ring_fits(geometry, options_.slots, source_label_);
+  ring::WriterOptions wo;
+  wo.name = options_.ring;
+  wo.geometry = geometry;
+  wo.slots = options_.slots;
+  wo.mode = options_.shm_mode;
+  wo.group = options_.shm_group;
+  wo.keep_on_close = options_.keep;
+  writer_.emplace(ring::Writer::create(wo));
+  metrics_.ring_slots.Set(static_cast<double>(writer_->info().slots));
+  metrics_.ring_slot_bytes.Set(static_cast<double>(writer_->info().slot_stride));
+  spdlog::info("ring '{}' created: {} slots of {} ({} B/frame) at {}", options_.ring,
+               options_.slots, geometry.describe(), writer_->info().frame_bytes, writer_->path());
+}
+
+ring::Writer::Slot Publisher::claim() {
+  claim_ns_ = ring::monotonic_ns();
+  return writer_->claim();
+}
+
+void Publisher::publish(ring::Writer::Slot&& slot) {
+  const std::uint64_t bytes = slot.payload().size();
+  writer_->publish(std::move(slot));
+  ++counters_.frames;
+  counters_.bytes += bytes;
+  metrics_.frames_published.Increment();
+  metrics_.bytes_published.Increment(static_cast<double>(bytes));
+  // Claim to commit: the one write of the payload (scale or read) plus the seqlock publish.
+  metrics_.publish_duration.Observe(static_cast<double>(ring::monotonic_ns() - claim_ns_) * 1e-9);
+}
+
+void Publisher::count_decode_errors(std::uint64_t n) {
+  if (n == 0) return;
+  counters_.decode_errors += n;
+  metrics_.decode_errors.Increment(static_cast<double>(n));
+}
+
+void Publisher::count_reconnect() {
+  ++counters_.reconnects;
+  metrics_.source_reconnects.Increment();
+}
+
+void Publisher::set_source_up(bool up) {
+  metrics_.source_up.Set(up ? 1.0 : 0.0);
+}
+
+bool Publisher::reached_max_frames() const {
+  return options_.max_frames != 0 && counters_.frames >= options_.max_frames;
+}
+
+void Publisher::close() {
+  if (writer_) writer_->close();
+}
+
+}  // namespace framering::ingest

@@ -1,0 +1,60 @@
+// The ring side of ingest: creates the ring once the geometry is known, hands out slots, commits
+// them, and keeps the counters (and, when enabled, the Prometheus metrics) of what was published.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "framering/ingest/options.hpp"
+#include "framering/metrics/catalogue.hpp"
+#include "framering/ringbuf/writer.hpp"
+
+namespace framering::ingest {
+
+struct IngestCounters {
+  std::uint64_t frames = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t decode_errors = 0;
+  std::uint64_t reconnects = 0;
+};
+
+class Publisher {
+ public:
+  Publisher(const IngestOptions& options, std::string source_label,
+            metrics::IngestMetrics& metrics);
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+  ~Publisher();
+
+  bool has_ring() const { return writer_.has_value(); }
+  // Refuses geometry that cannot fit (ConfigError, before anything is allocated), then creates
+  // the ring (RingError on failure).
+  void open_ring(const ring::Geometry& geometry);
+  const ring::Geometry& geometry() const { return writer_->info().geometry; }
+
+  [[nodiscard]] ring::Writer::Slot claim();
+  void publish(ring::Writer::Slot&& slot);
+
+  void count_decode_errors(std::uint64_t n);
+  void count_reconnect();
+  void set_source_up(bool up);
+  bool reached_max_frames() const;
+  const IngestCounters& counters() const { return counters_; }
+  // Marks the ring CLOSED (and unlinks it unless --keep).
+  void close();
+
+ private:
+  IngestOptions options_;
+  std::string source_label_;
+  std::optional<ring::Writer> writer_;
+  metrics::IngestMetrics& metrics_;
+  IngestCounters counters_;
+  std::uint64_t claim_ns_ = 0;
+};
+
+// Throws ConfigError unless a ring of `slots` x `geometry` fits the format limits and the free
+// space of the shm directory. `what` names where the geometry came from (a flag or the source).
+void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const std::string& what);
+
+}  // namespace framering::ingest

@@ -1,0 +1,254 @@
+// The libav ingest loop: open -> decode -> scale into the claimed slot -> publish, with
+// reconnects for live sources and --loop/--realtime for files.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <optional>
+
+#include "frame_scaler.hpp"
+#include "framering/ingest/backoff.hpp"
+#include "framering/ringbuf/reader.hpp"
+#include "sources.hpp"
+#include "stop_signal.hpp"
+#include "video_input.hpp"
+
+namespace framering::ingest {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr AVRational kNanoseconds = {1, 1'000'000'000};
+
+double seconds(std::chrono::milliseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+// Publishes decoded frames: ring creation on the first frame, size-change logging, timestamps
+// and --realtime pacing.
+class FrameEmitter {
+ public:
+  FrameEmitter(const IngestOptions& options, Publisher& publisher)
+      : options_(options), publisher_(publisher) {}
+
+  // A new pass over the input starts (open, reconnect, or --loop restart).
+  void start_pass(const VideoInput& input) {
+    time_base_ = input.time_base();
+    rate_ = input.frame_rate();
+    pass_first_pts_.reset();
+    if (have_last_pts_ && options_.loop) {
+      pass_offset_ns_ = last_pts_ns_ + frame_duration_ns();
+    } else {
+      pass_offset_ns_ = 0;
+      pacing_anchor_.reset();
+    }
+  }
+
+  void emit(AVFrame& frame, bool decode_error) {
+    if (!publisher_.has_ring()) open_ring(frame);
+    const ring::Geometry& g = publisher_.geometry();
+    const auto ring_w = static_cast<int>(g.width());
+    const auto ring_h = static_cast<int>(g.height());
+    note_size(frame.width, frame.height, ring_w, ring_h);
+
+    const std::int64_t pts_ns = frame_pts_ns(frame);
+    if (options_.realtime) pace(pts_ns);
+    if (stop_requested()) return;
+
+    const std::uint64_t capture_ns = ring::realtime_ns();
+    ring::Writer::Slot slot = publisher_.claim();
+    try {
+      scaler_.scale(frame, slot.payload(), ring_w, ring_h, to_av_pix_fmt(g.pix_fmt));
+    } catch (const std::exception& e) {
+      // The slot stays unpublished (the next claim reuses it); the frame counts as an error.
+      spdlog::error("frame {}: {}; skipped", slot.frame_no(), e.what());
+      publisher_.count_decode_errors(1);
+      return;
+    }
+    slot.pts_ns = pts_ns;
+    slot.capture_realtime_ns = capture_ns;
+    if (frame.key_frame) slot.flags |= ring::kFlagKeyframe;
+    if (decode_error) slot.flags |= ring::kFlagDecodeError;
+    if (frame.width != ring_w || frame.height != ring_h) slot.flags |= ring::kFlagResized;
+    publisher_.publish(std::move(slot));
+  }
+
+ private:
+  void open_ring(const AVFrame& frame) {
+    const std::uint32_t w =
+        options_.width ? options_.width : static_cast<std::uint32_t>(frame.width);
+    const std::uint32_t h =
+        options_.height ? options_.height : static_cast<std::uint32_t>(frame.height);
+    ring::Geometry g = ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24));
+    if (rate_.num > 0 && rate_.den > 0) {
+      g.rate_num = static_cast<std::uint32_t>(rate_.num);
+      g.rate_den = static_cast<std::uint32_t>(rate_.den);
+    }
+    publisher_.open_ring(g);
+  }
+
+  void note_size(int w, int h, int ring_w, int ring_h) {
+    if (w == src_w_ && h == src_h_) return;
+    if (src_w_ != 0) {
+      spdlog::info("source frame size changed from {}x{} to {}x{}; scaling into the ring's {}x{}",
+                   src_w_, src_h_, w, h, ring_w, ring_h);
+    } else if (w != ring_w || h != ring_h) {
+      spdlog::info("scaling {}x{} source frames into the ring's {}x{}", w, h, ring_w, ring_h);
+    }
+    src_w_ = w;
+    src_h_ = h;
+  }
+
+  std::int64_t frame_duration_ns() const {
+    if (rate_.num > 0 && rate_.den > 0) return av_rescale_q(1, av_inv_q(rate_), kNanoseconds);
+    return 40'000'000;  // 25 fps when the input does not say
+  }
+
+  std::int64_t frame_pts_ns(const AVFrame& frame) {
+    std::int64_t pts_ns = 0;
+    if (frame.best_effort_timestamp != AV_NOPTS_VALUE) {
+      pts_ns = av_rescale_q(frame.best_effort_timestamp, time_base_, kNanoseconds);
+      if (!pass_first_pts_) pass_first_pts_ = pts_ns;
+      // --loop keeps timestamps increasing across passes.
+      if (pass_offset_ns_ != 0) pts_ns = pts_ns - *pass_first_pts_ + pass_offset_ns_;
+    } else {
+      pts_ns = have_last_pts_ ? last_pts_ns_ + frame_duration_ns() : 0;
+    }
+    last_pts_ns_ = pts_ns;
+    have_last_pts_ = true;
+    return pts_ns;
+  }
+
+  // --realtime: publish each frame when its timestamp says, relative to the first frame; after a
+  // long stall (a slow consumer of CPU, a paused process) re-anchor instead of bursting.
+  void pace(std::int64_t pts_ns) {
+    const auto now = Clock::now();
+    if (!pacing_anchor_) pacing_anchor_ = std::make_pair(now, pts_ns);
+    const auto target =
+        pacing_anchor_->first + std::chrono::nanoseconds(pts_ns - pacing_anchor_->second);
+    if (target > now) {
+      sleep_unless_stopped(target - now);
+    } else if (now - target > std::chrono::seconds(1)) {
+      pacing_anchor_ = std::make_pair(now, pts_ns);
+    }
+  }
+
+  const IngestOptions& options_;
+  Publisher& publisher_;
+  FrameScaler scaler_;
+  AVRational time_base_ = {1, 1};
+  AVRational rate_ = {0, 1};
+  int src_w_ = 0, src_h_ = 0;
+  std::optional<std::int64_t> pass_first_pts_;
+  std::int64_t pass_offset_ns_ = 0;
+  std::int64_t last_pts_ns_ = 0;
+  bool have_last_pts_ = false;
+  std::optional<std::pair<Clock::time_point, std::int64_t>> pacing_anchor_;
+};
+
+}  // namespace
+
+int run_video_source(const IngestOptions& options, const SourceSpec& spec, const std::string& label,
+                     Publisher& publisher) {
+  const std::int64_t max_retries = options.max_retries.value_or(spec.live() ? -1 : 0);
+  InputSettings settings;
+  settings.decode_threads = options.decode_threads;
+  settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
+  settings.label = label;
+
+  FrameEmitter emitter(options, publisher);
+  FramePtr frame = make_frame();
+  Backoff backoff;
+  std::int64_t failed_attempts = 0;  // consecutive attempts that brought no frame
+  bool connected_before = false;
+
+  // Decides between another attempt (after a backoff sleep) and giving up.
+  auto retry_or_give_up = [&](const std::string& why) -> bool {
+    if (max_retries == 0) {
+      spdlog::error("{}", why);
+      return false;
+    }
+    if (max_retries > 0 && failed_attempts >= max_retries) {
+      spdlog::error("{}; giving up after {} retr{} (--max-retries {})", why, failed_attempts,
+                    failed_attempts == 1 ? "y" : "ies", max_retries);
+      return false;
+    }
+    ++failed_attempts;
+    const auto delay = backoff.next_delay();
+    spdlog::warn("{}; retry {} in {:.1f} s", why, failed_attempts, seconds(delay));
+    publisher.count_reconnect();
+    return sleep_unless_stopped(delay);
+  };
+
+  while (!stop_requested()) {
+    std::optional<VideoInput> input;
+    try {
+      input.emplace(spec, settings);
+    } catch (const SourceError& e) {
+      if (stop_requested()) break;
+      if (!retry_or_give_up(e.what())) return 3;
+      continue;
+    }
+    spdlog::info("{} {}: {}", connected_before ? "reconnected to" : "opened", label,
+                 input->describe());
+    publisher.set_source_up(true);
+    emitter.start_pass(*input);
+    const auto up_since = Clock::now();
+    std::uint64_t pass_frames = 0;
+
+    while (!stop_requested()) {
+      if (input->next(*frame) != VideoInput::Next::kFrame) break;
+      const std::uint64_t errors = input->take_decode_errors();
+      publisher.count_decode_errors(errors);
+      if (pass_frames++ == 0) {
+        failed_attempts = 0;
+        connected_before = true;
+      }
+      emitter.emit(*frame, errors != 0);
+      av_frame_unref(frame.get());
+      if (publisher.reached_max_frames()) {
+        spdlog::info("published --max-frames {} frames; stopping", options.max_frames);
+        return 0;
+      }
+    }
+    publisher.count_decode_errors(input->take_decode_errors());
+    backoff.connection_lasted(
+        std::chrono::duration_cast<Backoff::Duration>(Clock::now() - up_since));
+    if (stop_requested()) break;
+
+    std::string why;
+    if (input->read_error() == AVERROR_EXIT) {
+      why = "no data from " + label + " for " + std::to_string(options.io_timeout_s) + " s";
+    } else if (input->read_error() != 0) {
+      why = "reading " + label + " failed after " + std::to_string(pass_frames) +
+            " frames: " + av_error(input->read_error());
+    } else if (input->truncated()) {
+      why = label + " ends after " + std::to_string(pass_frames) +
+            " frames, before the frame count its header announces (truncated file)";
+    }
+    if (!spec.live()) {
+      if (!why.empty()) {
+        // A damaged file still delivers what it has: count it, say so, carry on or finish.
+        spdlog::warn("{}", why);
+        publisher.count_decode_errors(1);
+      }
+      if (pass_frames == 0) {
+        spdlog::error("{} produced no video frames; check that it is a playable video", label);
+        return 3;
+      }
+      if (!options.loop) {
+        spdlog::info("end of {}", label);
+        return 0;
+      }
+      spdlog::debug("end of {}; --loop restarts it", label);
+      continue;
+    }
+    // A live source that ends or fails is down until a reconnect brings frames again.
+    publisher.set_source_up(false);
+    if (why.empty()) why = label + " ended the stream";
+    if (!retry_or_give_up("lost " + label + ": " + why)) return 3;
+  }
+  spdlog::info("stop requested (signal {})", stop_signal_number());
+  return 0;
+}
+
+}  // namespace framering::ingest

@@ -1,0 +1,189 @@
+#include "video_input.hpp"
+
+extern "C" {
+#include <libavdevice/avdevice.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "stop_signal.hpp"
+
+namespace framering::ingest {
+
+namespace {
+
+struct DictGuard {
+  AVDictionary* dict = nullptr;
+  ~DictGuard() { av_dict_free(&dict); }
+  void set(const char* key, const std::string& value) {
+    if (av_dict_set(&dict, key, value.c_str(), 0) < 0) throw std::bad_alloc();
+  }
+};
+
+void register_devices_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    avdevice_register_all();
+    avformat_network_init();
+  });
+}
+
+}  // namespace
+
+int VideoInput::interrupt_cb(void* opaque) {
+  const auto* interrupt = static_cast<const Interrupt*>(opaque);
+  return stop_requested() || std::chrono::steady_clock::now() > interrupt->deadline ? 1 : 0;
+}
+
+void VideoInput::arm_deadline() {
+  if (spec_.live()) interrupt_.deadline = std::chrono::steady_clock::now() + settings_.io_timeout;
+}
+
+VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
+    : spec_(spec), settings_(settings), packet_(make_packet()) {
+  register_devices_once();
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) throw std::bad_alloc();
+  raw->interrupt_callback.callback = &VideoInput::interrupt_cb;
+  raw->interrupt_callback.opaque = &interrupt_;
+
+  DictGuard options;
+  const AVInputFormat* input_format = nullptr;
+  std::string url = spec.target;
+  if (spec.kind == SourceKind::kRtsp) {
+    options.set("rtsp_transport", "tcp");
+    // libavformat's socket timeout in microseconds; the interrupt deadline backs it up.
+    options.set("timeout", std::to_string(std::chrono::microseconds(settings.io_timeout).count()));
+  } else if (spec.kind == SourceKind::kTestsrc) {
+    input_format = av_find_input_format("lavfi");
+    if (!input_format) {
+      avformat_free_context(raw);
+      throw SourceError("the lavfi input device is missing from this libavdevice build");
+    }
+  }
+  arm_deadline();
+  // On failure avformat_open_input frees the context and nulls `raw`.
+  int ret = avformat_open_input(&raw, url.c_str(), input_format, &options.dict);
+  if (ret < 0) throw SourceError("cannot open " + settings.label + ": " + av_error(ret));
+  format_.reset(raw);
+
+  arm_deadline();
+  ret = avformat_find_stream_info(format_.get(), nullptr);
+  if (ret < 0) {
+    throw SourceError("cannot read stream info of " + settings.label + ": " + av_error(ret));
+  }
+  const AVCodec* codec = nullptr;
+  ret = av_find_best_stream(format_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (ret < 0) {
+    throw SourceError("no decodable video stream in " + settings.label + ": " + av_error(ret));
+  }
+  stream_index_ = ret;
+  AVStream* stream = format_->streams[stream_index_];
+  // Text-mode art demuxers accept any bytes whose file name ends in .bin/.ans/...: a file that
+  // matched one by its name alone is not video.
+  const AVCodecID id = stream->codecpar->codec_id;
+  if (format_->probe_score <= AVPROBE_SCORE_EXTENSION &&
+      (id == AV_CODEC_ID_BINTEXT || id == AV_CODEC_ID_XBIN || id == AV_CODEC_ID_IDF ||
+       id == AV_CODEC_ID_ANSI)) {
+    throw SourceError("cannot open " + settings.label + ": its content is not a known video " +
+                      "format (only its file name extension matched '" + format_->iformat->name +
+                      "' text art)");
+  }
+  // Only the video stream is demuxed into packets we look at; skip the rest early.
+  for (unsigned i = 0; i < format_->nb_streams; ++i) {
+    if (static_cast<int>(i) != stream_index_) format_->streams[i]->discard = AVDISCARD_ALL;
+  }
+
+  decoder_.reset(avcodec_alloc_context3(codec));
+  if (!decoder_) throw std::bad_alloc();
+  ret = avcodec_parameters_to_context(decoder_.get(), stream->codecpar);
+  if (ret < 0) throw SourceError("decoder parameters for " + settings.label + ": " + av_error(ret));
+  decoder_->thread_count = settings.decode_threads;
+  // Frame threading adds a frame of latency per thread; a live camera wants slices only.
+  decoder_->thread_type = spec.live() ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+  decoder_->pkt_timebase = stream->time_base;
+  ret = avcodec_open2(decoder_.get(), codec, nullptr);
+  if (ret < 0) {
+    throw SourceError("cannot open the " + std::string(codec->name) + " decoder for " +
+                      settings.label + ": " + av_error(ret));
+  }
+}
+
+VideoInput::~VideoInput() = default;
+
+VideoInput::Next VideoInput::next(AVFrame& frame) {
+  for (;;) {
+    int ret = avcodec_receive_frame(decoder_.get(), &frame);
+    if (ret == 0) {
+      if (frame.decode_error_flags != 0 || (frame.flags & AV_FRAME_FLAG_CORRUPT) != 0) {
+        ++decode_errors_;
+      }
+      return Next::kFrame;
+    }
+    if (ret == AVERROR_EOF) return Next::kEnd;
+    if (ret != AVERROR(EAGAIN)) {
+      ++decode_errors_;  // a broken frame: counted, and decoding carries on with the next packet
+      if (flushing_) continue;
+    }
+    if (flushing_) return Next::kEnd;  // EAGAIN while draining: nothing more will come
+
+    arm_deadline();
+    ret = av_read_frame(format_.get(), packet_.get());
+    if (ret < 0) {
+      // EOF is the normal end; anything else (I/O error, timeout, stop) ends reading too, and
+      // the decoder is drained so frames already inside it are not lost.
+      read_error_ = ret == AVERROR_EOF ? 0 : ret;
+      flushing_ = true;
+      ret = avcodec_send_packet(decoder_.get(), nullptr);
+      if (ret < 0 && ret != AVERROR_EOF) return Next::kEnd;
+      continue;
+    }
+    if (packet_->stream_index != stream_index_) {
+      av_packet_unref(packet_.get());
+      continue;
+    }
+    ++packets_read_;
+    ret = avcodec_send_packet(decoder_.get(), packet_.get());
+    av_packet_unref(packet_.get());
+    if (ret < 0 && ret != AVERROR(EAGAIN)) ++decode_errors_;
+  }
+}
+
+std::uint64_t VideoInput::take_decode_errors() {
+  const std::uint64_t n = decode_errors_;
+  decode_errors_ = 0;
+  return n;
+}
+
+bool VideoInput::truncated() const {
+  const AVStream* stream = format_->streams[stream_index_];
+  return read_error_ == 0 && stream->nb_frames > 0 &&
+         packets_read_ < static_cast<std::uint64_t>(stream->nb_frames);
+}
+
+AVRational VideoInput::time_base() const {
+  return format_->streams[stream_index_]->time_base;
+}
+
+AVRational VideoInput::frame_rate() const {
+  return av_guess_frame_rate(format_.get(), format_->streams[stream_index_], nullptr);
+}
+
+std::string VideoInput::describe() const {
+  const AVRational rate = frame_rate();
+  const char* fmt = av_get_pix_fmt_name(decoder_->pix_fmt);
+  std::string text = std::string(decoder_->codec ? decoder_->codec->name : "?") + " " +
+                     std::to_string(decoder_->width) + "x" + std::to_string(decoder_->height) +
+                     " " + (fmt ? fmt : "?");
+  if (rate.num > 0 && rate.den > 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " %.4g fps", av_q2d(rate));
+    text += buf;
+  }
+  return text;
+}
+
+}  // namespace framering::ingest

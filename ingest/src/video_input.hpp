@@ -1,0 +1,74 @@
+// One opened libav input (file, RTSP, or lavfi graph) and its video decoder. next() runs the
+// demux/decode loop of FFmpeg's demux_decode example one frame at a time, telling EOF from
+// read errors and counting decode errors without stopping.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "av_util.hpp"
+#include "framering/ingest/source_spec.hpp"
+
+namespace framering::ingest {
+
+// The source could not be opened or has no decodable video: carries libav's error text.
+class SourceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct InputSettings {
+  int decode_threads = 0;                        // 0: auto
+  std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
+  std::string label;                             // redacted source, for messages
+};
+
+class VideoInput {
+ public:
+  enum class Next {
+    kFrame,  // `frame` holds a decoded frame
+    kEnd,    // the input ended; read_error() tells a clean EOF from a failed read
+  };
+
+  // Opens the input, finds the best video stream and opens its decoder. Throws SourceError.
+  VideoInput(const SourceSpec& spec, const InputSettings& settings);
+  VideoInput(const VideoInput&) = delete;
+  VideoInput& operator=(const VideoInput&) = delete;
+  ~VideoInput();
+
+  Next next(AVFrame& frame);
+
+  // Errors seen since the last call (send/receive failures, corrupt frames); resets to 0.
+  std::uint64_t take_decode_errors();
+  // 0 after a clean EOF, else the libav error that ended reading (or AVERROR_EXIT on stop).
+  int read_error() const { return read_error_; }
+  // True when the input ended before the frame count its header announced.
+  bool truncated() const;
+  AVRational time_base() const;
+  AVRational frame_rate() const;
+  int width() const { return decoder_->width; }
+  int height() const { return decoder_->height; }
+  std::string describe() const;  // "h264 640x480 yuv420p 25 fps"
+
+ private:
+  struct Interrupt {
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  };
+  static int interrupt_cb(void* opaque);
+  void arm_deadline();
+
+  SourceSpec spec_;
+  InputSettings settings_;
+  Interrupt interrupt_;
+  FormatPtr format_;
+  CodecPtr decoder_;
+  PacketPtr packet_;
+  int stream_index_ = -1;
+  bool flushing_ = false;
+  int read_error_ = 0;
+  std::uint64_t packets_read_ = 0;
+  std::uint64_t decode_errors_ = 0;
+};
+
+}  // namespace framering::ingest
