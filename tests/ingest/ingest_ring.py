@@ -11,7 +11,10 @@ import pathlib
 import re
 import struct
 import subprocess
+import time
 
+OPENCV_DATA = pathlib.Path("/usr/share/doc/opencv-doc/examples/data")
+VTEST = OPENCV_DATA / "vtest.avi"
 SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
 
 # layout.hpp offsets
@@ -119,3 +122,13 @@ def ffmpeg_frame_hashes(path, frame_bytes, wanted, pix_fmt="bgr24"):
         proc.kill()
         proc.wait()
     return hashes
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

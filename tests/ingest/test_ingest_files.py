@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from conftest import OPENCV_DATA, VTEST, wait_for
-from ingest_ring import (FLAG_DECODE_ERROR, FLAG_RESIZED, SHM, RingFile, ffmpeg_frame_hashes,
-                         ffprobe_frame_count, run_ingest, stat_json, summary)
+from ingest_ring import (FLAG_DECODE_ERROR, FLAG_RESIZED, OPENCV_DATA, SHM, VTEST, RingFile,
+                         ffmpeg_frame_hashes, ffprobe_frame_count, run_ingest, stat_json, summary,
+                         wait_for)
 
 MEGAMIND_BUGY = OPENCV_DATA / "Megamind_bugy.avi"
 
