@@ -103,3 +103,18 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def rtsp_camera(port):
+    """A real RTSP camera: gst-rtsp-server streaming H.264 640x480 at 25 fps on
+    rtsp://127.0.0.1:<port>/cam (tests/ingest/rtsp_camera.py). .stop() then .start() is an outage
+    on the same port; build RtspCamera(port, user, password) yourself for an authenticated one."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("rtsp_camera",
+                                                  ROOT / "tests" / "ingest" / "rtsp_camera.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cam = module.RtspCamera(port).start()
+    yield cam
+    cam.stop()

@@ -9,6 +9,7 @@ import mmap
 import os
 import pathlib
 import re
+import socket
 import struct
 import subprocess
 import time
@@ -132,3 +133,9 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
