@@ -1,7 +1,11 @@
 #include "ring_status.hpp"
 
+#include <signal.h>
+
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <string>
 
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/reader.hpp"
@@ -13,10 +17,14 @@ namespace {
 
 const char* state_name(std::uint32_t state) {
   switch (state) {
-    case 0: return "INIT";
-    case 1: return "LIVE";
-    case 2: return "CLOSED";
-    default: return "INVALID";
+    case 0:
+      return "INIT";
+    case 1:
+      return "LIVE";
+    case 2:
+      return "CLOSED";
+    default:
+      return "INVALID";
   }
 }
 
@@ -30,8 +38,11 @@ double fps_last_second(ring::Reader& reader) {
   const std::uint64_t window = 1'000'000'000ULL;
   std::uint64_t newest = 0, oldest = 0, count = 0;
   for (std::uint64_t i = 0; i + 1 < slots && i < cursor; ++i) {
-    const ring::FrameView f = reader.peek_slot(static_cast<std::uint32_t>((cursor - 1 - i) % slots));
-    if (f.publish_monotonic_ns == 0 || f.publish_monotonic_ns > now || now - f.publish_monotonic_ns > window) break;
+    const ring::FrameView f =
+        reader.peek_slot(static_cast<std::uint32_t>((cursor - 1 - i) % slots));
+    if (f.publish_monotonic_ns == 0 || f.publish_monotonic_ns > now ||
+        now - f.publish_monotonic_ns > window)
+      break;
     if (count == 0) newest = f.publish_monotonic_ns;
     oldest = f.publish_monotonic_ns;
     ++count;
@@ -45,6 +56,32 @@ double fps_last_second(ring::Reader& reader) {
 std::string hex64(std::uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+// A reader is alive while its process exists and its heartbeat is recent (a stopped or hung
+// worker keeps its stats file but stops beating).
+bool reader_alive(std::int32_t pid, double heartbeat_age_s) {
+  if (pid <= 0 || heartbeat_age_s < 0 || heartbeat_age_s > 3.0) return false;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+double rate(const nlohmann::json& now, const nlohmann::json& before, const char* key, double dt_s) {
+  const auto a = now[key].get<std::uint64_t>(), b = before[key].get<std::uint64_t>();
+  return a >= b ? static_cast<double>(a - b) / dt_s : 0.0;
+}
+
+std::uint64_t drops(const nlohmann::json& reader) {
+  const auto& d = reader["dropped"];
+  return d["lapped"].get<std::uint64_t>() + d["torn"].get<std::uint64_t>() +
+         d["skipped"].get<std::uint64_t>();
+}
+
+// "12.3" or "-" for a null rate.
+std::string fmt_rate(const nlohmann::json& v, const char* format = "%.1f") {
+  if (!v.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, v.get<double>());
   return buf;
 }
 
@@ -73,51 +110,97 @@ nlohmann::json ring_status(const std::string& name) {
                    {"strides", info.geometry.strides()}};
   j["cursor"] = cursor;
   j["fps"] = fps_last_second(reader);
+  j["mb_per_s"] = nullptr;  // add_rates()
+  j["sampled_ns"] = now;
   nlohmann::json readers = nlohmann::json::array();
   for (const auto& s : ring::read_reader_stats(name)) {
     const bool same_epoch = s.epoch == info.epoch;
-    readers.push_back({{"reader", s.reader},
-                       {"pid", s.pid},
-                       {"position", s.position},
-                       {"lag", same_epoch && cursor > s.position ? cursor - s.position : 0},
-                       {"frames_read", s.frames_read},
-                       {"bytes_in_place", s.bytes_in_place},
-                       {"bytes_copied", s.bytes_copied},
-                       {"dropped", {{"lapped", s.lapped}, {"torn", s.torn}, {"skipped", s.skipped}}},
-                       {"heartbeat_age_s", s.heartbeat_ns && now >= s.heartbeat_ns
-                                               ? static_cast<double>(now - s.heartbeat_ns) / 1e9
-                                               : -1.0},
-                       {"same_epoch", same_epoch}});
+    const double hb_age = s.heartbeat_ns && now >= s.heartbeat_ns
+                              ? static_cast<double>(now - s.heartbeat_ns) / 1e9
+                              : -1.0;
+    readers.push_back(
+        {{"reader", s.reader},
+         {"pid", s.pid},
+         {"position", s.position},
+         {"lag", same_epoch && cursor > s.position ? cursor - s.position : 0},
+         {"frames_read", s.frames_read},
+         {"bytes_in_place", s.bytes_in_place},
+         {"bytes_copied", s.bytes_copied},
+         {"dropped", {{"lapped", s.lapped}, {"torn", s.torn}, {"skipped", s.skipped}}},
+         {"heartbeat_age_s", hb_age},
+         {"alive", reader_alive(s.pid, hb_age)},
+         {"same_epoch", same_epoch},
+         {"fps", nullptr},  // add_rates()
+         {"mb_per_s_in_place", nullptr},
+         {"drops_per_s", nullptr}});
   }
   j["readers"] = readers;
   return j;
 }
 
+void add_rates(nlohmann::json& rings, const nlohmann::json& before) {
+  for (auto& r : rings) {
+    const nlohmann::json* prev = nullptr;
+    for (const auto& b : before) {
+      if (b["ring"] == r["ring"] && b["epoch"] == r["epoch"]) prev = &b;
+    }
+    if (!prev) continue;
+    const auto t1 = r["sampled_ns"].get<std::uint64_t>(),
+               t0 = (*prev)["sampled_ns"].get<std::uint64_t>();
+    if (t1 <= t0) continue;
+    const double dt = static_cast<double>(t1 - t0) / 1e9;
+    const double frames = rate(r, *prev, "cursor", dt);
+    r["mb_per_s"] = frames * r["frame_bytes"].get<double>() / 1e6;
+    for (auto& rd : r["readers"]) {
+      for (const auto& pd : (*prev)["readers"]) {
+        if (pd["reader"] != rd["reader"] || pd["pid"] != rd["pid"]) continue;
+        rd["fps"] = rate(rd, pd, "frames_read", dt);
+        rd["mb_per_s_in_place"] = rate(rd, pd, "bytes_in_place", dt) / 1e6;
+        const std::uint64_t d1 = drops(rd), d0 = drops(pd);
+        rd["drops_per_s"] = d1 >= d0 ? static_cast<double>(d1 - d0) / dt : 0.0;
+      }
+    }
+  }
+}
+
 void print_status_table(const nlohmann::json& rings, std::ostream& out) {
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-7s %8s %-5s %-17s %5s %10s %-20s %10s %8s\n", "RING", "STATE",
-                "PID", "ALIVE", "EPOCH", "SLOTS", "SLOT_B", "GEOMETRY", "CURSOR", "FPS");
+  std::snprintf(line, sizeof line, "%-16s %-7s %8s %-5s %6s %-17s %5s %10s %-20s %10s %8s %8s\n",
+                "RING", "STATE", "PID", "ALIVE", "HB_S", "EPOCH", "SLOTS", "SLOT_B", "GEOMETRY",
+                "CURSOR", "FPS", "MB/s");
   out << line;
   for (const auto& r : rings) {
     std::string geometry;
-    for (const auto& d : r["geometry"]["shape"]) geometry += (geometry.empty() ? "" : "x") + std::to_string(d.get<std::uint64_t>());
+    for (const auto& d : r["geometry"]["shape"]) {
+      geometry += (geometry.empty() ? "" : "x") + std::to_string(d.get<std::uint64_t>());
+    }
     geometry += " " + r["geometry"]["pix_fmt"].get<std::string>();
-    std::snprintf(line, sizeof line, "%-16s %-7s %8d %-5s %-17s %5u %10" PRIu64 " %-20s %10" PRIu64 " %8.1f\n",
+    const double hb = r["heartbeat_age_s"].get<double>();
+    std::snprintf(line, sizeof line,
+                  "%-16s %-7s %8d %-5s %6s %-17s %5u %10" PRIu64 " %-20s %10" PRIu64 " %8.1f %8s\n",
                   r["ring"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
                   r["writer_pid"].get<int>(), r["writer_alive"].get<bool>() ? "yes" : "NO",
-                  r["epoch"].get<std::string>().c_str(), r["slots"].get<unsigned>(),
-                  r["slot_bytes"].get<std::uint64_t>(), geometry.c_str(), r["cursor"].get<std::uint64_t>(),
-                  r["fps"].get<double>());
+                  hb < 0 ? "-" : fmt_rate(hb).c_str(), r["epoch"].get<std::string>().c_str(),
+                  r["slots"].get<unsigned>(), r["slot_bytes"].get<std::uint64_t>(),
+                  geometry.c_str(), r["cursor"].get<std::uint64_t>(), r["fps"].get<double>(),
+                  fmt_rate(r["mb_per_s"]).c_str());
+    out << line;
+    if (r["readers"].empty()) continue;
+    std::snprintf(line, sizeof line, "  %-20s %7s %-5s %10s %6s %7s %9s %8s %6s %8s %6s %10s\n",
+                  "READER", "PID", "ALIVE", "POS", "LAG", "FPS", "MB/s_IN", "LAPPED", "TORN",
+                  "SKIPPED", "DROP/s", "COPIED_B");
     out << line;
     for (const auto& rd : r["readers"]) {
-      std::snprintf(line, sizeof line,
-                    "  reader %-20s pid %-7d pos %-10" PRIu64 " lag %-6" PRIu64 " read %-10" PRIu64
-                    " lapped %-6" PRIu64 " torn %-4" PRIu64 " skipped %-8" PRIu64 " copied %" PRIu64 " B\n",
-                    rd["reader"].get<std::string>().c_str(), rd["pid"].get<int>(),
-                    rd["position"].get<std::uint64_t>(), rd["lag"].get<std::uint64_t>(),
-                    rd["frames_read"].get<std::uint64_t>(), rd["dropped"]["lapped"].get<std::uint64_t>(),
-                    rd["dropped"]["torn"].get<std::uint64_t>(), rd["dropped"]["skipped"].get<std::uint64_t>(),
-                    rd["bytes_copied"].get<std::uint64_t>());
+      std::snprintf(
+          line, sizeof line,
+          "  %-20s %7d %-5s %10" PRIu64 " %6" PRIu64 " %7s %9s %8" PRIu64 " %6" PRIu64 " %8" PRIu64
+          " %6s %10" PRIu64 "\n",
+          rd["reader"].get<std::string>().c_str(), rd["pid"].get<int>(),
+          rd["alive"].get<bool>() ? "yes" : "NO", rd["position"].get<std::uint64_t>(),
+          rd["lag"].get<std::uint64_t>(), fmt_rate(rd["fps"]).c_str(),
+          fmt_rate(rd["mb_per_s_in_place"]).c_str(), rd["dropped"]["lapped"].get<std::uint64_t>(),
+          rd["dropped"]["torn"].get<std::uint64_t>(), rd["dropped"]["skipped"].get<std::uint64_t>(),
+          fmt_rate(rd["drops_per_s"]).c_str(), rd["bytes_copied"].get<std::uint64_t>());
       out << line;
     }
   }

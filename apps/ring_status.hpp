@@ -12,6 +12,13 @@ namespace framering::cli {
 // Throws ring::RingError when the ring cannot be attached.
 nlohmann::json ring_status(const std::string& name);
 
+// Per-second rates between two samples of the same rings (`before` taken earlier by
+// ring_status()): sets "mb_per_s" (published) on each ring, and "fps", "mb_per_s_in_place" and
+// "drops_per_s" on each reader found in both samples (same ring epoch, same reader pid). Rates
+// that cannot be computed (first sample, new epoch, restarted reader) are null.
+void add_rates(nlohmann::json& rings, const nlohmann::json& before);
+
+// A top-like table: one line per ring, then one line per reader of it. Null rates print "-".
 void print_status_table(const nlohmann::json& rings, std::ostream& out);
 
 }  // namespace framering::cli
