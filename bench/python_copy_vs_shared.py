@@ -24,7 +24,7 @@ Bytes copied = bytes that crossed a pipe/socket (rchar + wchar from /proc/<pid>/
 producer and every worker) + payload copies made in user space: pickling counts pickle.dumps in
 the producer and pickle.loads in the worker (2 x pickled size per frame); shared_memory and
 framering count the producer's copy into shared memory (1 x frame bytes per frame); ingest counts
-nothing (the decoder's output is written once, into the slot).
+its scaler writing each frame once into its slot (1 x frame bytes per frame).
 Peak RSS is VmHWM of each worker; it includes shared-memory pages the worker touched. Private
 is the worker's RssAnon at the end (its own heap, no shared pages).
 
@@ -154,9 +154,9 @@ def run_shared_memory(ctx, frames):
 # -- framering ------------------------------------------------------------------------------
 def ring_reader(ring_name, member, ready, results):
     """A consumer-group member: sums frames in place until the writer is gone."""
-    ring = framering.Ring(ring_name, start=0)
     io_before = proc_io(os.getpid())
     ready.put(os.getpid())
+    ring = wait_ring(ring_name)  # started before the ring exists when ingest writes it
     sums, invalid = {}, 0
     for frame in ring.frames(member=(member, WORKERS)):
         s = frame_sum(frame.array)
@@ -170,14 +170,13 @@ def ring_reader(ring_name, member, ready, results):
                      mem=proc_mem(os.getpid())))
 
 
-def wait_ring(name, timeout=30.0):
+def wait_ring(name, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            framering.Ring(name).close()
-            return
+            return framering.Ring(name, start=0)
         except framering.NotFoundError:
-            time.sleep(0.01)
+            time.sleep(0.002)
     raise RuntimeError(f"ring '{name}' did not appear within {timeout}s")
 
 
@@ -227,12 +226,11 @@ def run_ingest(ctx, framering_bin, n, height, width):
     cmd = [framering_bin, "ingest", "--ring", name, "--source",
            f"testsrc:testsrc2=size={width}x{height}:rate=30", "--pix-fmt", "bgr24",
            "--max-frames", str(n), "--slots", str(max(2, n)), "--metrics-addr", "0", "--keep"]
+    readers, results = start_readers(ctx, name)  # they wait for the ring to appear
     me_before = proc_io(os.getpid())
     t0 = time.perf_counter()
     ingest = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_ring(name)
-        readers, results = start_readers(ctx, name)
         out = collect(readers, results, n, t0, me_before)
         _, err = ingest.communicate(timeout=120)
         if ingest.returncode != 0:
@@ -245,7 +243,9 @@ def run_ingest(ctx, framering_bin, n, height, width):
             os.unlink(framering.segment_path(name))
         except OSError:
             pass
-    out["copied"] = out.pop("io")
+    # The scaler's output is written once, into the slot: the same one copy the producers of the
+    # other designs make into shared memory (ingest's own process does no pipe I/O here).
+    out["copied"] = out.pop("io") + n * height * width * 3
     return out
 
 
@@ -360,7 +360,7 @@ def main():
         "\"frames in the producer's memory\" to \"last sum returned\"; bytes copied = bytes through "
         "pipes (`/proc/<pid>/io` rchar+wchar of producer and workers) + user-space payload copies "
         "(pickling: dumps + loads; shared_memory and framering Writer: the producer's copy into "
-        "shared memory; ingest: none, the decoder writes each frame once into its slot); peak RSS "
+        "shared memory; ingest: the scaler's one write of each frame into its slot); peak RSS "
         "is VmHWM and includes the shared pages a worker touched, private RSS is RssAnon. "
         "The framering ring holds the whole workload (slots = frames) so no frame is lapped.",
         f"Ingest row: {ingest_note}.",

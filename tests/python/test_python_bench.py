@@ -16,7 +16,7 @@ def test_quick_benchmark_prints_and_writes_its_section(tmp_path, framering_bin):
                          capture_output=True, text=True, timeout=180, env=py_env(), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     for row in ("| one process", "| pickling: Pool(4)", "| multiprocessing.shared_memory",
-                "| framering: Python Writer"):
+                "| framering: Python Writer", "| framering ingest"):
         assert row in run.stdout
     text = doc.read_text()
     assert text.count(SECTION) == 1 and "old numbers" not in text
