@@ -7,7 +7,8 @@
 namespace framering::cli {
 
 void add_run_command(CLI::App& app, int& exit_code) {
-  auto* sub = app.add_subcommand("run", "supervise ingest and workers from a YAML config (default config/demo.yaml)");
+  auto* sub = app.add_subcommand(
+      "run", "supervise ingest and workers from a YAML config (default config/demo.yaml)");
   sub->allow_extras();
   sub->callback([&exit_code] {
     std::fprintf(stderr, "framering run: not available in this build yet\n");

@@ -7,7 +7,8 @@
 namespace framering::cli {
 
 void add_worker_command(CLI::App& app, int& exit_code) {
-  auto* sub = app.add_subcommand("worker", "analyse frames of a ring in place (motion, people, tamper, checksum)");
+  auto* sub = app.add_subcommand(
+      "worker", "analyse frames of a ring in place (motion, people, tamper, checksum)");
   sub->allow_extras();
   sub->callback([&exit_code] {
     std::fprintf(stderr, "framering worker: not available in this build yet\n");

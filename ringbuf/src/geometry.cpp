@@ -7,8 +7,16 @@ namespace framering::ring {
 
 namespace {
 constexpr std::array<std::pair<const char*, std::uint64_t>, 10> kTypestrs = {{
-    {"|u1", 1}, {"|i1", 1}, {"<u2", 2}, {"<i2", 2}, {"<u4", 4},
-    {"<i4", 4}, {"<f4", 4}, {"<f8", 8}, {"<u8", 8}, {"<i8", 8},
+    {"|u1", 1},
+    {"|i1", 1},
+    {"<u2", 2},
+    {"<i2", 2},
+    {"<u4", 4},
+    {"<i4", 4},
+    {"<f4", 4},
+    {"<f8", 8},
+    {"<u8", 8},
+    {"<i8", 8},
 }};
 }  // namespace
 
@@ -27,7 +35,9 @@ Geometry Geometry::image(std::uint32_t width, std::uint32_t height, PixFmt fmt) 
   return g;
 }
 
-std::uint64_t Geometry::item_bytes() const { return typestr_item_bytes(typestr); }
+std::uint64_t Geometry::item_bytes() const {
+  return typestr_item_bytes(typestr);
+}
 
 std::uint64_t Geometry::frame_bytes() const {
   if (shape.empty() || shape.size() > kMaxDims) return 0;
@@ -63,19 +73,27 @@ std::string Geometry::describe() const {
 
 const char* pix_fmt_name(PixFmt fmt) {
   switch (fmt) {
-    case PixFmt::kBgr24: return "bgr24";
-    case PixFmt::kRgb24: return "rgb24";
-    case PixFmt::kGray8: return "gray8";
-    case PixFmt::kRaw: return "raw";
+    case PixFmt::kBgr24:
+      return "bgr24";
+    case PixFmt::kRgb24:
+      return "rgb24";
+    case PixFmt::kGray8:
+      return "gray8";
+    case PixFmt::kRaw:
+      return "raw";
   }
   return "unknown";
 }
 
 bool parse_pix_fmt(const std::string& text, PixFmt& out) {
-  if (text == "bgr24") out = PixFmt::kBgr24;
-  else if (text == "rgb24") out = PixFmt::kRgb24;
-  else if (text == "gray8" || text == "gray") out = PixFmt::kGray8;
-  else return false;
+  if (text == "bgr24")
+    out = PixFmt::kBgr24;
+  else if (text == "rgb24")
+    out = PixFmt::kRgb24;
+  else if (text == "gray8" || text == "gray")
+    out = PixFmt::kGray8;
+  else
+    return false;
   return true;
 }
 

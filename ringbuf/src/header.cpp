@@ -60,16 +60,17 @@ RingInfo plan_layout(const std::string& name, const Geometry& geometry, std::uin
   info.slots = slots;
   info.geometry = geometry;
   if (!lay_out(info) || info.frame_bytes > kMaxFrameBytes) {
-    throw RingError(ErrorKind::kInvalidArgument,
-                    "ring '" + name + "': frame geometry " + geometry.describe() +
-                        " is empty or larger than 4 GiB per frame");
+    throw RingError(ErrorKind::kInvalidArgument, "ring '" + name + "': frame geometry " +
+                                                     geometry.describe() +
+                                                     " is empty or larger than 4 GiB per frame");
   }
   return info;
 }
 
 RingInfo parse_header(std::span<const std::byte> segment) {
   if (segment.size() < kHeaderBytes) {
-    bad("segment is " + std::to_string(segment.size()) + " bytes, smaller than its 4096-byte header");
+    bad("segment is " + std::to_string(segment.size()) +
+        " bytes, smaller than its 4096-byte header");
   }
   const std::byte* b = segment.data();
   if (std::memcmp(b + hdr::kMagic, kMagicBytes, sizeof kMagicBytes) != 0) bad("wrong magic");
@@ -110,7 +111,8 @@ RingInfo parse_header(std::span<const std::byte> segment) {
     }
   }
   auto check = [&](std::size_t offset, std::uint64_t want, const char* field) {
-    if (load_le<std::uint64_t>(b, offset) != want) bad(std::string(field) + " does not match the geometry");
+    if (load_le<std::uint64_t>(b, offset) != want)
+      bad(std::string(field) + " does not match the geometry");
   };
   check(hdr::kSlotTableOffset, expected.slot_table_offset, "slot_table_offset");
   check(hdr::kSlotTableBytes, expected.slot_table_bytes, "slot_table_bytes");

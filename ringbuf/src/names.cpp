@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
 #include <algorithm>
 #include <cstdlib>
-#include <signal.h>
 
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/layout.hpp"
@@ -54,7 +54,9 @@ void validate_ring_name(const std::string& name) {
   }
 }
 
-std::string segment_path(const std::string& name) { return shm_dir() + "/" + kPrefix + name; }
+std::string segment_path(const std::string& name) {
+  return shm_dir() + "/" + kPrefix + name;
+}
 
 std::vector<std::string> list_rings() {
   std::vector<std::string> rings;
@@ -76,7 +78,8 @@ int cleanup_stale() {
       // Reader stats: stale when the owning pid is gone.
       for (const auto& snap : read_reader_stats(rest.substr(0, infix))) {
         if (rest.substr(infix + std::string(kReaderInfix).size()) != snap.reader) continue;
-        if (snap.pid > 0 && ::kill(snap.pid, 0) != 0 && errno == ESRCH && ::unlink(path.c_str()) == 0) {
+        if (snap.pid > 0 && ::kill(snap.pid, 0) != 0 && errno == ESRCH &&
+            ::unlink(path.c_str()) == 0) {
           ++removed;
         }
       }

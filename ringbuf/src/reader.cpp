@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 #include <utility>
 
 #include "control.hpp"
@@ -25,23 +26,31 @@ using detail::Fd;
 std::uint64_t monotonic_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::uint64_t realtime_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 const char* to_string(ReadStatus status) {
   switch (status) {
-    case ReadStatus::kOk: return "OK";
-    case ReadStatus::kNotYet: return "NOT_YET";
-    case ReadStatus::kLapped: return "LAPPED";
-    case ReadStatus::kTorn: return "TORN";
-    case ReadStatus::kWriterGone: return "WRITER_GONE";
-    case ReadStatus::kEpochChanged: return "EPOCH_CHANGED";
+    case ReadStatus::kOk:
+      return "OK";
+    case ReadStatus::kNotYet:
+      return "NOT_YET";
+    case ReadStatus::kLapped:
+      return "LAPPED";
+    case ReadStatus::kTorn:
+      return "TORN";
+    case ReadStatus::kWriterGone:
+      return "WRITER_GONE";
+    case ReadStatus::kEpochChanged:
+      return "EPOCH_CHANGED";
   }
   return "UNKNOWN";
 }
@@ -84,30 +93,33 @@ Mapping open_mapping(const std::string& name) {
   if (!m.fd) {
     const int err = errno;
     if (err == ENOENT) {
-      throw RingError(ErrorKind::kNotFound, "no ring '" + name + "' (" + path +
-                                                " does not exist): start `framering ingest --ring " +
-                                                name + "` first");
+      throw RingError(ErrorKind::kNotFound,
+                      "no ring '" + name + "' (" + path +
+                          " does not exist): start `framering ingest --ring " + name + "` first");
     }
-    throw RingError(err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
-                    "ring '" + name + "': cannot open " + path + ": " + errno_text(err) +
-                        (err == EACCES ? " (the segment's mode/owner does not allow this user to read it;"
-                                         " see --shm-mode)"
-                                       : ""));
+    throw RingError(
+        err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
+        "ring '" + name + "': cannot open " + path + ": " + errno_text(err) +
+            (err == EACCES ? " (the segment's mode/owner does not allow this user to read it;"
+                             " see --shm-mode)"
+                           : ""));
   }
   struct stat st {};
   if (::fstat(m.fd.get(), &st) != 0) {
     throw RingError(ErrorKind::kSystem, "ring '" + name + "': fstat: " + errno_text(errno));
   }
-  if (!S_ISREG(st.st_mode)) throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a regular file");
+  if (!S_ISREG(st.st_mode))
+    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a regular file");
   if (st.st_size < static_cast<off_t>(kHeaderBytes)) {
-    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a valid framering ring: " + path +
-                                               " is " + std::to_string(st.st_size) +
-                                               " bytes, smaller than the 4096-byte header");
+    throw RingError(ErrorKind::kBadHeader,
+                    "ring '" + name + "': not a valid framering ring: " + path + " is " +
+                        std::to_string(st.st_size) + " bytes, smaller than the 4096-byte header");
   }
   m.size = static_cast<std::size_t>(st.st_size);
   m.inode = st.st_ino;
   void* map = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd.get(), 0);
-  if (map == MAP_FAILED) throw RingError(ErrorKind::kSystem, "ring '" + name + "': mmap: " + errno_text(errno));
+  if (map == MAP_FAILED)
+    throw RingError(ErrorKind::kSystem, "ring '" + name + "': mmap: " + errno_text(errno));
   m.base = static_cast<const std::byte*>(map);
   try {
     m.info = parse_header({m.base, m.size});
@@ -126,7 +138,9 @@ struct Reader::Impl {
   std::uint64_t last_probe_ns = 0;
   bool writer_gone = false;
 
-  std::atomic_ref<std::uint64_t> cursor_word() const { return atomic_at<std::uint64_t>(map.base, hdr::kCursor); }
+  std::atomic_ref<std::uint64_t> cursor_word() const {
+    return atomic_at<std::uint64_t>(map.base, hdr::kCursor);
+  }
   const std::byte* entry(std::uint32_t k) const {
     return map.base + map.info.slot_table_offset + std::uint64_t{k} * kSlotEntryBytes;
   }
@@ -158,7 +172,8 @@ struct Reader::Impl {
 
   // Writer alive: LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock.
   bool alive() {
-    if (state() != static_cast<std::uint32_t>(State::kLive)) return state() == static_cast<std::uint32_t>(State::kInit);
+    if (state() != static_cast<std::uint32_t>(State::kLive))
+      return state() == static_cast<std::uint32_t>(State::kInit);
     const std::uint64_t now = monotonic_ns();
     const auto stale = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options.stale_after).count());
@@ -259,12 +274,19 @@ ReadResult Reader::latest() {
 }
 
 ReadResult Reader::wait_next(std::uint64_t n, std::chrono::nanoseconds timeout) {
-  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
+  const std::uint64_t deadline =
+      monotonic_ns() + static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout.count()));
   for (;;) {
     ReadResult r = read(n);
-    if (r.status != ReadStatus::kNotYet) return r;
+    if (r.status != ReadStatus::kNotYet && r.status != ReadStatus::kWriterGone) return r;
     const std::uint64_t now = monotonic_ns();
     if (now >= deadline) return r;
+    if (r.status == ReadStatus::kWriterGone) {
+      // No writer: look for a successor every 50 ms until the deadline.
+      const std::uint64_t nap = std::min<std::uint64_t>(deadline - now, 50'000'000ULL);
+      std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
+      continue;
+    }
     const auto cursor = impl_->cursor_word().load(std::memory_order_acquire);
     if (cursor > n) continue;
     // Sleep on the cursor's low 32 bits; wake at least every 100 ms to notice a dead writer.
@@ -275,20 +297,37 @@ ReadResult Reader::wait_next(std::uint64_t n, std::chrono::nanoseconds timeout) 
 
 bool Reader::valid(const FrameView& frame) const {
   // A view from before a re-attach (EPOCH_CHANGED) belongs to an unmapped segment: never valid.
-  if (frame.slot >= impl_->map.info.slots || frame.data != impl_->peek(frame.slot).data) return false;
+  if (frame.slot >= impl_->map.info.slots || frame.data != impl_->peek(frame.slot).data)
+    return false;
   std::atomic_thread_fence(std::memory_order_acquire);
-  const std::uint64_t seq =
-      atomic_at<std::uint64_t>(impl_->entry(frame.slot), slot::kSeq).load(std::memory_order_relaxed);
+  const std::uint64_t seq = atomic_at<std::uint64_t>(impl_->entry(frame.slot), slot::kSeq)
+                                .load(std::memory_order_relaxed);
   return seq == frame.seq;
 }
 
-std::uint64_t Reader::cursor() const { return impl_->cursor_word().load(std::memory_order_acquire); }
-bool Reader::writer_alive() { return impl_->alive(); }
-const RingInfo& Reader::info() const { return impl_->map.info; }
-std::string Reader::name() const { return impl_->name; }
-std::span<const std::byte> Reader::mapping() const { return {impl_->map.base, impl_->map.size}; }
-FrameView Reader::peek_slot(std::uint32_t k) const { return impl_->peek(k % impl_->map.info.slots); }
-std::uint32_t Reader::state() const { return impl_->state(); }
-std::uint64_t Reader::heartbeat_ns() const { return impl_->heartbeat(); }
+std::uint64_t Reader::cursor() const {
+  return impl_->cursor_word().load(std::memory_order_acquire);
+}
+bool Reader::writer_alive() {
+  return impl_->alive();
+}
+const RingInfo& Reader::info() const {
+  return impl_->map.info;
+}
+std::string Reader::name() const {
+  return impl_->name;
+}
+std::span<const std::byte> Reader::mapping() const {
+  return {impl_->map.base, impl_->map.size};
+}
+FrameView Reader::peek_slot(std::uint32_t k) const {
+  return impl_->peek(k % impl_->map.info.slots);
+}
+std::uint32_t Reader::state() const {
+  return impl_->state();
+}
+std::uint64_t Reader::heartbeat_ns() const {
+  return impl_->heartbeat();
+}
 
 }  // namespace framering::ring

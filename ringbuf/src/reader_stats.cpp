@@ -46,7 +46,8 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
     throw RingError(ErrorKind::kSystem, "reader stats " + path_ + ": " + detail::errno_text(errno));
   }
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (map == MAP_FAILED) throw RingError(ErrorKind::kSystem, "reader stats mmap: " + detail::errno_text(errno));
+  if (map == MAP_FAILED)
+    throw RingError(ErrorKind::kSystem, "reader stats mmap: " + detail::errno_text(errno));
   base_ = map;
   auto* b = static_cast<std::byte*>(base_);
   std::memcpy(b + off::kMagic, kStatsMagic, sizeof kStatsMagic);
@@ -57,7 +58,8 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
   if (::rename(temp.c_str(), path_.c_str()) != 0) {
     ::munmap(base_, kStatsBytes);
     ::unlink(temp.c_str());
-    throw RingError(ErrorKind::kSystem, "reader stats rename " + path_ + ": " + detail::errno_text(errno));
+    throw RingError(ErrorKind::kSystem,
+                    "reader stats rename " + path_ + ": " + detail::errno_text(errno));
   }
 }
 
@@ -70,15 +72,33 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::field(std::size_t offset) {
   // The stats file is ours alone (one writer); std::atomic<u64> is layout-compatible with u64.
   return *reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<std::byte*>(base_) + offset);
 }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::heartbeat_ns() { return field(off::kHeartbeat); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::position() { return field(off::kPosition); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::frames_read() { return field(off::kFramesRead); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_in_place() { return field(off::kBytesInPlace); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::lapped() { return field(off::kLapped); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::torn() { return field(off::kTorn); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::skipped() { return field(off::kSkipped); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_copied() { return field(off::kBytesCopied); }
-std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() { return field(off::kEpoch); }
+std::atomic<std::uint64_t>& ReaderStatsPublisher::heartbeat_ns() {
+  return field(off::kHeartbeat);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::position() {
+  return field(off::kPosition);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::frames_read() {
+  return field(off::kFramesRead);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_in_place() {
+  return field(off::kBytesInPlace);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::lapped() {
+  return field(off::kLapped);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::torn() {
+  return field(off::kTorn);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::skipped() {
+  return field(off::kSkipped);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_copied() {
+  return field(off::kBytesCopied);
+}
+std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() {
+  return field(off::kEpoch);
+}
 
 std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring) {
   std::vector<ReaderStatsSnapshot> out;
@@ -96,7 +116,8 @@ std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring) {
     const std::string path = shm_dir() + "/" + file;
     detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes)) continue;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes))
+      continue;
     void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
     if (map == MAP_FAILED) continue;
     const auto* b = static_cast<const std::byte*>(map);

@@ -44,7 +44,8 @@ Fd lock_existing(const std::string& name, const std::string& path) {
                           " exists and is not accessible to this user (" + errno_text(errno) +
                           "); remove it as its owner or choose another --ring");
     }
-    throw RingError(ErrorKind::kSystem, "ring '" + name + "': open " + path + ": " + errno_text(errno));
+    throw RingError(ErrorKind::kSystem,
+                    "ring '" + name + "': open " + path + ": " + errno_text(errno));
   }
   for (int attempt = 0; attempt < 40; ++attempt) {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
@@ -78,19 +79,23 @@ struct Writer::Impl {
   bool hb_stop = false;
   std::thread hb_thread;
 
-  std::atomic_ref<std::uint64_t> cursor_word() { return atomic_at<std::uint64_t>(base, hdr::kCursor); }
+  std::atomic_ref<std::uint64_t> cursor_word() {
+    return atomic_at<std::uint64_t>(base, hdr::kCursor);
+  }
   std::byte* entry(std::uint32_t slot) {
     return base + info.slot_table_offset + std::uint64_t{slot} * kSlotEntryBytes;
   }
 
   void beat() {
-    atomic_at<std::uint64_t>(base, hdr::kHeartbeatNs).store(monotonic_ns(), std::memory_order_relaxed);
+    atomic_at<std::uint64_t>(base, hdr::kHeartbeatNs)
+        .store(monotonic_ns(), std::memory_order_relaxed);
   }
 
   void start_heartbeat(int period_ms) {
     hb_thread = std::thread([this, period_ms] {
       std::unique_lock lock(hb_mutex);
-      while (!hb_cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return hb_stop; })) {
+      while (
+          !hb_cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return hb_stop; })) {
         beat();
       }
     });
@@ -141,8 +146,10 @@ Writer Writer::create(const WriterOptions& options) {
     ::unlink(temp.c_str());
     throw RingError(kind, "ring '" + name + "': " + message);
   };
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) fail(ErrorKind::kSystem, "flock: " + errno_text(errno));
-  if (::fchmod(fd.get(), options.mode) != 0) fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    fail(ErrorKind::kSystem, "flock: " + errno_text(errno));
+  if (::fchmod(fd.get(), options.mode) != 0)
+    fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
   if (options.group && ::fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
     fail(ErrorKind::kPermission, "cannot give the segment to group " +
                                      std::to_string(*options.group) + ": " + errno_text(errno));
@@ -151,13 +158,15 @@ Writer Writer::create(const WriterOptions& options) {
     struct statvfs vfs {};
     std::string free_text;
     if (::statvfs(shm_dir().c_str(), &vfs) == 0) {
-      free_text = ", " + shm_dir() + " has " + mib(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
+      free_text =
+          ", " + shm_dir() + " has " + mib(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
     }
     if (err == ENOSPC) {
-      fail(ErrorKind::kNoSpace,
-           "needs " + mib(info.segment_bytes) + " (" + std::to_string(info.slots) + " slots x " +
-               std::to_string(info.slot_stride) + " B + tables)" + free_text +
-               ": use fewer --slots or a smaller frame, or enlarge /dev/shm (docker run --shm-size)");
+      fail(ErrorKind::kNoSpace, "needs " + mib(info.segment_bytes) + " (" +
+                                    std::to_string(info.slots) + " slots x " +
+                                    std::to_string(info.slot_stride) + " B + tables)" + free_text +
+                                    ": use fewer --slots or a smaller frame, or enlarge /dev/shm "
+                                    "(docker run --shm-size)");
     }
     fail(ErrorKind::kSystem, "posix_fallocate: " + errno_text(err) + free_text);
   }
@@ -230,7 +239,8 @@ void Writer::publish(Slot&& s) {
   };
   put(slot::kFrameNo, n);
   put(slot::kPtsNs, static_cast<std::uint64_t>(s.pts_ns));
-  put(slot::kCaptureRealtimeNs, s.capture_realtime_ns ? s.capture_realtime_ns : s.claim_realtime_ns_);
+  put(slot::kCaptureRealtimeNs,
+      s.capture_realtime_ns ? s.capture_realtime_ns : s.claim_realtime_ns_);
   put(slot::kPublishRealtimeNs, now_rt);
   put(slot::kPublishMonotonicNs, now_mono);
   atomic_at<std::uint32_t>(e, slot::kFlags).store(s.flags, std::memory_order_relaxed);
@@ -244,10 +254,20 @@ void Writer::publish(Slot&& s) {
   s.payload_ = {};
 }
 
-void Writer::close() { impl_->close(); }
-const RingInfo& Writer::info() const { return impl_->info; }
-std::uint64_t Writer::cursor() const { return impl_->next_frame; }
-std::string Writer::path() const { return impl_->path; }
-std::span<const std::byte> Writer::mapping() const { return {impl_->base, impl_->info.segment_bytes}; }
+void Writer::close() {
+  impl_->close();
+}
+const RingInfo& Writer::info() const {
+  return impl_->info;
+}
+std::uint64_t Writer::cursor() const {
+  return impl_->next_frame;
+}
+std::string Writer::path() const {
+  return impl_->path;
+}
+std::span<const std::byte> Writer::mapping() const {
+  return {impl_->base, impl_->info.segment_bytes};
+}
 
 }  // namespace framering::ring

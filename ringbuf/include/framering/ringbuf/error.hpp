@@ -19,7 +19,8 @@ enum class ErrorKind {
 
 class RingError : public std::runtime_error {
  public:
-  RingError(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  RingError(ErrorKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const noexcept { return kind_; }
   int exit_code() const noexcept { return kind_ == ErrorKind::kInvalidArgument ? 2 : 4; }
 

@@ -54,7 +54,7 @@ inline constexpr std::size_t kNameBytes = 64;
 // Limits every reader enforces before trusting a header (untrusted input).
 inline constexpr std::uint32_t kMaxSlots = 1u << 16;
 inline constexpr std::uint64_t kMaxFrameBytes = 1ULL << 32;  // 4 GiB: a large imaging volume
-inline constexpr std::size_t kMaxRingNameLength = 48;         // leaves room for suffixes in 64 B
+inline constexpr std::size_t kMaxRingNameLength = 48;        // leaves room for suffixes in 64 B
 
 namespace hdr {
 inline constexpr std::size_t kMagic = 0;
@@ -105,11 +105,17 @@ inline constexpr std::uint32_t kFlagKeyframe = 1u << 0;
 inline constexpr std::uint32_t kFlagDecodeError = 1u << 1;
 inline constexpr std::uint32_t kFlagResized = 1u << 2;
 
-constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 // The sequence word protocol: frame n is being written at 2n+1 and committed at 2n+2.
-constexpr std::uint64_t seq_writing(std::uint64_t frame_no) { return 2 * frame_no + 1; }
-constexpr std::uint64_t seq_committed(std::uint64_t frame_no) { return 2 * frame_no + 2; }
+constexpr std::uint64_t seq_writing(std::uint64_t frame_no) {
+  return 2 * frame_no + 1;
+}
+constexpr std::uint64_t seq_committed(std::uint64_t frame_no) {
+  return 2 * frame_no + 2;
+}
 
 // Control words each sit alone on a cache line so the writer's updates do not false-share
 // with the read-mostly header fields.

@@ -19,11 +19,11 @@
 namespace framering::ring {
 
 enum class ReadStatus {
-  kOk,            // frame is in `frame`; re-check with valid() after use
-  kNotYet,        // that frame has not been published yet
-  kLapped,        // the writer overwrote it before we looked; `missed` frames lost, resume at `next`
-  kTorn,          // (from valid()/read after use) overwritten while we looked
-  kWriterGone,    // writer closed or died; keep calling to notice a new writer
+  kOk,          // frame is in `frame`; re-check with valid() after use
+  kNotYet,      // that frame has not been published yet
+  kLapped,      // the writer overwrote it before we looked; `missed` frames lost, resume at `next`
+  kTorn,        // (from valid()/read after use) overwritten while we looked
+  kWriterGone,  // writer closed or died; keep calling to notice a new writer
   kEpochChanged,  // a new writer replaced the ring; the reader re-attached, resume at `next`
 };
 const char* to_string(ReadStatus status);
@@ -68,7 +68,9 @@ class Reader {
   ReadResult read(std::uint64_t frame_no);
   // The newest committed frame (kNotYet when none).
   ReadResult latest();
-  // Blocks (futex on the cursor) until `frame_no` is committed or `timeout` passes.
+  // Blocks (futex on the cursor) until `frame_no` is committed or `timeout` passes. While the
+  // writer is gone it keeps looking for a successor and returns kEpochChanged when one appears,
+  // kWriterGone only at the timeout.
   ReadResult wait_next(std::uint64_t frame_no, std::chrono::nanoseconds timeout);
   // Re-checks the seqlock after the caller used frame.data: false means TORN.
   bool valid(const FrameView& frame) const;

@@ -25,10 +25,10 @@ struct WriterOptions {
   std::string name;
   Geometry geometry;
   std::uint32_t slots = 8;
-  mode_t mode = 0600;                // file mode of the segment, applied exactly (not via umask)
-  std::optional<gid_t> group;        // chgrp the segment (to share with a group of readers)
-  bool keep_on_close = false;        // leave the segment in /dev/shm after close (for inspection)
-  int heartbeat_period_ms = 100;     // writer liveness tick readers check
+  mode_t mode = 0600;             // file mode of the segment, applied exactly (not via umask)
+  std::optional<gid_t> group;     // chgrp the segment (to share with a group of readers)
+  bool keep_on_close = false;     // leave the segment in /dev/shm after close (for inspection)
+  int heartbeat_period_ms = 100;  // writer liveness tick readers check
 };
 
 class Writer {

@@ -1,0 +1,152 @@
+// One writer process and 4 reader processes hammer a 4-slot ring. Every read that returned OK
+// and passed valid() must carry an intact stamp; the test reports how many lapped/torn reads it
+// caught, and fails if it caught none (then it would not be stressing anything).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/reader.hpp"
+#include "framering/ringbuf/writer.hpp"
+#include "stamp.hpp"
+#include "test_util.hpp"
+
+namespace framering::ring {
+namespace {
+
+using namespace std::chrono_literals;
+using framering::testing::verify_stamp;
+
+struct Counts {
+  std::uint64_t reads = 0, ok = 0, verified = 0, corrupt = 0, lapped = 0, torn = 0, not_yet = 0;
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(NDEBUG)
+constexpr std::uint64_t kReadsPerReader = 60'000;  // sanitizer/debug builds are ~10x slower
+#else
+constexpr std::uint64_t kReadsPerReader = 260'000;  // 4 readers: > 10^6 reads in the release build
+#endif
+constexpr std::size_t kFrameBytes = 4096 * 4 - 64;  // 16 KB stamped payloads
+constexpr int kReaders = 4;
+
+// A reader alternating between following every frame and jumping to the oldest still-intact
+// frame (the one the writer overwrites next), which is where torn reads happen.
+Counts reader_loop(const std::string& name) {
+  Counts c;
+  std::optional<Reader> r;
+  while (!r) {
+    try {
+      r.emplace(Reader::attach(name));
+    } catch (const RingError&) {
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  std::uint64_t next = 0;
+  while (c.reads < kReadsPerReader) {
+    const std::uint64_t cursor = r->cursor();
+    const bool chase_oldest = (c.reads & 3) == 0 && cursor > 4;
+    const std::uint64_t want = chase_oldest ? cursor - 3 : next;
+    ReadResult res = r->read(want);
+    ++c.reads;
+    switch (res.status) {
+      case ReadStatus::kOk: {
+        ++c.ok;
+        const bool intact = verify_stamp(res.frame.data, res.frame.bytes, want);
+        if (!r->valid(res.frame)) {
+          ++c.torn;
+        } else if (intact) {
+          ++c.verified;
+        } else {
+          ++c.corrupt;  // an overwritten frame that the seqlock did not catch: a bug
+        }
+        next = res.next;
+        break;
+      }
+      case ReadStatus::kLapped:
+        ++c.lapped;
+        next = res.next;
+        break;
+      case ReadStatus::kNotYet:
+        ++c.not_yet;
+        std::this_thread::yield();
+        break;
+      case ReadStatus::kWriterGone:
+      case ReadStatus::kEpochChanged:
+      case ReadStatus::kTorn:
+        next = res.next;
+        break;
+    }
+  }
+  return c;
+}
+
+TEST(RingStress, FourReaderProcessesNeverSeeACorruptFrame) {
+  const std::string name = framering::testing::unique_ring("stress");
+  framering::testing::RingCleanup cleanup{name};
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::vector<pid_t> readers;
+  for (int i = 0; i < kReaders; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      Counts c = reader_loop(name);
+      (void)!::write(fds[1], &c, sizeof c);
+      ::_exit(0);
+    }
+    readers.push_back(pid);
+  }
+  const pid_t writer = ::fork();
+  if (writer == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ring::Geometry g;
+    g.shape = {kFrameBytes};
+    Writer w = Writer::create({.name = name, .geometry = g, .slots = 4});
+    for (;;) {
+      auto slot = w.claim();
+      framering::testing::write_stamp(slot.payload().data(), slot.payload().size(),
+                                      slot.frame_no());
+      w.publish(std::move(slot));
+    }
+  }
+  Counts total;
+  for (int i = 0; i < kReaders; ++i) {
+    Counts c;
+    ASSERT_EQ(::read(fds[0], &c, sizeof c), static_cast<ssize_t>(sizeof c));
+    total.reads += c.reads;
+    total.ok += c.ok;
+    total.verified += c.verified;
+    total.corrupt += c.corrupt;
+    total.lapped += c.lapped;
+    total.torn += c.torn;
+    total.not_yet += c.not_yet;
+  }
+  for (pid_t pid : readers) ::waitpid(pid, nullptr, 0);
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+
+  std::printf(
+      "ring stress: %llu reads by %d reader processes: %llu OK verified, %llu LAPPED, "
+      "%llu TORN detected, %llu NOT_YET, %llu corrupt undetected\n",
+      static_cast<unsigned long long>(total.reads), kReaders,
+      static_cast<unsigned long long>(total.verified),
+      static_cast<unsigned long long>(total.lapped), static_cast<unsigned long long>(total.torn),
+      static_cast<unsigned long long>(total.not_yet),
+      static_cast<unsigned long long>(total.corrupt));
+  EXPECT_EQ(total.corrupt, 0u);
+  EXPECT_GT(total.verified, total.reads / 10);
+  EXPECT_GT(total.lapped + total.torn, 0u) << "no lapped or torn reads: the test is not stressing";
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  EXPECT_GE(total.reads, 1'000'000u);
+#endif
+}
+
+}  // namespace
+}  // namespace framering::ring
