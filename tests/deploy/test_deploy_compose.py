@@ -90,9 +90,10 @@ def test_check_config_rejects_a_bad_flag(framering_bin):
     # The check above would mean nothing if --check-config accepted anything.
     svc = next(s for s in framering_services().values() if s["command"][0] == "ingest")
     require_subcommand(framering_bin, "ingest")
-    args = [str(a) for a in svc["command"]] + ["--slots", "1"]
+    args = [str(a) for a in svc["command"]]
+    args[args.index("--pix-fmt") + 1] = "yuv9"
     out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
-    assert out.returncode == 2 and "--slots" in out.stderr
+    assert out.returncode == 2 and "--pix-fmt" in out.stderr and "yuv9" in out.stderr
 
 
 def test_dashboard_panels_fit_the_grid_without_overlap():

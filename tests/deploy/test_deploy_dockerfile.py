@@ -4,11 +4,12 @@ runtime stage installs exactly the packages owning the libraries the binary link
 (deploy/runtime-packages.sh, run here on the native build), and the image runs framering as a
 non-root user with a health check."""
 import fnmatch
+import os
 import re
 import shlex
 import subprocess
 
-from deploy_helpers import DEPLOY, ROOT
+from deploy_helpers import DEPLOY, ROOT, free_port, require_subcommand, wait_for
 
 PACKAGES = ROOT / "scripts" / "debian-packages.txt"
 
@@ -131,3 +132,19 @@ def test_camera_image_packages_are_in_the_deps_list():
     wanted = [w for w in install if not w.startswith("-")]
     assert "gir1.2-gst-rtsp-server-1.0" in wanted
     assert set(wanted) <= set(deps_packages())
+
+
+def test_health_check_command_tells_a_live_ingest_from_a_dead_port(framering_bin, ring_name, procs):
+    require_subcommand(framering_bin, "ingest")
+    steps = {w: r for s, w, r in instructions(DEPLOY / "Dockerfile") if s == 1}
+    command = steps["HEALTHCHECK"].split(" CMD ", 1)[1]  # shell form: Docker runs it with /bin/sh -c
+    port, dead = free_port(), free_port()
+    procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", "testsrc:testsrc2=size=64x48:rate=10",
+                 "--realtime", "--metrics-addr", f"0.0.0.0:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def health(p):
+        return subprocess.run(["sh", "-c", command], env={"PATH": os.environ["PATH"], "FRAMERING_HEALTH_PORT": str(p)},
+                              capture_output=True, timeout=10).returncode
+
+    wait_for(lambda: health(port) == 0, timeout=15, what="the health check to pass on a live ingest")
+    assert health(dead) == 1
