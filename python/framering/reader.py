@@ -30,6 +30,7 @@ _HEARTBEAT_WORD = L.hdr.HEARTBEAT_NS // 8
 _STATE_WORD32 = L.hdr.STATE // 4
 _PROBE_INTERVAL_NS = 50_000_000
 _MAX_SLEEP_NS = 100_000_000  # wake at least this often to notice a dead writer
+_SUCCESSOR_POLL_NS = 50_000_000  # while the writer is gone, look for a successor this often
 
 
 class ReadStatus(str, enum.Enum):
@@ -89,8 +90,9 @@ class _Mapping:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except FileNotFoundError:
-            raise NotFoundError(f"no ring '{name}' ({path} does not exist): start "
-                                f"`framering ingest --ring {name}` (or a Python Writer) first") from None
+            raise NotFoundError(
+                f"no ring '{name}' ({path} does not exist): start "
+                f"`framering ingest --ring {name}` (or a Python Writer) first") from None
         except PermissionError as e:
             raise RingPermissionError(
                 f"ring '{name}': cannot open {path}: {e.strerror} (the segment's mode/owner does "
@@ -382,18 +384,30 @@ class Ring:
         pass (None: no limit), then returns its ReadResult (NOT_YET on timeout).
 
         Sleeps on the cursor futex (woken by every publish; at least every 100 ms to notice a
-        dead writer); without futex support polls every 1 ms. When frame_no is None, `position`
-        advances to result.next for OK, LAPPED, TORN and EPOCH_CHANGED.
+        dead writer); without futex support polls every 1 ms. While the writer is gone it keeps
+        looking for a successor every 50 ms: EPOCH_CHANGED when one appears, WRITER_GONE only at
+        the timeout (as the C++ Reader::wait_next). When frame_no is None, `position` advances
+        to result.next for OK, LAPPED, TORN and EPOCH_CHANGED.
         """
+        return self._wait(timeout, frame_no, until_gone=False)
+
+    def _wait(self, timeout, frame_no, until_gone):
         n = self.position if frame_no is None else frame_no
         deadline = None if timeout is None else _sys.monotonic_ns() + max(0, int(timeout * 1e9))
         while True:
             r = self.read(n)
-            if r.status is not ReadStatus.NOT_YET:
+            if r.status is not ReadStatus.NOT_YET and r.status is not ReadStatus.WRITER_GONE:
+                break
+            if r.status is ReadStatus.WRITER_GONE and until_gone:
                 break
             now = _sys.monotonic_ns()
             if deadline is not None and now >= deadline:
                 break
+            if r.status is ReadStatus.WRITER_GONE:
+                nap = _SUCCESSOR_POLL_NS if deadline is None else \
+                    min(deadline - now, _SUCCESSOR_POLL_NS)
+                time.sleep(nap / 1e9)
+                continue
             cursor = self.cursor
             if cursor > n:
                 continue
@@ -437,7 +451,7 @@ class Ring:
             if member is not None:
                 self.position = member.next_owned(self.position)
             start = self.position
-            r = self.wait_next(timeout)
+            r = self._wait(timeout, None, until_gone)
             s = r.status
             if s is ReadStatus.OK and mode == "latest":
                 newest = self.cursor - 1
@@ -458,14 +472,10 @@ class Ring:
                 c.lapped += owned(start, r.next)
             elif s is ReadStatus.TORN:
                 c.torn += 1
-            elif s is ReadStatus.NOT_YET:
-                return  # timed out
             elif s is ReadStatus.EPOCH_CHANGED:
                 self.position = self._stream_start(mode, member)
-            elif s is ReadStatus.WRITER_GONE:
-                if until_gone:
-                    return
-                time.sleep(0.05)
+            else:
+                return  # NOT_YET / WRITER_GONE: timed out, or the writer is gone (until_gone)
 
     def _stream_start(self, mode, member):
         """Where a stream over a new writer's ring begins, as the C++ worker's follower does:

@@ -221,3 +221,23 @@ def test_iteration_follows_a_successor_writer_like_the_cpp_worker(ring_name):
         # the new stream starts at its oldest intact frame (12 - 4 + 1), not at frame 0
         assert [(f.frame_no, int(f.array[0])) for f in got] == [(9, 109), (10, 110), (11, 111)]
         assert ring.counters.epoch_changes == 1 and ring.counters.lapped == 0
+
+
+def test_wait_next_looks_for_a_successor_while_the_writer_is_gone(ring_name, run_py):
+    w = framering.Writer(ring_name, shape=(3,), slots=2)
+    w.write(np.zeros(3, np.uint8))
+    ring = framering.Ring(ring_name)
+    w.close()
+    assert ring.wait_next(timeout=0.2, frame_no=1).status is ReadStatus.WRITER_GONE  # at the timeout
+    successor = run_py(f"""
+        import time, numpy as np, framering
+        time.sleep(0.3)
+        with framering.Writer({ring_name!r}, shape=(3,), slots=2) as w:
+            w.write(np.full(3, 5, np.uint8))
+            time.sleep(20)
+    """)
+    r = ring.wait_next(timeout=20, frame_no=1)  # waits through the gap, then re-attaches
+    assert r.status is ReadStatus.EPOCH_CHANGED and r.next == 0
+    r = ring.wait_next(timeout=20, frame_no=0)
+    assert r.ok and (r.frame.array == 5).all()
+    successor.kill()
