@@ -9,7 +9,7 @@ DEMO_SECONDS ?=
 # pytest runs against the release build; the sanitizer presets run ctest only.
 PYTEST ?= $(if $(filter release,$(PRESET)),1,0)
 
-.PHONY: deps configure build test test-cpp test-py demo bench chaos format clean help
+.PHONY: deps configure build test test-tsan demo bench chaos format clean help
 
 help:
 	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | format | clean"
@@ -29,6 +29,12 @@ test: build
 	  FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests; \
 	fi
 	ctest --preset $(PRESET)
+
+# The thread-based ring stress test under ThreadSanitizer (only the tsan-labelled tests).
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS) --target ringbuf_thread_test
+	ctest --preset tsan
 
 demo: build
 	FRAMERING_DEMO_SECONDS=$(DEMO_SECONDS) ./scripts/demo.sh $(BIN) $(DEMO_CONFIG)
