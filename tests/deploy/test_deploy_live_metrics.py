@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from deploy_helpers import (alert_rules, dashboard_exprs, free_port, grafana_to_promql, metric_names,
-                            require_subcommand, ring_bytes, wait_for)
+                            require_instrumented, require_subcommand, ring_bytes, wait_for)
 
 SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
 SOURCE = "testsrc:testsrc2=size=320x240:rate=30"
@@ -43,6 +43,8 @@ def sample_value(text, name):
 def start_pipeline(framering_bin, ring, procs, tmp_path):
     require_subcommand(framering_bin, "ingest")
     require_subcommand(framering_bin, "worker")
+    require_instrumented("ingest")
+    require_instrumented("worker")
     ingest_port, worker_port = free_port(), free_port()
     procs.start([framering_bin, "ingest", "--ring", ring, "--source", SOURCE, "--realtime",
                  "--metrics-addr", f"127.0.0.1:{ingest_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
