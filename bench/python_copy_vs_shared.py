@@ -36,9 +36,11 @@ import multiprocessing as mp
 import os
 import pathlib
 import pickle
+import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from multiprocessing import shared_memory
@@ -190,8 +192,29 @@ def start_readers(ctx, name):
     return readers, results
 
 
-def collect(readers, results, n, t0, me_before):
-    reports = [results.get(timeout=600) for _ in readers]
+def collect(readers, results, n, t0, me_before, producer=None):
+    """The readers' reports; fails fast (instead of waiting forever) if a reader or the
+    producer process died."""
+    reports = []
+    deadline = time.monotonic() + 600
+    try:
+        while len(reports) < len(readers):
+            try:
+                reports.append(results.get(timeout=0.5))
+                continue
+            except queue.Empty:
+                pass
+            dead = [p.exitcode for p in readers if p.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(f"a reader process died (exit {dead[0]}); see its traceback above")
+            if producer is not None and producer.poll() not in (None, 0):
+                raise RuntimeError(f"{' '.join(producer.args)} exited {producer.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("readers did not finish within 600 s")
+    except BaseException:
+        for p in readers:
+            p.terminate()
+        raise
     # Before reaping: the kernel adds a reaped child's I/O counters to its parent's.
     producer_io = proc_io(os.getpid()) - me_before
     for p in readers:
@@ -229,12 +252,19 @@ def run_ingest(ctx, framering_bin, n, height, width):
     readers, results = start_readers(ctx, name)  # they wait for the ring to appear
     me_before = proc_io(os.getpid())
     t0 = time.perf_counter()
-    ingest = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tempfile.TemporaryFile("w+")  # not a pipe: a full pipe would stall the ingest
+    ingest = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
-        out = collect(readers, results, n, t0, me_before)
-        _, err = ingest.communicate(timeout=120)
+        try:
+            out = collect(readers, results, n, t0, me_before, producer=ingest)
+            ingest.wait(timeout=120)
+        finally:
+            log.seek(0)
+            err = log.read().strip()
         if ingest.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {ingest.returncode}: {err.strip()}")
+            raise RuntimeError(f"{' '.join(cmd)} exited {ingest.returncode}: {err}")
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}\ningest log:\n{err}") from None
     finally:
         if ingest.poll() is None:
             ingest.kill()

@@ -13,7 +13,7 @@ def test_quick_benchmark_prints_and_writes_its_section(tmp_path, framering_bin):
                    f"{SECTION}\n\nold numbers\n\n## Later section\n\nalso kept\n")
     run = subprocess.run([PYTHON, str(ROOT / "bench" / "python_copy_vs_shared.py"), "--quick",
                           "--doc", str(doc), "--framering-bin", framering_bin],
-                         capture_output=True, text=True, timeout=180, env=py_env(), cwd=tmp_path)
+                         capture_output=True, text=True, timeout=400, env=py_env(), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     for row in ("| one process", "| pickling: Pool(4)", "| multiprocessing.shared_memory",
                 "| framering: Python Writer", "| framering ingest"):
