@@ -10,8 +10,9 @@
 Pure Python (stdlib + NumPy). The ring format is ringbuf/include/framering/ringbuf/layout.hpp
 (prose: docs/ring-format.md); python/README.md describes the outcomes and their handling.
 """
-from .errors import (BadHeaderError, InvalidArgumentError, LiveWriterError, NoSpaceError,
-                     NotFoundError, RingError, RingPermissionError, RingSystemError, TornError)
+from .errors import (BadHeaderError, InvalidArgumentError, LiveWriterError, NoFrameError,
+                     NoSpaceError, NotFoundError, RingError, RingPermissionError, RingSystemError,
+                     TornError)
 from .group import Member, split
 from .header import Geometry, RingInfo, parse_header
 from .layout import FLAG_DECODE_ERROR, FLAG_KEYFRAME, FLAG_RESIZED
@@ -21,7 +22,8 @@ from .stats import ReaderStatsPublisher
 from .writer import Writer, WriterSlot
 
 __all__ = [
-    "BadHeaderError", "InvalidArgumentError", "LiveWriterError", "NoSpaceError", "NotFoundError",
+    "BadHeaderError", "InvalidArgumentError", "LiveWriterError", "NoFrameError", "NoSpaceError",
+    "NotFoundError",
     "RingError", "RingPermissionError", "RingSystemError", "TornError", "Member", "split",
     "Geometry", "RingInfo", "parse_header", "FLAG_DECODE_ERROR", "FLAG_KEYFRAME", "FLAG_RESIZED",
     "futex_available", "list_rings", "segment_path", "shm_dir", "Frame", "ReaderCounters",

@@ -66,3 +66,9 @@ class TornError(RingError):
     """Frame.copy(): the slot was overwritten while it was being copied."""
 
     kind = "torn"
+
+
+class NoFrameError(RingError, AttributeError):
+    """A frame attribute was asked of a ReadResult whose status is not OK (e.g. NOT_YET)."""
+
+    kind = "no_frame"

@@ -20,8 +20,8 @@ import numpy as np
 
 from . import _sys
 from . import layout as L
-from .errors import (BadHeaderError, NotFoundError, RingError, RingPermissionError,
-                     RingSystemError, TornError)
+from .errors import (BadHeaderError, NoFrameError, NotFoundError, RingError,
+                     RingPermissionError, RingSystemError, TornError)
 from .group import Member
 from .header import parse_header
 
@@ -55,6 +55,15 @@ class ReadResult:
     @property
     def ok(self):
         return self.status is ReadStatus.OK
+
+    def __getattr__(self, name):
+        # An OK result stands for its frame (`ring.latest().array`, `.valid()`, `.frame_no`);
+        # any other outcome has no frame, and saying which beats a bare AttributeError.
+        frame = self.__dict__.get("frame")
+        if frame is not None and not name.startswith("__"):
+            return getattr(frame, name)
+        raise NoFrameError(f"this read returned {self.__dict__.get('status')} (no frame), so it "
+                           f"has no '{name}'; check result.ok or result.status first")
 
 
 @dataclasses.dataclass

@@ -47,6 +47,8 @@ def test_every_outcome_of_read(ring_name):
     with framering.Writer(ring_name, shape=(16,), dtype=np.float32, slots=3) as w:
         ring = framering.Ring(ring_name)
         assert ring.latest().status is ReadStatus.NOT_YET
+        with pytest.raises(framering.NoFrameError, match="returned NOT_YET"):
+            ring.latest().array  # noqa: B018 - an outcome without a frame says so
         assert ring.read(0).status is ReadStatus.NOT_YET
         for n in range(5):
             w.write(np.arange(16, dtype=np.float32) + n)
@@ -56,6 +58,7 @@ def test_every_outcome_of_read(ring_name):
         assert (r.status, r.missed, r.next) == (ReadStatus.LAPPED, 3, 3)
         r = ring.read(2)  # still intact until frame 5 is claimed
         assert r.ok and r.frame.array[0] == 2.0
+        assert r.array is r.frame.array and r.valid() and r.frame_no == 2  # OK stands for its frame
         assert ring.read(5).status is ReadStatus.NOT_YET
         assert ring.wait_next(timeout=0.05, frame_no=5).status is ReadStatus.NOT_YET
     # closed (and unlinked): committed frames stay readable, beyond them the writer is gone
