@@ -69,6 +69,22 @@ nlohmann::json sample(const StatOptions& opt, int& missing, bool report) {
   return all;
 }
 
+// Copies the rate fields add_rates() set on `from` onto the same rings/readers of `to`.
+void copy_rates(const nlohmann::json& from, nlohmann::json& to) {
+  for (auto& r : to) {
+    for (const auto& f : from) {
+      if (f["ring"] != r["ring"] || f["epoch"] != r["epoch"]) continue;
+      r["mb_per_s"] = f["mb_per_s"];
+      for (auto& rd : r["readers"]) {
+        for (const auto& fd : f["readers"]) {
+          if (fd["reader"] != rd["reader"] || fd["pid"] != rd["pid"]) continue;
+          for (const char* key : {"fps", "mb_per_s_in_place", "drops_per_s"}) rd[key] = fd[key];
+        }
+      }
+    }
+  }
+}
+
 std::string title(const nlohmann::json& rings, const StatOptions& opt) {
   char clock[16];
   const std::time_t t = std::time(nullptr);
@@ -84,15 +100,13 @@ std::string title(const nlohmann::json& rings, const StatOptions& opt) {
 int run_once(const StatOptions& opt) {
   int missing = 0;
   nlohmann::json all = sample(opt, missing, true);
-  // Rates need two samples: take a second one a moment later.
-  if (opt.window_s > 0 && !all.empty()) {
-    if (sleep_unless_stopped(opt.window_s)) {
-      int ignored = 0;
-      nlohmann::json later = sample(opt, ignored, false);
-      add_rates(later, all);
-      // Keep rings that vanished in between out of the answer rather than reporting them twice.
-      all = std::move(later);
-    }
+  // Rates need two samples: take a second one a moment later and attach its rates to the first
+  // (the answer describes the rings as they were when asked; the rates cover the window after).
+  if (opt.window_s > 0 && !all.empty() && sleep_unless_stopped(opt.window_s)) {
+    int ignored = 0;
+    nlohmann::json later = sample(opt, ignored, false);
+    add_rates(later, all);
+    copy_rates(later, all);
   }
   if (opt.json) {
     std::cout << all.dump(2) << std::endl;
