@@ -86,6 +86,8 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
   sub->add_option("--metrics-addr", o.metrics_addr,
                   "HOST:PORT serving /metrics; \"0\" disables the server")
       ->capture_default_str();
+  sub->add_option("--preview-events", o.preview_events,
+                  "workers' events file (JSON lines) whose newest boxes the /preview page draws");
   sub->add_option("--shm-mode", flags->shm_mode, "octal mode of the ring segment")
       ->capture_default_str();
   sub->add_option("--shm-group", flags->shm_group, "group that owns the ring segment");

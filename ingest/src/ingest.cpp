@@ -8,6 +8,7 @@
 #include "framering/ingest/redact.hpp"
 #include "framering/ingest/source_spec.hpp"
 #include "framering/metrics/catalogue.hpp"
+#include "framering/metrics/preview.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "publisher.hpp"
 #include "sources.hpp"
@@ -39,7 +40,11 @@ int run_ingest(const IngestOptions& options) {
     route_av_logs(source_secrets(options.source), level <= spdlog::level::debug);
     install_stop_handlers();
     metrics::Endpoint endpoint(options.metrics_addr);
-    if (endpoint.serving()) spdlog::info("metrics on http://{}/metrics", endpoint.address());
+    if (endpoint.serving()) {
+      metrics::enable_preview(endpoint, options.ring, options.preview_events);
+      spdlog::info("metrics on http://{0}/metrics, newest frame on http://{0}/preview",
+                   endpoint.address());
+    }
     metrics::IngestMetrics& ingest_metrics = endpoint.ingest(options.ring);
     ingest_metrics.source_up.Set(0.0);
 

@@ -24,6 +24,7 @@ struct IngestOptions {
   std::optional<std::int64_t> max_retries;  // unset: unlimited for RTSP, 0 otherwise; -1 unlimited
   int decode_threads = 0;                   // 0: libavcodec picks
   std::string metrics_addr = "127.0.0.1:9464";
+  std::string preview_events;  // events file whose newest boxes /preview draws ("": none)
   mode_t shm_mode = 0600;
   std::optional<gid_t> shm_group;
   bool keep = false;               // leave the segment in /dev/shm at exit

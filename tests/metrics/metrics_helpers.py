@@ -1,0 +1,140 @@
+"""Helpers for the metrics tests: HTTP scrapes, exposition parsing, a real Prometheus server, and a
+y4m feeder that lets a test decide exactly how many frames an ingest publishes.
+
+(Own module rather than `from conftest import ...`: several test dirs have a conftest.py.)"""
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def http_get(url, timeout=3):
+    """(status, body bytes); status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def scrape(port):
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    return body.decode() if status == 200 else ""
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text):
+    """[(name, {label: value}, float)] of an exposition text."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not an exposition sample line: {line!r}"
+        out.append((m.group(1), dict(LABEL.findall(m.group(2) or "")), float(m.group(3))))
+    return out
+
+
+def promtool_check(text):
+    """(exit code, findings) of `promtool check metrics` on an exposition text."""
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+class Prometheus:
+    """A real Prometheus server scraping `jobs` ({job: [port, ...]}) every second."""
+
+    def __init__(self, procs, tmp_path, jobs):
+        self.port = free_port()
+        config = ["global:", "  scrape_interval: 1s", "  scrape_timeout: 1s", "  evaluation_interval: 1s",
+                  "scrape_configs:"]
+        for job, ports in jobs.items():
+            targets = ", ".join(f'"127.0.0.1:{p}"' for p in ports)
+            config += [f"  - job_name: {job}", "    static_configs:", f"      - targets: [{targets}]"]
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text("\n".join(config) + "\n")
+        self.proc = procs.start([PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                 f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: self.proc.poll() is not None or http_get(self.url("/-/ready"))[0] == 200,
+                 timeout=30, what="prometheus to be ready")
+        assert self.proc.poll() is None, self.proc.stderr.read().decode()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def query(self, expr):
+        """The instant-vector result of `expr`: [(labels, value)]."""
+        status, body = http_get(self.url("/api/v1/query?" + urllib.parse.urlencode({"query": expr})))
+        assert status == 200, f"{expr}: HTTP {status} {body[:300]!r}"
+        data = json.loads(body)
+        assert data["status"] == "success", data
+        return [(r["metric"], float(r["value"][1])) for r in data["data"]["result"]]
+
+
+class Y4mFeeder:
+    """Writes 320x240 y4m frames into a FIFO an ingest reads as its file source, at ~30 fps until
+    freeze(); then holds the FIFO open (the ingest waits, alive, with its cursor frozen) until
+    close(). So the test knows exactly when the frame count stops moving."""
+
+    W, H = 320, 240
+
+    def __init__(self, path):
+        self.path = path
+        os.mkfifo(path)
+        self.sent = 0
+        self._freeze = threading.Event()
+        self._close = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        with open(self.path, "wb", buffering=0) as f:  # blocks until the ingest opens it
+            f.write(b"YUV4MPEG2 W320 H240 F30:1 Ip A1:1 C420jpeg\n")
+            chroma = bytes([128]) * (self.W * self.H // 2)
+            while not self._freeze.is_set() and not self._close.is_set():
+                f.write(b"FRAME\n" + bytes([self.sent % 256]) * (self.W * self.H) + chroma)
+                self.sent += 1
+                time.sleep(1 / 30)
+            self._close.wait()
+
+    def freeze(self):
+        self._freeze.set()
+
+    def close(self):
+        self._close.set()
+        if self._thread.is_alive():
+            try:  # unblock a writer still waiting in open() for a reader
+                os.close(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        self._thread.join(timeout=5)

@@ -1,0 +1,72 @@
+"""/preview on a live ingest's metrics port: the JPEG has the ring geometry (read from its SOF
+header; pixel decoding is checked with cv::imdecode in preview_test.cpp), the HTML page refreshes
+it, and /preview.json carries the newest boxes of each worker from --preview-events."""
+import json
+import os
+import struct
+
+from metrics_helpers import free_port, http_get, wait_for
+
+VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def jpeg_size(data):
+    """(width, height, components) from the first SOFn marker of a JPEG."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG (no SOI marker)"
+    i = 2
+    while i < len(data):
+        assert data[i] == 0xFF, f"bad marker at {i}"
+        marker = data[i + 1]
+        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return width, height, data[i + 9]
+        i += 2 + length
+    raise AssertionError("no SOF marker")
+
+
+def test_preview_serves_newest_frame_and_boxes(framering_bin, ring_name, procs, tmp_path):
+    port = free_port()
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps({"ring": ring_name, "worker": "people", "kind": "people", "frame_no": 1,
+                    "boxes": [[10, 20, 30, 60]], "scores": [0.9]}) + "\n" +
+        json.dumps({"ring": "elsewhere", "worker": "people", "kind": "people", "frame_no": 2,
+                    "boxes": [[1, 1, 1, 1]]}) + "\n")
+    procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", VTEST, "--realtime", "--loop",
+                 "--metrics-addr", f"127.0.0.1:{port}", "--preview-events", str(events), "--log-level", "warn"])
+    status, jpeg = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        http_get(f"http://127.0.0.1:{port}/preview.jpg")), what="/preview.jpg to serve a frame")
+    assert jpeg_size(jpeg) == (768, 576, 3)
+
+    status, page = http_get(f"http://127.0.0.1:{port}/preview")
+    assert status == 200 and b"/preview.jpg" in page and b"/preview.json" in page
+
+    status, body = http_get(f"http://127.0.0.1:{port}/preview.json")
+    assert status == 200
+    info = json.loads(body)
+    assert (info["ring"], info["width"], info["height"]) == (ring_name, 768, 576)
+    assert [b["box"] for b in info["boxes"]] == [[10, 20, 30, 60]]
+    # A newer event of the same worker replaces its boxes.
+    with events.open("a") as f:
+        f.write(json.dumps({"ring": ring_name, "worker": "people", "kind": "people", "frame_no": 9,
+                            "boxes": [[5, 6, 7, 8], [100, 110, 20, 40]]}) + "\n")
+    info = json.loads(http_get(f"http://127.0.0.1:{port}/preview.json")[1])
+    assert [b["box"] for b in info["boxes"]] == [[5, 6, 7, 8], [100, 110, 20, 40]]
+    assert {b["frame_no"] for b in info["boxes"]} == {9}
+
+
+def test_preview_waits_for_the_ring(framering_bin, ring_name, procs, tmp_path):
+    """Before the first frame, /preview.jpg says so (503 naming the ring) instead of failing."""
+    port = free_port()
+    fifo = tmp_path / "never.y4m"
+    os.mkfifo(fifo)  # nobody writes: the ingest waits for its source, the ring has no frame
+    procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(fifo), "--width", "64",
+                 "--height", "48", "--metrics-addr", f"127.0.0.1:{port}", "--log-level", "warn"])
+    status, body = wait_for(lambda: (lambda r: r if r[0] else None)(http_get(f"http://127.0.0.1:{port}/preview.jpg")),
+                            what="ingest metrics port")
+    assert status == 503 and ring_name.encode() in body, body
+    try:  # let the ingest's open() of the FIFO return so it can stop
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
