@@ -1,19 +1,115 @@
-// Placeholder until the worker subcommand lands; registered so --help lists the whole CLI.
+// `framering worker`: analyse frames of a ring in place (motion, people, tamper, checksum).
 #include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <memory>
 
 #include "commands.hpp"
+#include "framering/workers/analytic.hpp"
+#include "framering/workers/config_error.hpp"
+#include "framering/workers/runtime.hpp"
 
 namespace framering::cli {
 
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+// No SA_RESTART: a blocking wait returns early and the loop sees the flag within ~100 ms.
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+struct WorkerCli {
+  workers::WorkerOptions options;
+  std::string mode = "latest";
+  std::string log_level = "info";
+  std::string metrics_addr = "127.0.0.1:9465";
+  bool check_config = false;
+};
+
+int run(WorkerCli& cli) {
+  workers::WorkerOptions& o = cli.options;
+  o.mode = cli.mode == "every" ? workers::FollowMode::kEvery : workers::FollowMode::kLatest;
+  if (!workers::parse_log_level(cli.log_level, o.log_level)) {
+    std::fprintf(stderr, "framering worker: --log-level %s: use debug, info, warn or error\n",
+                 cli.log_level.c_str());
+    return 2;
+  }
+  if (cli.check_config) {
+    try {
+      workers::validate(o);
+    } catch (const workers::ConfigError& e) {
+      std::fprintf(stderr, "framering worker: %s\n", e.what());
+      return 2;
+    }
+    std::printf("framering worker: configuration ok (ring '%s', analytic '%s', worker '%s')\n",
+                o.ring.c_str(), o.analytic.c_str(), o.name.c_str());
+    return 0;
+  }
+  install_stop_handlers();
+  return workers::run_worker(o, g_stop);
+}
+
+}  // namespace
+
 void add_worker_command(CLI::App& app, int& exit_code) {
+  auto cli = std::make_shared<WorkerCli>();
+  auto& o = cli->options;
   auto* sub = app.add_subcommand(
-      "worker", "analyse frames of a ring in place (motion, people, tamper, checksum)");
-  sub->allow_extras();
-  sub->callback([&exit_code] {
-    std::fprintf(stderr, "framering worker: not available in this build yet\n");
-    exit_code = 2;
-  });
+      "worker",
+      "analyse frames of a ring in place (motion, people, tamper, checksum).\n"
+      "Waits for the ring to appear and survives ingest restarts; exits 0 on SIGINT/SIGTERM.\n"
+      "Example: framering worker --ring cam0 --analytic motion --param min_area=400 --events "
+      "events.jsonl");
+  sub->add_option("--ring", o.ring, "ring name (/dev/shm/framering.<NAME>)")->required();
+  sub->add_option("--analytic", o.analytic, "what to run on each frame")
+      ->required()
+      ->check(CLI::IsMember(workers::analytic_names()));
+  sub->add_option("--mode", cli->mode,
+                  "latest: always the newest frame (live; older ones are skipped); "
+                  "every: each frame in order (batch/recording; overwritten ones count as lapped)")
+      ->check(CLI::IsMember({"latest", "every"}))
+      ->capture_default_str();
+  auto* group =
+      sub->add_option("--group", o.group, "consumer group name (members split one stream)");
+  auto* member =
+      sub->add_option("--member", o.share.member, "this member's index, 0..N-1")->needs(group);
+  auto* members = sub->add_option("--members", o.share.members,
+                                  "number of members N: member I takes frames "
+                                  "with frame_no % N == I")
+                      ->needs(group)
+                      ->check(CLI::Range(1u, 4096u));
+  group->needs(member)->needs(members);
+  sub->add_flag("--tiles", o.share.tiles,
+                "split every frame into N horizontal bands instead; member I analyses band I")
+      ->needs(group);
+  sub->add_option("--events", o.events,
+                  "where events go: a JSON-lines file (appended) or - for stdout")
+      ->capture_default_str();
+  sub->add_option("--param", o.params,
+                  "analytic setting key=value (repeatable); see workers/README.md");
+  sub->add_option("--name", o.name,
+                  "worker id for metrics, stats and events (default <analytic>[-<member>])");
+  sub->add_option("--max-frames", o.max_frames,
+                  "exit 0 after analysing N frames (0 = run until stopped)");
+  sub->add_option("--metrics-addr", cli->metrics_addr,
+                  "HOST:PORT of the /metrics endpoint (\"0\" disables)")
+      ->capture_default_str();
+  sub->add_flag("--check-config", cli->check_config, "validate the arguments and exit 0 (ok) or 2");
+  sub->add_option("--log-level", cli->log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  sub->callback([cli, &exit_code] { exit_code = run(*cli); });
 }
 
 }  // namespace framering::cli

@@ -1,0 +1,123 @@
+// The analytics on real video (vtest.avi: pedestrians, fixed camera) read through a ring.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include <map>
+
+#include "ring_fixture.hpp"
+
+namespace framering::workers::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Publishes `frames` into a fresh ring and runs one worker over all of them in `every` mode.
+std::vector<nlohmann::json> run_on(const std::vector<cv::Mat>& frames, const std::string& analytic,
+                                   std::vector<std::string> params = {}) {
+  const std::string name = unique_ring_name();
+  RingCleanup cleanup{name};
+  ring::Writer w =
+      make_writer(name, frames[0].size(), static_cast<std::uint32_t>(frames.size() + 1));
+  for (const cv::Mat& f : frames) publish(w, f);
+  WorkerOptions o = worker_options(name, analytic, FollowMode::kEvery);
+  o.params = std::move(params);
+  o.max_frames = frames.size();
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(run_worker(o, stop), 0);
+  auto events = read_events(o.events);
+  std::filesystem::remove(o.events);
+  return events;
+}
+
+void expect_boxes_inside(const nlohmann::json& e, cv::Size frame) {
+  for (const auto& b : e["boxes"]) {
+    const int x = b[0], y = b[1], w = b[2], h = b[3];
+    EXPECT_GE(x, 0);
+    EXPECT_GE(y, 0);
+    EXPECT_GT(w, 0);
+    EXPECT_GT(h, 0);
+    EXPECT_LE(x + w, frame.width);
+    EXPECT_LE(y + h, frame.height);
+  }
+}
+
+TEST(People, FindsPedestriansInMostFramesOfVtest) {
+  const std::vector<cv::Mat> frames = vtest_frames(30);
+  const auto events = run_on(frames, "people");
+  ASSERT_EQ(events.size(), frames.size());  // one event per analysed frame
+  std::size_t with_people = 0;
+  for (const auto& e : events) {
+    EXPECT_EQ(e["kind"], "people");
+    ASSERT_EQ(e["boxes"].size(), e["scores"].size());
+    EXPECT_EQ(e["count"], e["boxes"].size());
+    expect_boxes_inside(e, frames[0].size());
+    for (const auto& b : e["boxes"]) EXPECT_GT(b[3].get<int>(), b[2].get<int>());  // upright people
+    if (!e["boxes"].empty()) ++with_people;
+  }
+  EXPECT_GE(with_people, 27u) << "people found in only " << with_people << " of 30 frames";
+}
+
+TEST(Motion, PedestriansStartMotionInsideTheZone) {
+  const std::vector<cv::Mat> frames = vtest_frames(60);
+  const auto everywhere = run_on(frames, "motion");
+  std::size_t starts = 0;
+  for (const auto& e : everywhere) {
+    if (e["kind"] == "motion_start") {
+      ++starts;
+      EXPECT_FALSE(e["boxes"].empty());
+      EXPECT_GT(e["frame_no"].get<int>(), 10);  // not during the warm-up
+    }
+    expect_boxes_inside(e, frames[0].size());
+  }
+  EXPECT_GE(starts, 1u);
+
+  // Only the left half: every blob box stays there (up to the few pixels the dilation adds).
+  const auto left = run_on(frames, "motion", {"zone=0,0;0.5,0;0.5,1;0,1", "end_frames=1"});
+  std::size_t left_starts = 0;
+  for (const auto& e : left) {
+    if (e["kind"] != "motion_start") continue;
+    ++left_starts;
+    for (const auto& b : e["boxes"]) EXPECT_LE(b[0].get<int>() + b[2].get<int>(), 384 + 16);
+  }
+  EXPECT_GE(left_starts, 1u);
+}
+
+TEST(Tamper, QuietOnNormalVideoThenReportsMovedCoveredDefocused) {
+  const auto src = vtest_frames(100);
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < 30; ++i) frames.push_back(src[i]);
+  for (int i = 30; i < 50; ++i) {  // the camera turned: the scene shifts 80 px
+    cv::Mat moved;
+    const cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, 80, 0, 1, 30);
+    cv::warpAffine(src[i], moved, m, src[i].size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    frames.push_back(moved);
+  }
+  for (int i = 50; i < 70; ++i)
+    frames.push_back(cv::Mat(src[i].size(), CV_8UC3, cv::Scalar(3, 3, 3)));  // covered
+  for (int i = 70; i < 100; ++i) {                                           // defocused
+    cv::Mat blurred;
+    cv::GaussianBlur(src[i], blurred, cv::Size(0, 0), 6.0);
+    frames.push_back(blurred);
+  }
+  const auto events = run_on(frames, "tamper");
+  std::map<std::string, std::uint64_t> first_start;
+  for (const auto& e : events) {
+    EXPECT_EQ(e["kind"], "tamper");
+    if (e["state"] == "start" && !first_start.count(e["reason"]))
+      first_start[e["reason"]] = e["frame_no"];
+  }
+  ASSERT_TRUE(first_start.count("moved")) << events.size() << " events";
+  ASSERT_TRUE(first_start.count("covered"));
+  ASSERT_TRUE(first_start.count("defocused"));
+  EXPECT_GE(first_start["moved"], 30u);
+  EXPECT_LT(first_start["moved"], 50u);
+  EXPECT_GE(first_start["covered"], 50u);
+  EXPECT_LT(first_start["covered"], 70u);
+  EXPECT_GE(first_start["defocused"], 70u);
+  for (const auto& e : events)
+    EXPECT_GE(e["frame_no"].get<int>(), 30) << e.dump();  // nothing on normal video
+}
+
+}  // namespace
+}  // namespace framering::workers::test

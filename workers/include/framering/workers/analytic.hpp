@@ -1,0 +1,40 @@
+// The one interface every analytic implements, and the factory `--analytic NAME` selects from.
+//
+// The runtime calls analyse() on a read-only cv::Mat over the ring slot, then re-checks the
+// seqlock. Only if the frame was intact does it call commit() and write the proposed events, so
+// an analytic proposes from its committed state and adopts new state (motion on/off, a tamper
+// baseline, ...) only in commit(). Learning inside OpenCV models (MOG2) is the exception: one
+// torn frame is one frame of background learning, which the model's learning rate absorbs.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framering/workers/event.hpp"
+#include "framering/workers/params.hpp"
+
+namespace framering::workers {
+
+class Analytic {
+ public:
+  virtual ~Analytic() = default;
+  // (Re)starts on a stream: sizes buffers, forgets history. Throws ConfigError when the analytic
+  // cannot read this pixel format.
+  virtual void configure(const StreamInfo& stream) = 0;
+  // Looks at one frame (a view into shared memory: never keep a pointer into it) and appends
+  // the events it proposes.
+  virtual void analyse(const cv::Mat& frame, const FrameContext& ctx,
+                       std::vector<Event>& events) = 0;
+  // The frame passed to the last analyse() was intact: adopt the state it staged.
+  virtual void commit() {}
+};
+
+// Names accepted by --analytic, in help order.
+const std::vector<std::string>& analytic_names();
+// Builds the analytic and validates its --param keys (unknown key or bad value: ConfigError).
+std::unique_ptr<Analytic> make_analytic(const std::string& name, Params params);
+
+}  // namespace framering::workers

@@ -1,0 +1,38 @@
+// The worker process body: attach read-only (waiting for the ring to appear), follow frames in
+// the chosen mode and share, analyse each in place, validate the seqlock, write events, publish
+// reader stats; survive writer restarts. Returns the process exit code.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "framering/workers/follower.hpp"
+#include "framering/workers/log.hpp"
+
+namespace framering::workers {
+
+struct WorkerOptions {
+  std::string ring;
+  std::string analytic;
+  FollowMode mode = FollowMode::kLatest;
+  std::string group;  // consumer group name (informational; the share is member/members)
+  Share share;
+  std::string events = "-";
+  std::vector<std::string> params;
+  std::string name;              // worker id; empty = <analytic> or <analytic>-<member>
+  std::uint64_t max_frames = 0;  // 0 = unlimited
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Fills in defaults (name) and checks everything that can be checked without the ring: the
+// analytic and its --param keys, the share. Throws ConfigError.
+void validate(WorkerOptions& options);
+
+// Runs until `stop` is set (exit 0), max_frames analysed frames (0), a config error (2) or a
+// segment that is not a valid ring (4).
+int run_worker(WorkerOptions options, const std::atomic<bool>& stop);
+
+}  // namespace framering::workers

@@ -1,0 +1,30 @@
+// Factories of the built-in analytics (one file each) and the helpers they share.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <memory>
+#include <string>
+
+#include "framering/workers/analytic.hpp"
+
+namespace framering::workers::analytics {
+
+std::unique_ptr<Analytic> make_checksum(Params& params);
+std::unique_ptr<Analytic> make_motion(Params& params);
+std::unique_ptr<Analytic> make_people(Params& params);
+std::unique_ptr<Analytic> make_tamper(Params& params);
+
+// Throws ConfigError unless the stream is an 8-bit image with 1, 3 or 4 channels.
+void require_8bit_image(const StreamInfo& stream, const char* analytic);
+
+// A grey image at most `max_width` wide (aspect kept) in `out`, a buffer the analytic owns;
+// `tmp` is scratch. Downscales before converting so the conversion touches fewer pixels.
+// Returns the factor from `out` pixels back to frame pixels.
+double small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
+                  cv::Mat& out);
+
+// Scales a box from analysed pixels back to frame pixels and clips it to `bounds`.
+cv::Rect to_frame(const cv::Rect& box, double factor, cv::Size bounds);
+
+}  // namespace framering::workers::analytics

@@ -1,0 +1,174 @@
+// `motion`: MOG2 background subtraction on a small grey copy, restricted to optional polygon
+// zones. A motion episode starts after `start_frames` frames with a moving blob of at least
+// `min_area` ring pixels and ends after `end_frames` frames without one. Events: motion_start
+// (boxes of that frame) and motion_end (one box: the union of the episode).
+#include <opencv2/imgproc.hpp>
+#include <opencv2/video/background_segm.hpp>
+
+#include <sstream>
+
+#include "analytics.hpp"
+#include "framering/workers/config_error.hpp"
+
+namespace framering::workers::analytics {
+
+namespace {
+
+using Polygon = std::vector<cv::Point2d>;
+
+// "x,y;x,y;x,y" (fractions of width/height), several zones separated by '|'.
+std::vector<Polygon> parse_zones(const std::string& text) {
+  std::vector<Polygon> zones;
+  if (text.empty()) return zones;
+  std::stringstream all(text);
+  std::string zone;
+  while (std::getline(all, zone, '|')) {
+    Polygon poly;
+    std::stringstream pts(zone);
+    std::string pt;
+    while (std::getline(pts, pt, ';')) {
+      double x = 0, y = 0;
+      char comma = 0;
+      std::stringstream ps(pt);
+      if (!(ps >> x >> comma >> y) || comma != ',' || !(ps >> std::ws).eof() || x < 0 || x > 1 ||
+          y < 0 || y > 1) {
+        throw ConfigError(
+            "--param zone=" + text + ": point '" + pt +
+            "' is not x,y with fractions in [0, 1] (e.g. zone=0.1,0.1;0.9,0.1;0.9,0.9)");
+      }
+      poly.emplace_back(x, y);
+    }
+    if (poly.size() < 3) {
+      throw ConfigError("--param zone=" + text +
+                        ": a zone needs at least 3 points separated by ';'");
+    }
+    zones.push_back(std::move(poly));
+  }
+  return zones;
+}
+
+class Motion final : public Analytic {
+ public:
+  explicit Motion(Params& p)
+      : width_(p.integer("width", 320, 32, 4096)),
+        min_area_(p.number("min_area", 400.0, 0.0, 1e12)),
+        history_(p.integer("history", 500, 1, 100000)),
+        var_threshold_(p.number("var_threshold", 16.0, 1.0, 1000.0)),
+        learning_rate_(p.number("learning_rate", -1.0, -1.0, 1.0)),
+        start_frames_(p.integer("start_frames", 2, 1, 10000)),
+        end_frames_(p.integer("end_frames", 10, 1, 100000)),
+        warmup_(p.integer("warmup", 10, 0, 100000)),
+        zones_(parse_zones(p.text("zone", ""))) {}
+
+  void configure(const StreamInfo& stream) override {
+    require_8bit_image(stream, "motion");
+    stream_ = stream;
+    mog2_ = cv::createBackgroundSubtractorMOG2(history_, var_threshold_, false);
+    committed_ = {};
+    staged_ = {};
+    mask_.release();
+  }
+
+  void analyse(const cv::Mat& frame, const FrameContext& ctx, std::vector<Event>& events) override {
+    const double factor = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_);
+    if (!zones_.empty() && mask_.size() != grey_.size()) build_mask(factor);
+    mog2_->apply(grey_, fg_, learning_rate_);
+    cv::threshold(fg_, fg_, 127, 255, cv::THRESH_BINARY);
+    if (!mask_.empty()) cv::bitwise_and(fg_, mask_, fg_);
+    cv::morphologyEx(fg_, fg_, cv::MORPH_OPEN, cv::Mat());
+    cv::dilate(fg_, fg_, cv::Mat(), cv::Point(-1, -1), 2);
+    contours_.clear();
+    cv::findContours(fg_, contours_, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+
+    std::vector<cv::Rect> boxes;
+    std::vector<double> areas;
+    for (const auto& c : contours_) {
+      const double area = cv::contourArea(c) * factor * factor;
+      if (area < min_area_) continue;
+      boxes.push_back(to_frame(cv::boundingRect(c), factor, stream_.band.size()));
+      areas.push_back(area);
+    }
+
+    staged_ = committed_;
+    State& s = staged_;
+    ++s.seen;
+    const bool moving = !boxes.empty() && s.seen > static_cast<std::uint64_t>(warmup_);
+    s.run_on = moving ? s.run_on + 1 : 0;
+    s.run_off = moving ? 0 : s.run_off + 1;
+    if (!s.active && s.run_on >= start_frames_) {
+      s.active = true;
+      s.start_frame = ctx.frame_no;
+      s.frames = 0;
+      s.extent = cv::Rect();
+      Event e;
+      e.kind = "motion_start";
+      e.boxes = boxes;
+      e.scores = areas;  // blob area in ring pixels
+      events.push_back(std::move(e));
+    }
+    if (s.active && moving) {
+      ++s.frames;
+      for (const cv::Rect& b : boxes) s.extent = s.extent.area() ? (s.extent | b) : b;
+    }
+    if (s.active && s.run_off >= end_frames_) {
+      s.active = false;
+      Event e;
+      e.kind = "motion_end";
+      if (s.extent.area()) e.boxes.push_back(s.extent);
+      e.fields["start_frame_no"] = s.start_frame;
+      e.fields["moving_frames"] = s.frames;
+      events.push_back(std::move(e));
+    }
+  }
+
+  void commit() override { committed_ = staged_; }
+
+ private:
+  struct State {
+    std::uint64_t seen = 0;
+    int run_on = 0;
+    int run_off = 0;
+    bool active = false;
+    std::uint64_t start_frame = 0;
+    std::uint64_t frames = 0;
+    cv::Rect extent;  // union of motion boxes in this episode, band pixels
+  };
+
+  // Zones are fractions of the whole frame; a tile sees the part of each zone inside its band.
+  void build_mask(double factor) {
+    mask_ = cv::Mat::zeros(grey_.size(), CV_8UC1);
+    for (const Polygon& zone : zones_) {
+      std::vector<cv::Point> pts;
+      for (const cv::Point2d& p : zone) {
+        const double x = p.x * stream_.ring_size.width - stream_.band.x;
+        const double y = p.y * stream_.ring_size.height - stream_.band.y;
+        pts.emplace_back(static_cast<int>(std::lround(x / factor)),
+                         static_cast<int>(std::lround(y / factor)));
+      }
+      cv::fillPoly(mask_, std::vector<std::vector<cv::Point>>{pts}, cv::Scalar(255));
+    }
+  }
+
+  int width_;
+  double min_area_;
+  int history_;
+  double var_threshold_;
+  double learning_rate_;
+  int start_frames_;
+  int end_frames_;
+  int warmup_;
+  std::vector<Polygon> zones_;
+  StreamInfo stream_;
+  cv::Ptr<cv::BackgroundSubtractorMOG2> mog2_;
+  cv::Mat tmp_, grey_, fg_, mask_;
+  std::vector<std::vector<cv::Point>> contours_;
+  State committed_, staged_;
+};
+
+}  // namespace
+
+std::unique_ptr<Analytic> make_motion(Params& params) {
+  return std::make_unique<Motion>(params);
+}
+
+}  // namespace framering::workers::analytics

@@ -1,0 +1,88 @@
+// `people`: OpenCV's default HOG people detector, grouped by OpenCV and then thinned by
+// non-maximum suppression. Detects on the ring view itself when it is no wider than max_width
+// (no copy at all); otherwise on a private downscaled copy. Boxes are reported in ring pixels.
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include "analytics.hpp"
+#include "framering/workers/config_error.hpp"
+#include "nms.hpp"
+
+namespace framering::workers::analytics {
+
+namespace {
+
+class People final : public Analytic {
+ public:
+  explicit People(Params& p)
+      : scale_(p.number("scale", 1.05, 1.01, 2.0)),
+        stride_(p.integer("stride", 8, 8, 64)),
+        max_width_(p.integer("max_width", 800, 64, 16384)),
+        hit_threshold_(p.number("hit_threshold", 0.0, -10.0, 10.0)),
+        group_threshold_(p.integer("group_threshold", 2, 0, 20)),
+        nms_iou_(p.number("nms_iou", 0.45, 0.0, 1.0)),
+        min_score_(p.number("min_score", 0.0, -10.0, 100.0)) {
+    // HOG's window stride must be a multiple of its 8-pixel block stride.
+    if (stride_ % 8 != 0) {
+      throw ConfigError("--param stride=" + std::to_string(stride_) +
+                        ": must be a multiple of 8 (8, 16, 24, ...)");
+    }
+    hog_.setSVMDetector(cv::HOGDescriptor::getDefaultPeopleDetector());
+  }
+
+  void configure(const StreamInfo& stream) override {
+    require_8bit_image(stream, "people");
+    band_size_ = stream.band.size();
+  }
+
+  void analyse(const cv::Mat& frame, const FrameContext&, std::vector<Event>& events) override {
+    cv::Mat img = frame;
+    double factor = 1.0;
+    if (frame.cols > max_width_) {
+      factor = static_cast<double>(frame.cols) / max_width_;
+      cv::resize(frame, small_,
+                 cv::Size(max_width_, std::max(1, static_cast<int>(frame.rows / factor))), 0, 0,
+                 cv::INTER_AREA);
+      img = small_;
+    }
+    found_.clear();
+    weights_.clear();
+    if (img.rows >= hog_.winSize.height && img.cols >= hog_.winSize.width) {
+      hog_.detectMultiScale(img, found_, weights_, hit_threshold_, cv::Size(stride_, stride_),
+                            cv::Size(), scale_, group_threshold_, false);
+    }
+    Event e;
+    e.kind = "people";
+    for (int i : nms(found_, weights_, nms_iou_)) {
+      if (weights_[i] < min_score_) continue;
+      const cv::Rect box = to_frame(found_[i], factor, band_size_);
+      if (box.area() == 0) continue;
+      e.boxes.push_back(box);
+      e.scores.push_back(weights_[i]);
+    }
+    e.fields["count"] = e.boxes.size();
+    events.push_back(std::move(e));
+  }
+
+ private:
+  double scale_;
+  int stride_;
+  int max_width_;
+  double hit_threshold_;
+  int group_threshold_;
+  double nms_iou_;
+  double min_score_;
+  cv::HOGDescriptor hog_;
+  cv::Size band_size_;
+  cv::Mat small_;
+  std::vector<cv::Rect> found_;
+  std::vector<double> weights_;
+};
+
+}  // namespace
+
+std::unique_ptr<Analytic> make_people(Params& params) {
+  return std::make_unique<People>(params);
+}
+
+}  // namespace framering::workers::analytics

@@ -1,0 +1,57 @@
+#include "framering/workers/event_sink.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "framering/ringbuf/reader.hpp"
+#include "framering/workers/config_error.hpp"
+
+namespace framering::workers {
+
+EventSink::EventSink(const std::string& path, EventSource source)
+    : source_(std::move(source)), path_(path) {
+  if (path == "-") {
+    out_ = stdout;
+    return;
+  }
+  out_ = std::fopen(path.c_str(), "a");
+  if (!out_) {
+    throw ConfigError(
+        "--events " + path + ": cannot open for appending: " + std::strerror(errno) +
+        " (check the directory exists and is writable, or use --events - for stdout)");
+  }
+  owned_ = true;
+}
+
+EventSink::~EventSink() {
+  if (owned_) std::fclose(out_);
+}
+
+nlohmann::json EventSink::to_json(const Event& event, const FrameContext& ctx, cv::Point offset,
+                                  std::uint64_t wall_time_ns) const {
+  nlohmann::json j;
+  j["ring"] = source_.ring;
+  j["worker"] = source_.worker;
+  j["analytic"] = source_.analytic;
+  j["frame_no"] = ctx.frame_no;
+  j["seq"] = ctx.seq;
+  j["pts_ns"] = ctx.pts_ns;
+  j["wall_time_ns"] = wall_time_ns;
+  j["kind"] = event.kind;
+  nlohmann::json boxes = nlohmann::json::array();
+  for (const cv::Rect& b : event.boxes) {
+    boxes.push_back({b.x + offset.x, b.y + offset.y, b.width, b.height});
+  }
+  j["boxes"] = std::move(boxes);
+  j["scores"] = event.scores;
+  for (const auto& [key, value] : event.fields.items()) j[key] = value;
+  return j;
+}
+
+void EventSink::write(const Event& event, const FrameContext& ctx, cv::Point offset) {
+  const std::string line = to_json(event, ctx, offset, ring::realtime_ns()).dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+}  // namespace framering::workers

@@ -1,0 +1,201 @@
+#include "framering/workers/runtime.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "framering/ringbuf/reader.hpp"
+#include "framering/ringbuf/reader_stats.hpp"
+#include "framering/workers/analytic.hpp"
+#include "framering/workers/config_error.hpp"
+#include "framering/workers/event_sink.hpp"
+#include "framering/workers/frame_mat.hpp"
+
+namespace framering::workers {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kAttachRetry = 200ms;     // ring not created yet
+constexpr auto kWriterGoneRetry = 50ms;  // between looks for a restarted writer
+constexpr auto kFrameWait = 100ms;       // futex wait per loop turn: bounds SIGTERM latency
+
+std::string hex64(std::uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+void sleep_unless(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
+  if (!stop.load(std::memory_order_relaxed)) std::this_thread::sleep_for(d);
+}
+
+// The stream being read right now: how its frames map onto a cv::Mat and which band we analyse.
+struct Stream {
+  MatLayout layout;
+  StreamInfo info;
+};
+
+Stream open_stream(const ring::Reader& reader, const WorkerOptions& o, Analytic& analytic) {
+  const ring::RingInfo& ri = reader.info();
+  Stream s;
+  s.layout = mat_layout(ri.geometry);
+  s.info.ring_size = cv::Size(s.layout.cols, s.layout.rows);
+  s.info.band = o.share.tiles ? band_rect(s.info.ring_size, o.share.member, o.share.members)
+                              : cv::Rect(cv::Point(0, 0), s.info.ring_size);
+  if (s.info.band.height == 0) {
+    throw ConfigError("--tiles with --members " + std::to_string(o.share.members) +
+                      ": frames are only " + std::to_string(s.layout.rows) +
+                      " rows high, so band " + std::to_string(o.share.member) +
+                      " is empty; use fewer members");
+  }
+  s.info.cv_type = s.layout.type;
+  s.info.pix_fmt = ri.geometry.pix_fmt;
+  s.info.fps =
+      ri.geometry.rate_den ? static_cast<double>(ri.geometry.rate_num) / ri.geometry.rate_den : 0.0;
+  analytic.configure(s.info);
+  return s;
+}
+
+}  // namespace
+
+void validate(WorkerOptions& o) {
+  try {
+    ring::validate_ring_name(o.ring);
+  } catch (const ring::RingError& e) {
+    throw ConfigError(std::string("--ring: ") + e.what());
+  }
+  if (o.share.members == 0) throw ConfigError("--members must be at least 1");
+  if (o.share.member >= o.share.members) {
+    throw ConfigError("--member " + std::to_string(o.share.member) + " must be below --members " +
+                      std::to_string(o.share.members) + " (members are numbered 0..N-1)");
+  }
+  if (o.name.empty()) {
+    o.name = o.share.members > 1 ? o.analytic + "-" + std::to_string(o.share.member) : o.analytic;
+  }
+  try {
+    ring::validate_ring_name(o.name);
+  } catch (const ring::RingError&) {
+    throw ConfigError("--name '" + o.name + "': use 1-48 characters from A-Z a-z 0-9 _ -");
+  }
+  (void)make_analytic(o.analytic, Params::parse(o.params));
+}
+
+int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
+  Log log("framering worker " + (o.name.empty() ? o.analytic : o.name), o.log_level);
+  try {
+    validate(o);
+    std::unique_ptr<Analytic> analytic = make_analytic(o.analytic, Params::parse(o.params));
+    EventSink sink(o.events, {o.ring, o.name, o.analytic});
+
+    // A worker may start before its ingest: wait for the ring to appear.
+    std::optional<ring::Reader> reader;
+    bool waiting_logged = false;
+    while (!stop.load(std::memory_order_relaxed)) {
+      try {
+        reader.emplace(ring::Reader::attach(o.ring));
+        break;
+      } catch (const ring::RingError& e) {
+        if (e.kind() != ring::ErrorKind::kNotFound) {
+          log.error(e.what());
+          return e.exit_code();
+        }
+        if (!waiting_logged)
+          log.info("waiting for ring '" + o.ring + "' to appear (retrying every 200 ms)");
+        waiting_logged = true;
+        sleep_unless(stop, kAttachRetry);
+      }
+    }
+    if (!reader) return 0;
+
+    ring::ReaderStatsPublisher stats(o.ring, o.name);
+    Stream stream = open_stream(*reader, o, *analytic);
+    stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
+    Follower follower(*reader, o.mode, o.share);
+    auto describe = [&] {
+      return "ring '" + o.ring + "' " + reader->info().geometry.describe() + ", epoch " +
+             hex64(reader->info().epoch) + ", " +
+             (o.mode == FollowMode::kEvery ? "every" : "latest") + " mode, " +
+             (o.share.members > 1
+                  ? (o.share.tiles ? "band " : "member ") + std::to_string(o.share.member) + "/" +
+                        std::to_string(o.share.members) + " "
+                  : "") +
+             "starting at frame " + std::to_string(follower.position());
+    };
+    log.info("reading " + describe());
+
+    std::uint64_t processed = 0, torn_after_use = 0;
+    bool gone_logged = false;
+    std::vector<Event> events;
+    auto publish_stats = [&] {
+      stats.heartbeat_ns().store(ring::monotonic_ns(), std::memory_order_relaxed);
+      stats.position().store(follower.position(), std::memory_order_relaxed);
+      stats.lapped().store(follower.counts().lapped, std::memory_order_relaxed);
+      stats.skipped().store(follower.counts().skipped, std::memory_order_relaxed);
+      stats.torn().store(follower.counts().torn + torn_after_use, std::memory_order_relaxed);
+    };
+
+    while (!stop.load(std::memory_order_relaxed) &&
+           (o.max_frames == 0 || processed < o.max_frames)) {
+      publish_stats();
+      const Follower::Step step = follower.next(kFrameWait);
+      switch (step.kind) {
+        case Follower::Kind::kIdle:
+          continue;
+        case Follower::Kind::kWriterGone:
+          if (!gone_logged) {
+            log.warn("writer of ring '" + o.ring +
+                     "' is gone (closed or died); waiting for ingest to restart it");
+          }
+          gone_logged = true;
+          sleep_unless(stop, kWriterGoneRetry);
+          continue;
+        case Follower::Kind::kEpochChanged:
+          gone_logged = false;
+          stream = open_stream(*reader, o, *analytic);
+          stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
+          log.info("new writer; resuming on " + describe());
+          continue;
+        case Follower::Kind::kFrame:
+          break;
+      }
+      const ring::FrameView& f = step.frame;
+      const cv::Mat full = view_frame(f, stream.layout);
+      const cv::Mat view = o.share.tiles ? full(stream.info.band) : full;
+      const FrameContext ctx{f.frame_no, f.seq, f.pts_ns, f.capture_realtime_ns};
+      events.clear();
+      analytic->analyse(view, ctx, events);
+      // The seqlock re-check after use: if the writer reused the slot meanwhile, what we
+      // computed mixes two frames; drop it.
+      if (!reader->valid(f)) {
+        ++torn_after_use;
+        log.debug("frame " + std::to_string(f.frame_no) +
+                  " was overwritten during analysis; dropped (torn)");
+        continue;
+      }
+      analytic->commit();
+      for (const Event& e : events) sink.write(e, ctx, stream.info.band.tl());
+      ++processed;
+      stats.frames_read().fetch_add(1, std::memory_order_relaxed);
+      stats.bytes_in_place().fetch_add(view.total() * view.elemSize(), std::memory_order_relaxed);
+    }
+    publish_stats();
+    const FollowCounts& c = follower.counts();
+    log.info("stopping: " + std::to_string(processed) + " frames analysed, dropped: " +
+             std::to_string(c.lapped) + " lapped, " + std::to_string(c.torn + torn_after_use) +
+             " torn, " + std::to_string(c.skipped) + " skipped");
+    return 0;
+  } catch (const ConfigError& e) {
+    log.error(e.what());
+    return 2;
+  } catch (const ring::RingError& e) {
+    log.error(e.what());
+    return e.exit_code();
+  }
+}
+
+}  // namespace framering::workers
