@@ -17,14 +17,14 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int) {
+void on_worker_stop_signal(int) {
   g_stop.store(true, std::memory_order_relaxed);
 }
 
 // No SA_RESTART: a blocking wait returns early and the loop sees the flag within ~100 ms.
 void install_stop_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = on_worker_stop_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
