@@ -92,7 +92,7 @@ RingInfo parse_header(std::span<const std::byte> segment) {
   if (g.item_bytes() == 0) bad("unsupported typestr");
   const auto ndim = load_le<std::uint32_t>(b, hdr::kNdim);
   if (ndim < 1 || ndim > kMaxDims) bad("ndim out of range");
-  for (std::uint32_t i = 0; i < ndim; ++i) {
+  for (std::size_t i = 0; i < ndim; ++i) {
     g.shape.push_back(load_le<std::uint64_t>(b, hdr::kShape + 8 * i));
   }
   const auto pix = load_le<std::uint32_t>(b, hdr::kPixFmt);
@@ -105,7 +105,7 @@ RingInfo parse_header(std::span<const std::byte> segment) {
   RingInfo expected = info;
   if (!lay_out(expected) || expected.frame_bytes > kMaxFrameBytes) bad("frame size overflows");
   const std::vector<std::uint64_t> strides = g.strides();
-  for (std::uint32_t i = 0; i < ndim; ++i) {
+  for (std::size_t i = 0; i < ndim; ++i) {
     if (load_le<std::uint64_t>(b, hdr::kStrides + 8 * i) != strides[i]) {
       bad("strides are not C-contiguous for the shape");
     }
