@@ -1,0 +1,43 @@
+// Which processes a config asks for, and their exact command lines (the flags of DESIGN.md's
+// `framering ingest` and `framering worker`). Pure: the same config always gives the same plan.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framering/supervisor/config.hpp"
+
+namespace framering::supervisor {
+
+enum class ChildKind { kIngest, kWorker };
+
+struct ChildSpec {
+  ChildKind kind = ChildKind::kIngest;
+  std::string label;  // "lobby/ingest", "lobby/people-1": used in logs and the summary
+  std::string camera;
+  std::string ring;
+  std::string worker_id;  // the worker's --name (reader-stats id, metrics label); empty for ingest
+  std::string analytic;   // empty for ingest
+  std::vector<std::string> args;  // after the program name, starting with the subcommand
+  std::string metrics_addr;       // "HOST:PORT", or "0" when disabled
+  int config_line = 0;            // the camera's or worker's line, for messages
+};
+
+struct PlanOptions {
+  std::optional<std::uint16_t> metrics_base_port;  // overrides metrics.base_port
+  std::string log_level = "info";
+};
+
+// One ingest per camera followed by its workers (one child per replica). Metrics ports are
+// handed out in that order from the base port. Throws ConfigError if the ports run past 65535.
+std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options);
+
+// The command line for logs: quoted where needed, rtsp credentials shown as user:***.
+std::string printable_command(const ChildSpec& child);
+
+// "rtsp://user:secret@host/x" -> "rtsp://user:***@host/x"; other text unchanged.
+std::string redact_url(const std::string& text);
+
+}  // namespace framering::supervisor

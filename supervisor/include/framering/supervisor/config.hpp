@@ -1,0 +1,103 @@
+// The `framering run` configuration: cameras, their workers, metrics, events and shm settings,
+// in the style of Frigate's config.yml. parse_config() is a pure function over the YAML text (no
+// filesystem access) so it can be unit-tested and fuzzed; check_sources() is the one step that
+// looks at the filesystem.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace framering::supervisor {
+
+// A config problem. what() is the full message: "<origin>:<line>: <key>: <problem>; <what to do>".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& origin, int line, const std::string& key,
+              const std::string& problem);
+  int line() const noexcept { return line_; }  // 1-based; 0 when the error has no position
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  int line_;
+  std::string key_;
+};
+
+struct WorkerConfig {
+  std::string name;             // key under `workers:`; the group name when replicas > 1
+  std::string analytic;         // motion | people | tamper | checksum
+  std::string mode = "latest";  // every | latest
+  std::uint32_t replicas = 1;   // > 1: a consumer group of that many members
+  bool tiles = false;
+  // Analytic settings in config order, each passed as `--param key=value`. The zone polygon
+  // becomes `zone=x,y;x,y;...` (fractions of width/height).
+  std::vector<std::pair<std::string, std::string>> params;
+  std::optional<std::uint64_t> max_frames;
+  int line = 0;
+};
+
+struct CameraConfig {
+  std::string name;  // key under `cameras:`; also the ring name unless `ring:` is given
+  std::string ring;
+  std::string source;  // file path | rtsp://... | testsrc:<lavfi graph> | npy:<dir or glob>
+  std::optional<std::uint32_t> width;
+  std::optional<std::uint32_t> height;
+  std::optional<std::string> pix_fmt;
+  std::optional<std::uint32_t> slots;
+  bool realtime = false;
+  bool loop = false;
+  std::optional<std::uint64_t> max_frames;
+  std::optional<std::uint32_t> max_retries;
+  std::optional<std::uint32_t> decode_threads;
+  std::vector<WorkerConfig> workers;
+  int line = 0;
+  int source_line = 0;
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+  std::string bind = "127.0.0.1";
+  std::uint16_t base_port = 9464;  // ingest of the first camera; every other child takes the next
+};
+
+struct EventsConfig {
+  std::string path;  // JSON-lines file the supervisor appends every worker's events to; "" = none
+};
+
+struct ShmConfig {
+  std::optional<std::string> mode;  // octal, e.g. "0660"
+  std::optional<std::string> group;
+};
+
+struct SupervisorSettings {
+  double stop_grace_s = 3.0;       // SIGTERM → SIGKILL
+  double restart_backoff_s = 0.5;  // first restart delay, doubled per crash
+  double restart_backoff_max_s = 30.0;
+  double progress_interval_s = 5.0;  // plain log lines when stderr is not a terminal
+};
+
+struct Config {
+  std::string origin;  // file name used in messages
+  std::vector<CameraConfig> cameras;
+  MetricsConfig metrics;
+  EventsConfig events;
+  ShmConfig shm;
+  SupervisorSettings supervisor;
+};
+
+// Parses and validates a config. Throws ConfigError naming the key and line on unknown keys,
+// wrong types, bad values and duplicates. Touches nothing outside its arguments.
+Config parse_config(std::string_view yaml_text, const std::string& origin);
+
+// Reads `path` and parses it. Throws ConfigError when the file cannot be read.
+Config load_config_file(const std::string& path);
+
+// Checks that file sources (and npy directories) exist. Throws ConfigError naming the camera's
+// `source` key and line.
+void check_sources(const Config& config);
+
+}  // namespace framering::supervisor

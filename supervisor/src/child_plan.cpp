@@ -1,0 +1,103 @@
+#include "framering/supervisor/child_plan.hpp"
+
+namespace framering::supervisor {
+
+namespace {
+
+std::string metrics_addr(const MetricsConfig& m, std::uint32_t port) {
+  return m.enabled ? m.bind + ":" + std::to_string(port) : "0";
+}
+
+}  // namespace
+
+std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options) {
+  std::vector<ChildSpec> plan;
+  const std::uint32_t base = options.metrics_base_port.value_or(config.metrics.base_port);
+  std::uint32_t port = base;
+  for (const CameraConfig& cam : config.cameras) {
+    ChildSpec ingest;
+    ingest.kind = ChildKind::kIngest;
+    ingest.label = cam.name + "/ingest";
+    ingest.camera = cam.name;
+    ingest.ring = cam.ring;
+    ingest.metrics_addr = metrics_addr(config.metrics, port++);
+    ingest.config_line = cam.line;
+    auto& a = ingest.args;
+    a = {"ingest", "--ring", cam.ring, "--source", cam.source};
+    if (cam.width) a.insert(a.end(), {"--width", std::to_string(*cam.width)});
+    if (cam.height) a.insert(a.end(), {"--height", std::to_string(*cam.height)});
+    if (cam.pix_fmt) a.insert(a.end(), {"--pix-fmt", *cam.pix_fmt});
+    if (cam.slots) a.insert(a.end(), {"--slots", std::to_string(*cam.slots)});
+    if (cam.realtime) a.push_back("--realtime");
+    if (cam.loop) a.push_back("--loop");
+    if (cam.max_frames) a.insert(a.end(), {"--max-frames", std::to_string(*cam.max_frames)});
+    if (cam.max_retries) a.insert(a.end(), {"--max-retries", std::to_string(*cam.max_retries)});
+    if (cam.decode_threads) {
+      a.insert(a.end(), {"--decode-threads", std::to_string(*cam.decode_threads)});
+    }
+    a.insert(a.end(), {"--metrics-addr", ingest.metrics_addr});
+    if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
+    if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
+    a.insert(a.end(), {"--log-level", options.log_level});
+    plan.push_back(std::move(ingest));
+
+    for (const WorkerConfig& w : cam.workers) {
+      for (std::uint32_t member = 0; member < w.replicas; ++member) {
+        ChildSpec worker;
+        worker.kind = ChildKind::kWorker;
+        worker.camera = cam.name;
+        worker.ring = cam.ring;
+        worker.analytic = w.analytic;
+        worker.worker_id = w.replicas > 1 ? w.name + "-" + std::to_string(member) : w.name;
+        worker.label = cam.name + "/" + worker.worker_id;
+        worker.metrics_addr = metrics_addr(config.metrics, port++);
+        worker.config_line = w.line;
+        auto& b = worker.args;
+        b = {"worker", "--ring", cam.ring, "--analytic", w.analytic, "--mode", w.mode};
+        if (w.replicas > 1) {
+          b.insert(b.end(), {"--group", w.name, "--member", std::to_string(member), "--members",
+                             std::to_string(w.replicas)});
+        }
+        if (w.tiles) b.push_back("--tiles");
+        // Events come back on stdout: the supervisor counts them and appends them to one file.
+        b.insert(b.end(), {"--events", "-", "--name", worker.worker_id});
+        for (const auto& [key, value] : w.params) b.insert(b.end(), {"--param", key + "=" + value});
+        if (w.max_frames) b.insert(b.end(), {"--max-frames", std::to_string(*w.max_frames)});
+        b.insert(b.end(),
+                 {"--metrics-addr", worker.metrics_addr, "--log-level", options.log_level});
+        plan.push_back(std::move(worker));
+      }
+    }
+  }
+  if (config.metrics.enabled && port - 1 > 65535) {
+    throw ConfigError(config.origin, 0, "metrics.base_port",
+                      "ports " + std::to_string(base) + ".." + std::to_string(port - 1) +
+                          " run past 65535; choose a lower base port");
+  }
+  return plan;
+}
+
+std::string redact_url(const std::string& text) {
+  const std::size_t scheme = text.find("://");
+  if (scheme == std::string::npos) return text;
+  const std::size_t host_start = scheme + 3;
+  const std::size_t slash = text.find('/', host_start);
+  const std::size_t at = text.rfind('@', slash == std::string::npos ? text.size() : slash);
+  if (at == std::string::npos || at < host_start) return text;
+  const std::size_t colon = text.find(':', host_start);
+  if (colon == std::string::npos || colon > at) return text;
+  return text.substr(0, colon + 1) + "***" + text.substr(at);
+}
+
+std::string printable_command(const ChildSpec& child) {
+  std::string out = "framering";
+  for (const std::string& arg : child.args) {
+    const std::string shown = redact_url(arg);
+    const bool plain =
+        !shown.empty() && shown.find_first_of(" \t'\"$;&|<>*?()") == std::string::npos;
+    out += " " + (plain ? shown : "'" + shown + "'");
+  }
+  return out;
+}
+
+}  // namespace framering::supervisor

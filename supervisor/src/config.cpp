@@ -1,0 +1,480 @@
+#include "framering/supervisor/config.hpp"
+
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace framering::supervisor {
+
+namespace {
+
+// One `key: value` of a YAML mapping, with the key's position for messages.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+const std::set<std::string> kAnalytics = {"motion", "people", "tamper", "checksum"};
+const std::set<std::string> kPixFmts = {"bgr24", "rgb24", "gray8"};
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_name(const std::string& s, std::size_t max_len) {
+  return !s.empty() && s.size() <= max_len && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& origin) : origin_(origin) {}
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
+                         const std::string& problem) const {
+    throw ConfigError(origin_, line_of(at), key, problem);
+  }
+
+  static int line_of(const YAML::Node& node) {
+    if (!node.IsDefined()) return 0;
+    const YAML::Mark mark = node.Mark();
+    return mark.is_null() ? 0 : mark.line + 1;
+  }
+
+  static std::string describe(const YAML::Node& node) {
+    switch (node.Type()) {
+      case YAML::NodeType::Map:
+        return "a mapping";
+      case YAML::NodeType::Sequence:
+        return "a list";
+      case YAML::NodeType::Scalar:
+        return "'" + node.Scalar() + "'";
+      default:
+        return "nothing";
+    }
+  }
+
+  // The entries of a mapping, in order. Rejects non-mappings, duplicate keys and (when `allowed`
+  // is not empty) unknown keys, suggesting the nearest allowed one.
+  std::vector<Entry> entries(const YAML::Node& map, const std::string& path,
+                             const std::vector<std::string>& allowed) const {
+    if (!map.IsMap()) fail(map, path, "expected a mapping of keys, got " + describe(map));
+    std::vector<Entry> out;
+    std::map<std::string, int> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) fail(it->first, path, "keys must be plain names");
+      const std::string key = it->first.Scalar();
+      const std::string full = path.empty() ? key : path + "." + key;
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string hint;
+        std::size_t best = 3;
+        for (const auto& a : allowed) {
+          const std::size_t d = edit_distance(key, a);
+          if (d < best) best = d, hint = a;
+        }
+        fail(it->first, full,
+             "unknown key" + (hint.empty() ? std::string() : "; did you mean '" + hint + "'?") +
+                 " Allowed here: " + join(allowed, ", "));
+      }
+      if (auto [pos, fresh] = seen.emplace(key, line_of(it->first)); !fresh) {
+        const std::string noun = path == "cameras" ? "camera name" : "key";
+        fail(it->first, full,
+             "duplicate " + noun + " '" + key + "' (first on line " + std::to_string(pos->second) +
+                 "); each name may appear once");
+      }
+      out.push_back({key, it->first, it->second});
+    }
+    return out;
+  }
+
+  std::string string(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      fail(node, key, "expected a text value, got " + describe(node));
+    }
+    return node.Scalar();
+  }
+
+  std::uint64_t uinteger(const YAML::Node& node, const std::string& key, std::uint64_t min,
+                         std::uint64_t max) const {
+    const std::string range = "expected a whole number from " + std::to_string(min) + " to " +
+                              std::to_string(max) + ", got ";
+    if (!node.IsScalar()) fail(node, key, range + describe(node));
+    const std::string& text = node.Scalar();
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+      fail(node, key, range + describe(node));
+    }
+    return value;
+  }
+
+  double number(const YAML::Node& node, const std::string& key, double min, double max) const {
+    std::ostringstream range;
+    range << "expected a number from " << min << " to " << max << ", got ";
+    if (!node.IsScalar()) fail(node, key, range.str() + describe(node));
+    const std::string& text = node.Scalar();
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value) || value < min ||
+        value > max) {
+      fail(node, key, range.str() + describe(node));
+    }
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      fail(node, key, "expected true or false, got " + describe(node));
+    }
+    return value;
+  }
+
+  // "0.1,0.2;0.9,0.2;..." from a list of [x, y] points given as fractions of width/height.
+  std::string polygon(const YAML::Node& node, const std::string& key) const {
+    const std::string want = "expected a list of at least 3 [x, y] points (fractions 0..1)";
+    if (!node.IsSequence() || node.size() < 3) fail(node, key, want + ", got " + describe(node));
+    std::string out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node point = node[i];
+      const std::string pkey = key + "[" + std::to_string(i) + "]";
+      if (!point.IsSequence() || point.size() != 2) {
+        fail(point, pkey, "expected a point [x, y], got " + describe(point));
+      }
+      number(point[0], pkey + ".x", 0.0, 1.0);
+      number(point[1], pkey + ".y", 0.0, 1.0);
+      out += (i ? ";" : "") + point[0].Scalar() + "," + point[1].Scalar();
+    }
+    return out;
+  }
+
+  Config parse(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(origin_, e.mark.is_null() ? 0 : e.mark.line + 1, "(yaml)",
+                        e.msg + "; fix the YAML syntax there");
+    }
+    Config config;
+    config.origin = origin_;
+    if (root.IsNull() || !root.IsDefined()) {
+      throw ConfigError(origin_, 0, "cameras",
+                        "the config is empty; add a `cameras:` section (see config/demo.yaml)");
+    }
+    bool have_cameras = false;
+    for (const Entry& e :
+         entries(root, "", {"cameras", "metrics", "events", "shm", "supervisor"})) {
+      if (e.key == "cameras") {
+        have_cameras = true;
+        parse_cameras(e.value, config);
+      } else if (e.key == "metrics") {
+        parse_metrics(e.value, config.metrics);
+      } else if (e.key == "events") {
+        for (const Entry& f : entries(e.value, "events", {"path"})) {
+          config.events.path = string(f.value, "events.path");
+        }
+      } else if (e.key == "shm") {
+        parse_shm(e.value, config.shm);
+      } else {
+        parse_settings(e.value, config.supervisor);
+      }
+    }
+    if (!have_cameras) {
+      throw ConfigError(origin_, 0, "cameras",
+                        "missing; add a `cameras:` section with at least one camera");
+    }
+    return config;
+  }
+
+ private:
+  void parse_cameras(const YAML::Node& node, Config& config) const {
+    std::map<std::string, int> rings;
+    const auto cams = entries(node, "cameras", {});
+    if (cams.empty()) fail(node, "cameras", "no cameras; add at least one camera");
+    for (const Entry& e : cams) {
+      const std::string path = "cameras." + e.key;
+      if (!is_name(e.key, 48)) {
+        fail(e.key_node, path, "camera names use 1-48 characters from A-Z a-z 0-9 _ -");
+      }
+      CameraConfig cam = parse_camera(e, path);
+      if (auto [pos, fresh] = rings.emplace(cam.ring, cam.line); !fresh) {
+        fail(e.key_node, path,
+             "ring '" + cam.ring + "' is already used by the camera on line " +
+                 std::to_string(pos->second) + "; give each camera its own ring name");
+      }
+      config.cameras.push_back(std::move(cam));
+    }
+  }
+
+  CameraConfig parse_camera(const Entry& e, const std::string& path) const {
+    CameraConfig cam;
+    cam.name = e.key;
+    cam.ring = e.key;
+    cam.line = line_of(e.key_node);
+    bool have_source = false;
+    const std::vector<std::string> keys = {"source",      "ring",           "size",   "pix_fmt",
+                                           "slots",       "realtime",       "loop",   "max_frames",
+                                           "max_retries", "decode_threads", "workers"};
+    for (const Entry& f : entries(e.value, path, keys)) {
+      const std::string key = path + "." + f.key;
+      if (f.key == "source") {
+        cam.source = string(f.value, key);
+        cam.source_line = line_of(f.value);
+        have_source = true;
+      } else if (f.key == "ring") {
+        cam.ring = string(f.value, key);
+        if (!is_name(cam.ring, 48)) fail(f.value, key, "use 1-48 characters from A-Z a-z 0-9 _ -");
+      } else if (f.key == "size") {
+        const std::string size = string(f.value, key);
+        unsigned w = 0, h = 0;
+        char x = 0, extra = 0;
+        std::istringstream in(size);
+        if (!(in >> w >> x >> h) || x != 'x' || (in >> extra) || w == 0 || h == 0 || w > 16384 ||
+            h > 16384) {
+          fail(f.value, key, "expected WIDTHxHEIGHT such as 1280x720, got '" + size + "'");
+        }
+        cam.width = w;
+        cam.height = h;
+      } else if (f.key == "pix_fmt") {
+        cam.pix_fmt = string(f.value, key);
+        if (!kPixFmts.count(*cam.pix_fmt)) {
+          fail(f.value, key, "expected bgr24, rgb24 or gray8, got '" + *cam.pix_fmt + "'");
+        }
+      } else if (f.key == "slots") {
+        cam.slots = static_cast<std::uint32_t>(uinteger(f.value, key, 2, 65536));
+      } else if (f.key == "realtime") {
+        cam.realtime = boolean(f.value, key);
+      } else if (f.key == "loop") {
+        cam.loop = boolean(f.value, key);
+      } else if (f.key == "max_frames") {
+        cam.max_frames = uinteger(f.value, key, 1, UINT64_MAX / 4);
+      } else if (f.key == "max_retries") {
+        cam.max_retries = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 1000000));
+      } else if (f.key == "decode_threads") {
+        cam.decode_threads = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 64));
+      } else {
+        parse_workers(f.value, key, cam);
+      }
+    }
+    if (!have_source) {
+      fail(e.key_node, path + ".source",
+           "missing; every camera needs a source (file, rtsp://..., testsrc:..., npy:...)");
+    }
+    return cam;
+  }
+
+  void parse_workers(const YAML::Node& node, const std::string& path, CameraConfig& cam) const {
+    std::map<std::string, int> ids;  // reader ids on this ring, to catch "people-0" twice
+    for (const Entry& e : entries(node, path, {})) {
+      const std::string wpath = path + "." + e.key;
+      if (!is_name(e.key, 40)) {
+        fail(e.key_node, wpath, "worker names use 1-40 characters from A-Z a-z 0-9 _ -");
+      }
+      WorkerConfig w = parse_worker(e, wpath);
+      std::vector<std::string> names;
+      if (w.replicas == 1) names.push_back(w.name);
+      for (std::uint32_t i = 0; w.replicas > 1 && i < w.replicas; ++i) {
+        names.push_back(w.name + "-" + std::to_string(i));
+      }
+      for (const auto& id : names) {
+        if (auto [pos, fresh] = ids.emplace(id, w.line); !fresh) {
+          fail(e.key_node, wpath,
+               "worker id '" + id + "' clashes with the worker on line " +
+                   std::to_string(pos->second) + "; rename one of them");
+        }
+      }
+      cam.workers.push_back(std::move(w));
+    }
+  }
+
+  WorkerConfig parse_worker(const Entry& e, const std::string& path) const {
+    WorkerConfig w;
+    w.name = e.key;
+    w.line = line_of(e.key_node);
+    bool have_analytic = false;
+    const YAML::Node body = e.value.IsNull() ? YAML::Node(YAML::NodeType::Map) : e.value;
+    for (const Entry& f :
+         entries(body, path,
+                 {"analytic", "mode", "replicas", "tiles", "zone", "params", "max_frames"})) {
+      const std::string key = path + "." + f.key;
+      if (f.key == "analytic") {
+        w.analytic = string(f.value, key);
+        have_analytic = true;
+        if (!kAnalytics.count(w.analytic)) {
+          fail(f.value, key,
+               "expected motion, people, tamper or checksum, got '" + w.analytic + "'");
+        }
+      } else if (f.key == "mode") {
+        w.mode = string(f.value, key);
+        if (w.mode != "every" && w.mode != "latest") {
+          fail(f.value, key, "expected every or latest, got '" + w.mode + "'");
+        }
+      } else if (f.key == "replicas") {
+        w.replicas = static_cast<std::uint32_t>(uinteger(f.value, key, 1, 64));
+      } else if (f.key == "tiles") {
+        w.tiles = boolean(f.value, key);
+      } else if (f.key == "zone") {
+        w.params.emplace_back("zone", polygon(f.value, key));
+      } else if (f.key == "params") {
+        for (const Entry& p : entries(f.value, key, {})) {
+          const std::string pkey = key + "." + p.key;
+          const bool ok = std::all_of(p.key.begin(), p.key.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+          });
+          if (!ok || p.key.empty()) fail(p.key_node, pkey, "parameter names use a-z 0-9 _");
+          if (p.key == "zone") fail(p.key_node, pkey, "give the zone as `zone:` beside `params:`");
+          w.params.emplace_back(p.key, string(p.value, pkey));
+        }
+      } else {
+        w.max_frames = uinteger(f.value, key, 1, UINT64_MAX / 4);
+      }
+    }
+    if (!have_analytic) {
+      // `motion: {}` is shorthand for a worker named after its analytic.
+      if (!kAnalytics.count(w.name)) {
+        fail(e.key_node, path + ".analytic",
+             "missing; set analytic: motion, people, tamper or checksum");
+      }
+      w.analytic = w.name;
+    }
+    return w;
+  }
+
+  void parse_metrics(const YAML::Node& node, MetricsConfig& m) const {
+    for (const Entry& f : entries(node, "metrics", {"enabled", "bind", "base_port"})) {
+      const std::string key = "metrics." + f.key;
+      if (f.key == "enabled") {
+        m.enabled = boolean(f.value, key);
+      } else if (f.key == "bind") {
+        m.bind = string(f.value, key);
+        if (m.bind.find(':') != std::string::npos && m.bind.front() != '[') {
+          fail(f.value, key, "give the host only (ports come from base_port); IPv6 as [::1]");
+        }
+      } else {
+        m.base_port = static_cast<std::uint16_t>(uinteger(f.value, key, 1, 65535));
+      }
+    }
+  }
+
+  void parse_shm(const YAML::Node& node, ShmConfig& shm) const {
+    for (const Entry& f : entries(node, "shm", {"mode", "group"})) {
+      const std::string key = "shm." + f.key;
+      if (f.key == "mode") {
+        std::string mode = string(f.value, key);
+        const bool ok =
+            (mode.size() == 3 || (mode.size() == 4 && mode[0] == '0')) &&
+            std::all_of(mode.begin(), mode.end(), [](char c) { return c >= '0' && c <= '7'; });
+        if (!ok)
+          fail(f.value, key, "expected an octal file mode such as \"0660\", got '" + mode + "'");
+        if (mode.size() == 3) mode = "0" + mode;
+        shm.mode = mode;
+      } else {
+        shm.group = string(f.value, key);
+      }
+    }
+  }
+
+  void parse_settings(const YAML::Node& node, SupervisorSettings& s) const {
+    for (const Entry& f :
+         entries(node, "supervisor",
+                 {"stop_grace", "restart_backoff", "restart_backoff_max", "progress_interval"})) {
+      const std::string key = "supervisor." + f.key;
+      if (f.key == "stop_grace") {
+        s.stop_grace_s = number(f.value, key, 0.1, 60);
+      } else if (f.key == "restart_backoff") {
+        s.restart_backoff_s = number(f.value, key, 0.05, 60);
+      } else if (f.key == "restart_backoff_max") {
+        s.restart_backoff_max_s = number(f.value, key, 0.05, 3600);
+      } else {
+        s.progress_interval_s = number(f.value, key, 0.1, 3600);
+      }
+    }
+    if (s.restart_backoff_max_s < s.restart_backoff_s) {
+      fail(node, "supervisor.restart_backoff_max", "must be at least restart_backoff");
+    }
+  }
+
+  std::string origin_;
+};
+
+bool is_file_source(const std::string& source) {
+  return source.rfind("rtsp://", 0) != 0 && source.rfind("rtsps://", 0) != 0 &&
+         source.rfind("testsrc:", 0) != 0 && source.rfind("npy:", 0) != 0 &&
+         source.find("://") == std::string::npos;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& origin, int line, const std::string& key,
+                         const std::string& problem)
+    : std::runtime_error(origin + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " +
+                         key + ": " + problem),
+      line_(line),
+      key_(key) {}
+
+Config parse_config(std::string_view yaml_text, const std::string& origin) {
+  return Parser(origin).parse(yaml_text);
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(path, 0, "config",
+                      "cannot read the file; pass an existing YAML file (e.g. config/demo.yaml)");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+void check_sources(const Config& config) {
+  for (const CameraConfig& cam : config.cameras) {
+    const std::string key = "cameras." + cam.name + ".source";
+    std::string path;
+    if (is_file_source(cam.source)) {
+      path = cam.source;
+    } else if (cam.source.rfind("npy:", 0) == 0 &&
+               cam.source.find_first_of("*?[") == std::string::npos) {
+      path = cam.source.substr(4);
+    } else {
+      continue;
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      throw ConfigError(config.origin, cam.source_line, key,
+                        "'" + path +
+                            "' does not exist or is not readable; fix the path "
+                            "(relative paths are relative to the current directory)");
+    }
+  }
+}
+
+}  // namespace framering::supervisor
