@@ -7,17 +7,25 @@ set -euo pipefail
 bin=${1:?usage: runtime-packages.sh BINARY}
 [ -x "$bin" ] || { echo "runtime-packages.sh: $bin is not an executable: build it first" >&2; exit 2; }
 declare -A path_of
-while read -r soname _ path _; do
-  [ -n "${path:-}" ] && [ "${path#/}" != "$path" ] && path_of[$soname]=$path
-done < <(ldd "$bin" | awk '$2 == "=>" {print $1, $2, $3}')
-objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}' | while read -r soname; do
+while read -r soname path; do
+  path_of[$soname]=$(readlink -f "$path")
+done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
+mapfile -t needed < <(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}')
+# One dpkg query for all libraries (it is slow to start). With usrmerge, dpkg may record a
+# library under /lib or under /usr/lib, so ask for both spellings.
+queries=()
+for soname in "${needed[@]}"; do
   path=${path_of[$soname]:-}
   [ -n "$path" ] || { echo "runtime-packages.sh: $bin needs $soname, which ldd cannot find" >&2; exit 3; }
-  real=$(readlink -f "$path")
-  # usrmerge: dpkg may record the file under /lib or under /usr/lib.
-  pkg=$(dpkg -S "$real" 2>/dev/null || dpkg -S "${real#/usr}" 2>/dev/null || dpkg -S "/usr$real" 2>/dev/null) || {
-    echo "runtime-packages.sh: no Debian package owns $real ($soname)" >&2
-    exit 3
-  }
-  echo "${pkg%%:*}"
+  queries+=("$path" "${path#/usr}" "/usr${path#/usr}")
+done
+declare -A owner
+while IFS= read -r line; do
+  owner[${line#*: }]=${line%%:*}
+done < <(dpkg -S "${queries[@]}" 2>/dev/null || true)
+for soname in "${needed[@]}"; do
+  path=${path_of[$soname]}
+  pkg=${owner[$path]:-${owner[${path#/usr}]:-${owner[/usr${path#/usr}]:-}}}
+  [ -n "$pkg" ] || { echo "runtime-packages.sh: no Debian package owns $path ($soname)" >&2; exit 3; }
+  echo "$pkg"
 done | sort -u

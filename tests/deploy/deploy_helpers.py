@@ -1,5 +1,6 @@
 """Shared parsing for the deploy/ tests: compose services, kustomize output, ring sizing,
 PromQL metric names, and whether a subcommand exists in this build yet."""
+import functools
 import json
 import pathlib
 import re
@@ -142,10 +143,15 @@ def require_instrumented(sub):
         pytest.skip(f"`framering {sub}` does not serve the metrics catalogue yet")
 
 
+@functools.lru_cache(maxsize=None)
+def _is_placeholder(framering_bin, sub):
+    out = subprocess.run([framering_bin, sub], capture_output=True, text=True, timeout=20)
+    return PLACEHOLDER in out.stderr
+
+
 def require_subcommand(framering_bin, sub):
     """Skips the test while `framering SUB` is still the placeholder of an unfinished build."""
-    out = subprocess.run([framering_bin, sub], capture_output=True, text=True, timeout=20)
-    if PLACEHOLDER in out.stderr:
+    if _is_placeholder(framering_bin, sub):
         pytest.skip(f"`framering {sub}` is not implemented in this build yet")
 
 
