@@ -394,6 +394,9 @@ def main():
         "is VmHWM and includes the shared pages a worker touched, private RSS is RssAnon. "
         "The framering ring holds the whole workload (slots = frames) so no frame is lapped.",
         f"Ingest row: {ingest_note}.",
+        *([f"The machine was shared while this ran (load average {load:.1f} on {os.cpu_count()} "
+           "cores), so absolute rates are below an idle machine's; compare the rows with each "
+           "other (all ran in one run, one after the other)."] if load > os.cpu_count() else []),
         "Reference numbers from the origin document on this machine (Pool(4), 200 1080p frames, sum "
         "each): pickling 87 f/s, shared_memory 581 f/s, one process 541 f/s.", ""])
     print(text)
