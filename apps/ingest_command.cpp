@@ -44,7 +44,8 @@ std::string finish_options(IngestFlags& f) {
   if (!f.shm_group.empty()) {
     if (const group* g = ::getgrnam(f.shm_group.c_str())) {
       f.options.shm_group = g->gr_gid;
-    } else if (f.shm_group.find_first_not_of("0123456789") == std::string::npos) {
+    } else if (f.shm_group.size() <= 9 &&
+               f.shm_group.find_first_not_of("0123456789") == std::string::npos) {
       f.options.shm_group = static_cast<gid_t>(std::stoul(f.shm_group));
     } else {
       return "--shm-group '" + f.shm_group + "' is not a group name or id on this host";

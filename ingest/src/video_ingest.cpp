@@ -27,8 +27,8 @@ double seconds(std::chrono::milliseconds d) {
 // and --realtime pacing.
 class FrameEmitter {
  public:
-  FrameEmitter(const IngestOptions& options, Publisher& publisher)
-      : options_(options), publisher_(publisher) {}
+  FrameEmitter(const IngestOptions& options, bool live, Publisher& publisher)
+      : options_(options), live_(live), publisher_(publisher) {}
 
   // A new pass over the input starts (open, reconnect, or --loop restart).
   void start_pass(const VideoInput& input) {
@@ -51,7 +51,8 @@ class FrameEmitter {
     note_size(frame.width, frame.height, ring_w, ring_h);
 
     const std::int64_t pts_ns = frame_pts_ns(frame);
-    if (options_.realtime) pace(pts_ns);
+    // A live source arrives at its own pace; pacing it again would only add latency.
+    if (options_.realtime && !live_) pace(pts_ns);
     if (stop_requested()) return;
 
     const std::uint64_t capture_ns = ring::realtime_ns();
@@ -133,6 +134,7 @@ class FrameEmitter {
   }
 
   const IngestOptions& options_;
+  bool live_;
   Publisher& publisher_;
   FrameScaler scaler_;
   AVRational time_base_ = {1, 1};
@@ -155,7 +157,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
   settings.label = label;
 
-  FrameEmitter emitter(options, publisher);
+  FrameEmitter emitter(options, spec.live(), publisher);
   FramePtr frame = make_frame();
   Backoff backoff;
   std::int64_t failed_attempts = 0;  // consecutive attempts that brought no frame
@@ -190,7 +192,6 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
     }
     spdlog::info("{} {}: {}", connected_before ? "reconnected to" : "opened", label,
                  input->describe());
-    publisher.set_source_up(true);
     emitter.start_pass(*input);
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;
@@ -200,6 +201,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
       const std::uint64_t errors = input->take_decode_errors();
       publisher.count_decode_errors(errors);
       if (pass_frames++ == 0) {
+        publisher.set_source_up(true);
         failed_attempts = 0;
         connected_before = true;
       }

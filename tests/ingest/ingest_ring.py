@@ -3,6 +3,7 @@
 RingFile reads /dev/shm/framering.<ring> with the offsets of
 ringbuf/include/framering/ringbuf/layout.hpp (the Python package is not needed for these tests).
 """
+import atexit
 import hashlib
 import json
 import mmap
@@ -11,12 +12,26 @@ import pathlib
 import re
 import socket
 import struct
+import shutil
 import subprocess
+import tempfile
 import time
 
 OPENCV_DATA = pathlib.Path("/usr/share/doc/opencv-doc/examples/data")
 VTEST = OPENCV_DATA / "vtest.avi"
-SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
+
+def _private_shm_dir():
+    """A tmpfs directory of our own: rings kept with --keep for inspection have no writer, and
+    any `cleanup_stale()` in /dev/shm (other suites, the supervisor) would rightly remove them."""
+    if os.environ.get("FRAMERING_SHM_DIR"):
+        return pathlib.Path(os.environ["FRAMERING_SHM_DIR"])
+    path = pathlib.Path(tempfile.mkdtemp(prefix="fr-ingest-tests-", dir="/dev/shm"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+SHM = _private_shm_dir()
+ENV = dict(os.environ, FRAMERING_SHM_DIR=str(SHM))  # pass to every framering process
 
 # layout.hpp offsets
 HDR_SLOT_TABLE_OFFSET = 16
@@ -26,7 +41,8 @@ HDR_SLOT_STRIDE = 48
 HDR_FRAME_BYTES = 56
 HDR_CURSOR = 384
 SLOT_ENTRY_BYTES = 128
-SLOT_SEQ, SLOT_FRAME_NO, SLOT_PTS_NS, SLOT_CAPTURE_NS, SLOT_PUBLISH_NS, SLOT_FLAGS = 0, 8, 16, 24, 32, 40
+SLOT_SEQ, SLOT_FRAME_NO, SLOT_PTS_NS, SLOT_CAPTURE_NS, SLOT_PUBLISH_NS = 0, 8, 16, 24, 32
+SLOT_FLAGS = 40
 FLAG_KEYFRAME, FLAG_DECODE_ERROR, FLAG_RESIZED = 1, 2, 4
 
 SUMMARY = re.compile(r"published (\d+) frames \(\d+ MiB\), (\d+) decode errors, (\d+) reconnects")
@@ -77,7 +93,7 @@ def run_ingest(framering_bin, ring, source, *args, timeout=120):
     """Runs ingest to completion; returns (returncode, stderr)."""
     p = subprocess.run([framering_bin, "ingest", "--ring", ring, "--source", str(source),
                         "--metrics-addr", "0", *args],
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=timeout, env=ENV)
     return p.returncode, p.stderr
 
 
@@ -90,7 +106,7 @@ def summary(stderr):
 
 def stat_json(framering_bin, ring):
     p = subprocess.run([framering_bin, "stat", ring, "--json"], capture_output=True, text=True,
-                       timeout=30)
+                       timeout=30, env=ENV)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)[0]
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from ingest_ring import (FLAG_DECODE_ERROR, FLAG_RESIZED, OPENCV_DATA, SHM, VTEST, RingFile,
-                         ffmpeg_frame_hashes, ffprobe_frame_count, run_ingest, stat_json, summary,
-                         wait_for)
+from ingest_ring import (ENV, FLAG_DECODE_ERROR, FLAG_RESIZED, OPENCV_DATA, SHM, VTEST,
+                         RingFile, ffmpeg_frame_hashes, ffprobe_frame_count, run_ingest,
+                         stat_json, summary, wait_for)
 
 MEGAMIND_BUGY = OPENCV_DATA / "Megamind_bugy.avi"
 
@@ -179,7 +179,7 @@ def test_realtime_publishes_at_stream_timestamps(framering_bin, ring_name):
 
 def test_sigterm_closes_the_ring_and_exits_0(framering_bin, ring_name, procs):
     p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
-                     "--realtime", "--loop", "--metrics-addr", "0"])
+                     "--realtime", "--loop", "--metrics-addr", "0"], env=ENV)
     seg = SHM / f"framering.{ring_name}"
     wait_for(lambda: seg.exists() and stat_json(framering_bin, ring_name)["cursor"] >= 3,
              timeout=20, what="frames in the ring")
@@ -198,22 +198,32 @@ def test_absurd_geometry_is_refused_before_allocating(framering_bin, ring_name):
 
 def test_check_config(framering_bin, ring_name, tmp_path):
     ok = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
-                         "--check-config"], capture_output=True, text=True)
+                         "--check-config"], capture_output=True, text=True, env=ENV)
     assert ok.returncode == 0, ok.stderr
     missing = tmp_path / "nope.avi"
     bad = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source", str(missing),
-                          "--check-config"], capture_output=True, text=True)
+                          "--check-config"], capture_output=True, text=True, env=ENV)
     assert bad.returncode == 2 and str(missing) in bad.stderr
     fmt = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
-                          "--pix-fmt", "yuv9"], capture_output=True, text=True)
+                          "--pix-fmt", "yuv9"], capture_output=True, text=True, env=ENV)
     assert fmt.returncode == 2 and "--pix-fmt" in fmt.stderr
     assert not list(SHM.glob(f"framering.{ring_name}"))
 
 
 def test_live_writer_refuses_second_ingest_with_exit_4(framering_bin, ring_name, procs):
     first = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
-                         "--realtime", "--loop", "--metrics-addr", "0"])
+                         "--realtime", "--loop", "--metrics-addr", "0"], env=ENV)
     wait_for(lambda: (SHM / f"framering.{ring_name}").exists(), timeout=20, what="first ring")
     rc, err = run_ingest(framering_bin, ring_name, VTEST)
     assert rc == 4, err
     assert first.poll() is None
+
+
+def test_help_lists_every_contract_flag(framering_bin):
+    out = subprocess.run([framering_bin, "ingest", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for flag in ("--ring", "--source", "--width", "--height", "--pix-fmt", "--slots",
+                 "--realtime", "--loop", "--max-frames", "--max-retries", "--decode-threads",
+                 "--metrics-addr", "--shm-mode", "--shm-group", "--keep", "--check-config",
+                 "--log-level", "testsrc:", "npy:", "rtsp://"):
+        assert flag in out.stdout, flag

@@ -3,7 +3,7 @@ import subprocess
 
 import numpy as np
 
-from ingest_ring import RingFile, run_ingest, stat_json, summary
+from ingest_ring import ENV, RingFile, run_ingest, stat_json, summary
 
 
 def write_stack(directory, arrays, prefix="f"):
@@ -84,5 +84,5 @@ def test_npy_source_that_matches_nothing(framering_bin, ring_name, tmp_path):
     assert rc == 3 and "matches no .npy files" in err
     chk = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source",
                           f"npy:{tmp_path}/*.npy", "--check-config"], capture_output=True,
-                         text=True)
+                         text=True, env=ENV)
     assert chk.returncode == 2 and "npy:" in chk.stderr

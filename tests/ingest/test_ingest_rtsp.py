@@ -4,7 +4,7 @@ import signal
 import subprocess
 import urllib.request
 
-from ingest_ring import free_port, run_ingest, stat_json, wait_for
+from ingest_ring import ENV, free_port, run_ingest, stat_json, wait_for
 from rtsp_camera import RtspCamera
 
 
@@ -27,7 +27,8 @@ def cursor(framering_bin, ring):
 
 def start_ingest(procs, framering_bin, ring, url, metrics_port, *args):
     return procs.start([framering_bin, "ingest", "--ring", ring, "--source", url,
-                        "--metrics-addr", f"127.0.0.1:{metrics_port}", *args])
+                        "--metrics-addr", f"127.0.0.1:{metrics_port}" if metrics_port else "0",
+                        *args], env=ENV)
 
 
 def test_rtsp_reconnects_after_the_camera_restarts(framering_bin, ring_name, procs, rtsp_camera):
@@ -66,7 +67,7 @@ def test_rtsp_password_is_never_shown(framering_bin, ring_name, procs, port):
                  what="frames from the authenticated camera")
         for args in (["--json"], []):
             out = subprocess.run([framering_bin, "stat", ring_name, *args], capture_output=True,
-                                 text=True, timeout=30)
+                                 text=True, timeout=30, env=ENV)
             assert out.returncode == 0 and password not in out.stdout + out.stderr
         assert password not in scrape(mport)
         p.send_signal(signal.SIGTERM)
@@ -85,3 +86,15 @@ def test_rtsp_password_is_never_shown(framering_bin, ring_name, procs, port):
         assert "401" in err and "rtsp://alice:***@127.0.0.1" in err
     finally:
         cam.stop()
+
+
+def test_rtsp_gives_up_after_max_retries_with_exit_3(framering_bin, ring_name, procs,
+                                                     rtsp_camera):
+    p = start_ingest(procs, framering_bin, ring_name, rtsp_camera.url, 0, "--max-retries", "2")
+    wait_for(lambda: cursor(framering_bin, ring_name) >= 10, timeout=40, interval=0.5,
+             what="frames from the camera")
+    rtsp_camera.stop()
+    _, err = p.communicate(timeout=60)
+    err = err.decode()
+    assert p.returncode == 3, err
+    assert "giving up after 2 retries" in err and "rtsp://127.0.0.1" in err
