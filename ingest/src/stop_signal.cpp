@@ -8,14 +8,15 @@ namespace framering::ingest {
 namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-extern "C" void on_stop_signal(int signo) {
+// Internal linkage (no extern "C"): the binary links other subcommands with handlers of their own.
+void on_ingest_stop_signal(int signo) {
   g_stop_signal = signo;
 }
 }  // namespace
 
 void install_stop_handlers() {
   struct sigaction action = {};
-  action.sa_handler = on_stop_signal;
+  action.sa_handler = on_ingest_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR and the loop checks the flag
   sigaction(SIGINT, &action, nullptr);
