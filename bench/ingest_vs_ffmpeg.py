@@ -5,8 +5,9 @@
 
 Each case is run `runs` times, interleaved with the others so machine noise hits all alike;
 prints the median frames per wall-clock second (process start to exit, ring creation included)
-and per CPU second (user + sys of the process; steadier than wall time on a shared machine) as a
-Markdown table for docs/ingest.md.
+and per CPU second (user + sys of the process; steadier than wall time on a shared machine), and
+per CPU second after subtracting the binary's own start-up CPU (`--version`: framering links
+every subcommand's libraries, ~300 shared objects), as a Markdown table for docs/ingest.md.
 """
 import argparse
 import os
@@ -40,6 +41,18 @@ def cases(framering):
     ]
 
 
+def run_cpu(cmd):
+    """(wall seconds, user+sys CPU seconds) of one run of `cmd`; exits on failure."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("framering", nargs="?", default="build/release/bin/framering")
@@ -48,28 +61,28 @@ def main():
     todo = cases(a.framering)
     fps = {i: [] for i in range(len(todo))}
     cpu_fps = {i: [] for i in range(len(todo))}
+    net_fps = {i: [] for i in range(len(todo))}
+    startup = {}
+    for binary, flag in ((a.framering, "--version"), ("ffmpeg", "-version")):
+        startup[binary] = statistics.median(run_cpu([binary, flag])[1] for _ in range(3))
     load_before = os.getloadavg()[0]
     for _ in range(a.runs):
         for i, (_, _, cmd, frames) in enumerate(todo):
-            t0 = time.perf_counter()
-            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            err = p.stderr.read()
-            _, status, usage = os.wait4(p.pid, 0)
-            dt = time.perf_counter() - t0
-            p.returncode = os.waitstatus_to_exitcode(status)
-            if p.returncode != 0:
-                raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
-            fps[i].append(frames / dt)
-            cpu_fps[i].append(frames / (usage.ru_utime + usage.ru_stime))
+            wall, cpu = run_cpu(cmd)
+            fps[i].append(frames / wall)
+            cpu_fps[i].append(frames / cpu)
+            net_fps[i].append(frames / max(1e-3, cpu - startup[cmd[0]]))
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
-          f"{os.cpu_count()} CPUs; medians of {a.runs} runs\n")
-    print("| input | command | frames/s wall (runs) | frames/s CPU (runs) |")
-    print("|---|---|---|---|")
+          f"{os.cpu_count()} CPUs; medians of {a.runs} runs; start-up CPU: framering "
+          f"{startup[a.framering]:.3f} s, ffmpeg {startup['ffmpeg']:.3f} s\n")
+    print("| input | command | frames/s wall | frames/s CPU | frames/s CPU without start-up |")
+    print("|---|---|---|---|---|")
     for i, (inp, what, _, _) in enumerate(todo):
-        wall = ", ".join(f"{x:.0f}" for x in fps[i])
-        cpu = ", ".join(f"{x:.0f}" for x in cpu_fps[i])
-        print(f"| {inp} | {what} | **{statistics.median(fps[i]):.0f}** ({wall}) "
-              f"| **{statistics.median(cpu_fps[i]):.0f}** ({cpu}) |")
+        cells = []
+        for series in (fps[i], cpu_fps[i], net_fps[i]):
+            runs = ", ".join(f"{x:.0f}" for x in series)
+            cells.append(f"**{statistics.median(series):.0f}** ({runs})")
+        print(f"| {inp} | {what} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":
