@@ -145,6 +145,16 @@ class _Mapping:
             self.close()
             raise
 
+    def __del__(self):
+        # A Ring dropped without close(): the mmap unmaps itself when collected, the fd does not.
+        fd = getattr(self, "fd", -1)
+        if fd >= 0:
+            self.fd = -1
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def close(self):
         # Frames handed out keep the mmap alive through their arrays (no dangling views, unlike
         # C++); the mapping is unmapped when the last of them is garbage collected.
@@ -229,6 +239,8 @@ class Ring:
     """
 
     def __init__(self, name, start="oldest", stale_after=0.3):
+        if start not in ("oldest", "next") and not (isinstance(start, int) and start >= 0):
+            raise ValueError(f"start must be 'oldest', 'next' or a frame number, got {start!r}")
         self.name = name
         self._stale_ns = int(stale_after * 1e9)
         self._map = _Mapping(name)
@@ -236,14 +248,12 @@ class Ring:
         self._writer_gone = False
         self.counters = ReaderCounters()
         cursor = self.cursor
-        if start == "oldest":
+        if start == "oldest":  # the oldest frame certainly intact, as the C++ worker starts
             self.position = max(0, cursor - self._map.info.slots + 1)
         elif start == "next":
             self.position = cursor
-        elif isinstance(start, int) and start >= 0:
-            self.position = start
         else:
-            raise ValueError(f"start must be 'oldest', 'next' or a frame number, got {start!r}")
+            self.position = start
 
     # -- attributes -------------------------------------------------------------------------
     @property

@@ -2,6 +2,7 @@
 import os
 import pathlib
 import sys
+import textwrap
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -33,3 +34,12 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def start_py(procs, code, **kw):
+    """Starts `code` (dedented) in a new Python process that imports framering; reaped by the
+    shared `procs` fixture. (A helper, not a conftest.py: other test directories import the
+    top-level conftest by name, which a second conftest.py would shadow.)"""
+    kw.setdefault("env", py_env())
+    kw.setdefault("text", True)
+    return procs.start([PYTHON, "-c", textwrap.dedent(code)], **kw)

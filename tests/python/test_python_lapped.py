@@ -7,13 +7,13 @@ import numpy as np
 
 import framering
 from framering import ReadStatus
-from pyhelpers import communicate
+from pyhelpers import communicate, start_py
 
 FRAME_SHAPE = (128, 1024)  # 512 KiB of uint32 stamps
 
 
-def test_slow_reader_sees_lapped_and_torn_never_corrupt(ring_name, run_py):
-    writer = run_py(f"""
+def test_slow_reader_sees_lapped_and_torn_never_corrupt(ring_name, procs):
+    writer = start_py(procs, f"""
         import sys, time, numpy as np, framering
         with framering.Writer({ring_name!r}, shape={FRAME_SHAPE}, dtype=np.uint32, slots=3) as w:
             print("ready", flush=True)

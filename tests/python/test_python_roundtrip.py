@@ -9,7 +9,7 @@ import pytest
 
 import framering
 from framering import ReadStatus
-from pyhelpers import communicate, wait_until
+from pyhelpers import communicate, start_py, wait_until
 
 
 
@@ -102,9 +102,9 @@ def test_latest_mode_and_consumer_groups(ring_name):
         assert m.count(0, 10) == 3 and m.count(2, 4) == 0
 
 
-def test_wait_next_wakes_on_publish_from_another_process(ring_name, run_py):
+def test_wait_next_wakes_on_publish_from_another_process(ring_name, procs):
     with framering.Writer(ring_name, shape=(32, 32), slots=4, keep=True) as w:
-        reader = run_py(f"""
+        reader = start_py(procs, f"""
             import framering
             ring = framering.Ring({ring_name!r}, start="next")
             print("attached", flush=True)
@@ -121,8 +121,8 @@ def test_wait_next_wakes_on_publish_from_another_process(ring_name, run_py):
         assert communicate(reader).strip() == f"ok {framering.futex_available}"
 
 
-def test_killed_writer_is_gone_and_a_successor_is_an_epoch_change(ring_name, run_py):
-    child = run_py(f"""
+def test_killed_writer_is_gone_and_a_successor_is_an_epoch_change(ring_name, procs):
+    child = start_py(procs, f"""
         import sys, time, numpy as np, framering
         w = framering.Writer({ring_name!r}, shape=(4, 4), slots=2)
         w.write(np.ones((4, 4), np.uint8))
@@ -226,13 +226,13 @@ def test_iteration_follows_a_successor_writer_like_the_cpp_worker(ring_name):
         assert ring.counters.epoch_changes == 1 and ring.counters.lapped == 0
 
 
-def test_wait_next_looks_for_a_successor_while_the_writer_is_gone(ring_name, run_py):
+def test_wait_next_looks_for_a_successor_while_the_writer_is_gone(ring_name, procs):
     w = framering.Writer(ring_name, shape=(3,), slots=2)
     w.write(np.zeros(3, np.uint8))
     ring = framering.Ring(ring_name)
     w.close()
     assert ring.wait_next(timeout=0.2, frame_no=1).status is ReadStatus.WRITER_GONE  # at the timeout
-    successor = run_py(f"""
+    successor = start_py(procs, f"""
         import time, numpy as np, framering
         time.sleep(0.3)
         with framering.Writer({ring_name!r}, shape=(3,), slots=2) as w:
