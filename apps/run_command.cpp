@@ -71,6 +71,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
                 "validate the config and every child's command line, then exit 0 (ok) or 2");
   sub->add_option("--metrics-base-port", opt->metrics_base_port,
                   "first metrics port (overrides metrics.base_port; children take the next ones)")
+      ->envname("FRAMERING_METRICS_BASE_PORT")
       ->check(CLI::Range(1, 65535));
   sub->add_option("--log-level", opt->log_level, "debug|info|warn|error (children too)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))

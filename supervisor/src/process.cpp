@@ -100,10 +100,7 @@ std::string describe_exit(int status) {
   return "status " + std::to_string(status);
 }
 
-int run_and_capture(const std::string& program, const std::string& argv0,
-                    const std::vector<std::string>& args, std::string& err_text,
-                    std::size_t max_bytes) {
-  Spawned child = spawn_child(program, argv0, args);
+int collect_child(Spawned& child, std::string& err_text, std::size_t max_bytes) {
   err_text.clear();
   pollfd fds[2] = {{child.stdout_fd, POLLIN, 0}, {child.stderr_fd, POLLIN, 0}};
   int open_fds = 2;
@@ -128,6 +125,7 @@ int run_and_capture(const std::string& program, const std::string& argv0,
       }
     }
   }
+  child.stdout_fd = child.stderr_fd = -1;
   int status = 0;
   while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
   }

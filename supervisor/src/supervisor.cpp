@@ -456,17 +456,23 @@ class Supervisor {
 
 int check_children(const Config& config, const std::vector<ChildSpec>& plan,
                    const RunOptions& options) {
-  int result = 0;
+  // All children check at once: each start of the binary costs a library load, and a config
+  // with many workers should not take seconds to validate.
+  std::vector<Spawned> running;
   for (const ChildSpec& child : plan) {
     std::vector<std::string> args = child.args;
     args.push_back("--check-config");
+    running.push_back(spawn_child(options.program, options.argv0, args));
+  }
+  int result = 0;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
     std::string err;
-    const int status = run_and_capture(options.program, options.argv0, args, err);
+    const int status = collect_child(running[i], err);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    spdlog::error("{}:{}: {} rejects its settings ({}): {}", config.origin, child.config_line,
-                  child.label, describe_exit(status), err.empty() ? "(no message)" : err);
-    spdlog::error("  command: {}", printable_command(child));
+    spdlog::error("{}:{}: {} rejects its settings ({}): {}", config.origin, plan[i].config_line,
+                  plan[i].label, describe_exit(status), err.empty() ? "(no message)" : err);
+    spdlog::error("  command: {}", printable_command(plan[i]));
     result = 2;
   }
   return result;

@@ -27,10 +27,8 @@ Spawned spawn_child(const std::string& program, const std::string& argv0,
 // "exit code 3", "signal SIGKILL (Killed)"; `status` as returned by waitpid.
 std::string describe_exit(int status);
 
-// Runs `program args...` to completion and returns its wait status, capturing its stderr
-// (first `max_bytes` bytes). Used for the children's --check-config pass.
-int run_and_capture(const std::string& program, const std::string& argv0,
-                    const std::vector<std::string>& args, std::string& err_text,
-                    std::size_t max_bytes = 8192);
+// Waits for a spawned child to end, keeping the first `max_bytes` of its stderr and discarding
+// its stdout; closes both pipes and returns the wait status. Used for the --check-config pass.
+int collect_child(Spawned& child, std::string& err_text, std::size_t max_bytes = 8192);
 
 }  // namespace framering::supervisor

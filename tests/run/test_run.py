@@ -1,0 +1,274 @@
+"""`framering run` with the real ingest and workers: children up, events collected, clean stop
+on SIGTERM, restarts after kill -9 (workers follow the ingest's new ring epoch), bad configs,
+and the demo (`make demo DEMO_SECONDS=...` runs scripts/demo.sh exactly like this)."""
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, VTEST, free_port, wait_for
+
+SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc/*/stat)."""
+    kids = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def cmdline(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def child_with(sup_pid, *needles):
+    """The supervisor's child whose command line contains every needle (bytes), or None."""
+    for kid in children_of(sup_pid):
+        args = cmdline(kid)
+        if all(n in args for n in needles):
+            return kid
+    return None
+
+
+def processes_mentioning(text):
+    found = []
+    for path in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in path.read_bytes():
+                found.append(int(path.parent.name))
+        except OSError:
+            pass
+    return [p for p in found if p != os.getpid()]
+
+
+def shm_files(ring):
+    return sorted(p.name for p in SHM.glob(f"framering.{ring}*"))
+
+
+def event_lines(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_config(tmp_path, ring, base_port, extra_workers=""):
+    cfg = tmp_path / "pipeline.yaml"
+    cfg.write_text(f"""
+cameras:
+  {ring}:
+    source: "testsrc:testsrc2=size=320x240:rate=25"
+    realtime: true
+    slots: 16
+    workers:
+      motion: {{}}
+      checksum:
+        mode: every
+{extra_workers}
+metrics:
+  base_port: {base_port}
+events:
+  path: {tmp_path / "events.jsonl"}
+supervisor:
+  restart_backoff: 0.2
+  progress_interval: 1
+""")
+    return cfg
+
+
+class Run:
+    """A `framering run` process with stdout/stderr in files (it forwards its children's logs,
+    so a pipe nobody reads could fill up)."""
+
+    def __init__(self, framering_bin, args, tmp_path, env=None, cwd=None):
+        self.out_path = tmp_path / "run.out"
+        self.err_path = tmp_path / "run.err"
+        self.out = open(self.out_path, "w")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([framering_bin, "run", *args], stdout=self.out,
+                                     stderr=self.err, env=env, cwd=cwd)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stdout(self):
+        return self.out_path.read_text()
+
+    def stderr(self):
+        return self.err_path.read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout=5):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+
+@pytest.fixture
+def runs():
+    started = []
+    yield lambda *a, **kw: started.append(Run(*a, **kw)) or started[-1]
+    for run in started:
+        run.close()
+
+
+def test_pipeline_up_events_and_clean_stop_on_sigterm(framering_bin, ring_name, tmp_path, runs):
+    cfg = write_config(tmp_path, ring_name, free_port())
+    run = runs(framering_bin, [str(cfg)], tmp_path)
+    wait_for(lambda: len(children_of(run.pid)) == 3, timeout=30, what="ingest + 2 workers")
+    kids = children_of(run.pid)
+    assert child_with(run.pid, b"ingest", ring_name.encode())
+    assert child_with(run.pid, b"worker", b"motion")
+    assert child_with(run.pid, b"worker", b"checksum")
+    events = tmp_path / "events.jsonl"
+    wait_for(lambda: sum(e["kind"] == "checksum" for e in event_lines(events)) >= 10,
+             timeout=30, what="checksum events in the events file")
+    assert all(e["ring"] == ring_name for e in event_lines(events))
+
+    assert run.stop(signal.SIGTERM, timeout=5) == 0, run.stderr()
+    for kid in kids:
+        assert not pathlib.Path(f"/proc/{kid}").exists(), f"child {kid} outlived the supervisor"
+    assert processes_mentioning(ring_name) == []
+    assert shm_files(ring_name) == []
+
+    summary = run.stdout()
+    published = int(re.search(rf"camera {ring_name} \(ring {ring_name}\): (\d+) frames published",
+                              summary).group(1))
+    analysed = int(re.search(r"worker checksum \(checksum\): (\d+) frames analysed", summary).group(1))
+    assert published > 0 and analysed > 0, summary
+    assert re.search(r"total: \d+ events, \d+ frames dropped, 0 restarts", summary), summary
+    logged = int(re.search(r"worker checksum .*?, (\d+) events", summary).group(1))
+    assert logged == sum(e["worker"] == "checksum" for e in event_lines(events)), summary
+
+
+def ring_epochs(framering_bin, ring):
+    """(ring epoch, {reader: reading that epoch?}) from `framering stat --json`."""
+    out = subprocess.run([framering_bin, "stat", "--json", ring], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, {}
+    info = json.loads(out.stdout)[0]
+    return info.get("epoch"), {r["reader"]: r.get("same_epoch") for r in info.get("readers", [])}
+
+
+def test_kill9_children_are_restarted_and_workers_follow_new_epoch(framering_bin, ring_name,
+                                                                  tmp_path, runs):
+    cfg = write_config(tmp_path, ring_name, free_port())
+    run = runs(framering_bin, [str(cfg)], tmp_path)
+    wait_for(lambda: len(children_of(run.pid)) == 3, timeout=30, what="ingest + 2 workers")
+    events = tmp_path / "events.jsonl"
+    wait_for(lambda: len(event_lines(events)) >= 5, timeout=30, what="first events")
+
+    worker = child_with(run.pid, b"worker", b"checksum")
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: (child_with(run.pid, b"worker", b"checksum") or worker) != worker,
+             timeout=20, what="checksum worker restarted")
+    wait_for(lambda: "checksum died (signal SIGKILL" in run.stderr(), timeout=5,
+             what="the death logged with its signal")
+
+    old_epoch, _ = ring_epochs(framering_bin, ring_name)
+    assert old_epoch is not None
+    ingest = child_with(run.pid, b"ingest")
+    os.kill(ingest, signal.SIGKILL)
+    wait_for(lambda: (child_with(run.pid, b"ingest") or ingest) != ingest, timeout=20,
+             what="ingest restarted")
+
+    def followed():
+        epoch, readers = ring_epochs(framering_bin, ring_name)
+        return (epoch not in (None, old_epoch) and readers.get("checksum") is True
+                and readers.get("motion") is True)
+    wait_for(followed, timeout=30, interval=0.3, what="workers on the new ring epoch")
+    seen = len(event_lines(events))
+    wait_for(lambda: len(event_lines(events)) >= seen + 10, timeout=30,
+             what="events from the new epoch")
+
+    assert run.stop(signal.SIGTERM, timeout=5) == 0, run.stderr()
+    err = run.stderr()
+    assert "ingest died (signal SIGKILL" in err
+    assert re.search(r"restarted \S+/checksum \(pid \d+, restart 1\)", err), err
+    summary = run.stdout()
+    assert re.search(rf"camera {ring_name} .*, 1 restarts", summary), summary
+    assert re.search(r"worker checksum .*, 1 restarts", summary), summary
+    assert re.search(r"total: .*, 2 restarts", summary), summary
+    assert shm_files(ring_name) == []
+    assert processes_mentioning(ring_name) == []
+
+
+BAD_CONFIGS = {
+    "unknown_key": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    realtme: true\n",
+                    r"bad\.yaml:4: cameras\.c\.realtme: unknown key; did you mean 'realtime'"),
+    "wrong_type": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    slots: lots\n",
+                   r"bad\.yaml:4: cameras\.c\.slots: expected a whole number"),
+    "missing_source_file": ("cameras:\n  c:\n    source: /no/such/clip.avi\n",
+                            r"bad\.yaml:3: cameras\.c\.source: '/no/such/clip\.avi' does not exist"),
+    "duplicate_camera": ("cameras:\n  c:\n    source: testsrc:testsrc2\n  c:\n"
+                         "    source: testsrc:testsrc2\n",
+                         r"bad\.yaml:4: cameras\.c: duplicate camera name 'c' \(first on line 2\)"),
+    "unknown_param": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    workers:\n"
+                      "      motion:\n        params: {min_areaa: 5}\n",
+                      r"bad\.yaml:5: c/motion rejects its settings.*min_areaa"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_exits_2_naming_key_and_line(framering_bin, tmp_path, case):
+    text, pattern = BAD_CONFIGS[case]
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    for extra in ([], ["--check-config"]):
+        out = subprocess.run([framering_bin, "run", str(cfg), *extra], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 2, out.stderr
+        assert re.search(pattern, out.stderr), out.stderr
+    assert shm_files("c") == []
+
+
+def test_check_config_accepts_shipped_configs(framering_bin):
+    out = subprocess.run([framering_bin, "run", str(ROOT / "config" / "demo.yaml"),
+                          "--check-config"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "ok (1 cameras, 5 processes)" in out.stdout
+
+
+@pytest.mark.skipif(not VTEST.exists(), reason="needs Debian's opencv-doc (vtest.avi)")
+def test_demo_with_duration_detects_people(framering_bin, tmp_path):
+    # Exactly what `make demo DEMO_SECONDS=10` runs after building, on free metrics ports.
+    env = dict(os.environ, FRAMERING_DEMO_SECONDS="10",
+               FRAMERING_METRICS_BASE_PORT=str(free_port()))
+    out = subprocess.run([str(ROOT / "scripts" / "demo.sh"), framering_bin,
+                          str(ROOT / "config" / "demo.yaml")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90)
+    assert out.returncode == 0, out.stderr
+    summary = out.stdout
+    assert "/preview" in out.stderr, "the run says where to open the preview"
+    published = int(re.search(r"camera pedestrians .*?: (\d+) frames published", summary).group(1))
+    assert published > 0, summary
+    people = re.findall(r"worker people-\d \(people\): (\d+) frames analysed.*?(\d+) people detected",
+                        summary)
+    assert len(people) == 2, summary
+    assert sum(int(n) for n, _ in people) > 0, summary
+    assert sum(int(d) for _, d in people) > 0, summary
+    checksum = int(re.search(r"worker checksum \(checksum\): (\d+) frames analysed", summary).group(1))
+    assert checksum > 0, summary
+    events = event_lines(tmp_path / "build" / "demo" / "events.jsonl")
+    assert any(e["kind"] == "people" and e["boxes"] for e in events)
+    assert shm_files("pedestrians") == []
