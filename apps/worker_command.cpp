@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "framering/metrics/catalogue.hpp"
 #include "framering/workers/analytic.hpp"
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/runtime.hpp"
@@ -34,12 +35,13 @@ struct WorkerCli {
   workers::WorkerOptions options;
   std::string mode = "latest";
   std::string log_level = "info";
-  std::string metrics_addr = "127.0.0.1:9465";
   bool check_config = false;
+  bool metrics_addr_given = false;
 };
 
 int run(WorkerCli& cli) {
   workers::WorkerOptions& o = cli.options;
+  o.metrics_port_search = !cli.metrics_addr_given;
   o.mode = cli.mode == "every" ? workers::FollowMode::kEvery : workers::FollowMode::kLatest;
   if (!workers::parse_log_level(cli.log_level, o.log_level)) {
     std::fprintf(stderr, "framering worker: --log-level %s: use debug, info, warn or error\n",
@@ -66,6 +68,7 @@ int run(WorkerCli& cli) {
 void add_worker_command(CLI::App& app, int& exit_code) {
   auto cli = std::make_shared<WorkerCli>();
   auto& o = cli->options;
+  o.metrics_addr = metrics::kWorkerDefaultAddr;
   auto* sub = app.add_subcommand(
       "worker",
       "analyse frames of a ring in place (motion, people, tamper, checksum).\n"
@@ -103,13 +106,18 @@ void add_worker_command(CLI::App& app, int& exit_code) {
                   "worker id for metrics, stats and events (default <analytic>[-<member>])");
   sub->add_option("--max-frames", o.max_frames,
                   "exit 0 after analysing N frames (0 = run until stopped)");
-  sub->add_option("--metrics-addr", cli->metrics_addr,
-                  "HOST:PORT of the /metrics endpoint (\"0\" disables)")
-      ->capture_default_str();
+  auto* metrics_opt =
+      sub->add_option("--metrics-addr", o.metrics_addr,
+                      "HOST:PORT of /metrics (\"0\" disables); by default the first free port from "
+                      "127.0.0.1:9465 on, so several workers on a host need no flags")
+          ->capture_default_str();
   sub->add_flag("--check-config", cli->check_config, "validate the arguments and exit 0 (ok) or 2");
   sub->add_option("--log-level", cli->log_level, "debug, info, warn or error")
       ->capture_default_str();
-  sub->callback([cli, &exit_code] { exit_code = run(*cli); });
+  sub->callback([cli, metrics_opt, &exit_code] {
+    cli->metrics_addr_given = metrics_opt->count() > 0;
+    exit_code = run(*cli);
+  });
 }
 
 }  // namespace framering::cli

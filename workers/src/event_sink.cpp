@@ -27,9 +27,9 @@ EventSink::~EventSink() {
   if (owned_) std::fclose(out_);
 }
 
-nlohmann::json EventSink::to_json(const Event& event, const FrameContext& ctx, cv::Point offset,
-                                  std::uint64_t wall_time_ns) const {
-  nlohmann::json j;
+nlohmann::ordered_json EventSink::to_json(const Event& event, const FrameContext& ctx,
+                                          cv::Point offset, std::uint64_t wall_time_ns) const {
+  nlohmann::ordered_json j;  // keys in schema order, analytic-specific fields last
   j["ring"] = source_.ring;
   j["worker"] = source_.worker;
   j["analytic"] = source_.analytic;
@@ -38,7 +38,7 @@ nlohmann::json EventSink::to_json(const Event& event, const FrameContext& ctx, c
   j["pts_ns"] = ctx.pts_ns;
   j["wall_time_ns"] = wall_time_ns;
   j["kind"] = event.kind;
-  nlohmann::json boxes = nlohmann::json::array();
+  nlohmann::ordered_json boxes = nlohmann::ordered_json::array();
   for (const cv::Rect& b : event.boxes) {
     boxes.push_back({b.x + offset.x, b.y + offset.y, b.width, b.height});
   }

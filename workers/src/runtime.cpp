@@ -5,14 +5,15 @@
 #include <optional>
 #include <thread>
 
+#include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
-#include "framering/ringbuf/reader_stats.hpp"
 #include "framering/workers/analytic.hpp"
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/frame_mat.hpp"
+#include "report.hpp"
 
 namespace framering::workers {
 
@@ -61,6 +62,30 @@ Stream open_stream(const ring::Reader& reader, const WorkerOptions& o, Analytic&
   return s;
 }
 
+// The metrics endpoint, or null when disabled. Throws ConfigError naming --metrics-addr.
+std::unique_ptr<metrics::Endpoint> open_endpoint(const WorkerOptions& o, const Log& log) {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!metrics::parse_metrics_addr(o.metrics_addr, host, port)) return nullptr;
+  const int tries = o.metrics_port_search && port != 0 ? 64 : 1;
+  std::string last_error;
+  for (int i = 0; i < tries && port + i <= 65535; ++i) {
+    const std::string addr = host + ":" + std::to_string(port + i);
+    try {
+      auto endpoint = std::make_unique<metrics::Endpoint>(
+          host.find(':') != std::string::npos ? "[" + host + "]:" + std::to_string(port + i)
+                                              : addr);
+      log.info("metrics on http://" + endpoint->address() + "/metrics");
+      return endpoint;
+    } catch (const metrics::MetricsError& e) {
+      last_error = e.what();
+    }
+  }
+  throw ConfigError("--metrics-addr " + o.metrics_addr + ": " + last_error +
+                    (tries > 1 ? " (and the next 63 ports are busy too)" : "") +
+                    "; pass a free HOST:PORT or --metrics-addr 0 to disable metrics");
+}
+
 }  // namespace
 
 void validate(WorkerOptions& o) {
@@ -83,6 +108,13 @@ void validate(WorkerOptions& o) {
     throw ConfigError("--name '" + o.name + "': use 1-48 characters from A-Z a-z 0-9 _ -");
   }
   (void)make_analytic(o.analytic, Params::parse(o.params));
+  try {
+    std::string host;
+    std::uint16_t port = 0;
+    (void)metrics::parse_metrics_addr(o.metrics_addr, host, port);
+  } catch (const metrics::MetricsError& e) {
+    throw ConfigError(std::string("--metrics-addr: ") + e.what());
+  }
 }
 
 int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
@@ -112,9 +144,10 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     }
     if (!reader) return 0;
 
-    ring::ReaderStatsPublisher stats(o.ring, o.name);
+    std::unique_ptr<metrics::Endpoint> endpoint = open_endpoint(o, log);
+    Report report(o.ring, o.name, endpoint ? &endpoint->worker(o.ring, o.name) : nullptr);
     Stream stream = open_stream(*reader, o, *analytic);
-    stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
+    report.epoch(reader->info().epoch);
     Follower follower(*reader, o.mode, o.share);
     auto describe = [&] {
       return "ring '" + o.ring + "' " + reader->info().geometry.describe() + ", epoch " +
@@ -132,11 +165,8 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     bool gone_logged = false;
     std::vector<Event> events;
     auto publish_stats = [&] {
-      stats.heartbeat_ns().store(ring::monotonic_ns(), std::memory_order_relaxed);
-      stats.position().store(follower.position(), std::memory_order_relaxed);
-      stats.lapped().store(follower.counts().lapped, std::memory_order_relaxed);
-      stats.skipped().store(follower.counts().skipped, std::memory_order_relaxed);
-      stats.torn().store(follower.counts().torn + torn_after_use, std::memory_order_relaxed);
+      report.position(follower.position(), reader->cursor());
+      report.drops(follower.counts(), torn_after_use);
     };
 
     while (!stop.load(std::memory_order_relaxed) &&
@@ -157,7 +187,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
         case Follower::Kind::kEpochChanged:
           gone_logged = false;
           stream = open_stream(*reader, o, *analytic);
-          stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
+          report.epoch(reader->info().epoch);
           log.info("new writer; resuming on " + describe());
           continue;
         case Follower::Kind::kFrame:
@@ -180,8 +210,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
       analytic->commit();
       for (const Event& e : events) sink.write(e, ctx, stream.info.band.tl());
       ++processed;
-      stats.frames_read().fetch_add(1, std::memory_order_relaxed);
-      stats.bytes_in_place().fetch_add(view.total() * view.elemSize(), std::memory_order_relaxed);
+      report.frame(view.total() * view.elemSize(), f.capture_realtime_ns, events);
     }
     publish_stats();
     const FollowCounts& c = follower.counts();

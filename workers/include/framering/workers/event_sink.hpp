@@ -27,8 +27,8 @@ class EventSink {
   // `offset` moves band-relative boxes into ring pixels.
   void write(const Event& event, const FrameContext& ctx, cv::Point offset);
   // The JSON object write() would emit (for tests and for other sinks).
-  nlohmann::json to_json(const Event& event, const FrameContext& ctx, cv::Point offset,
-                         std::uint64_t wall_time_ns) const;
+  nlohmann::ordered_json to_json(const Event& event, const FrameContext& ctx, cv::Point offset,
+                                 std::uint64_t wall_time_ns) const;
 
  private:
   EventSource source_;

@@ -24,6 +24,10 @@ struct WorkerOptions {
   std::vector<std::string> params;
   std::string name;              // worker id; empty = <analytic> or <analytic>-<member>
   std::uint64_t max_frames = 0;  // 0 = unlimited
+  // /metrics endpoint "HOST:PORT"; "0" or "" = none. With metrics_port_search, a busy port is
+  // not an error: the next ones (up to 64) are tried, so several workers can share the default.
+  std::string metrics_addr = "0";
+  bool metrics_port_search = false;
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -1,0 +1,46 @@
+"""Helpers for the worker tests: per-frame crc32 of vtest.avi as decoded by the ffmpeg CLI, and
+reading a worker's JSON-lines events."""
+import functools
+import json
+import pathlib
+import subprocess
+import time
+import zlib
+
+VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+VTEST_FRAME_BYTES = 768 * 576 * 3
+
+
+@functools.lru_cache(maxsize=None)
+def ffmpeg_crcs(path=str(VTEST), frame_bytes=VTEST_FRAME_BYTES):
+    """crc32 (8 hex digits) of each frame of `ffmpeg -i path -f rawvideo -pix_fmt bgr24 -`."""
+    p = subprocess.Popen(["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "bgr24",
+                          "-"], stdout=subprocess.PIPE)
+    crcs = []
+    while True:
+        frame = p.stdout.read(frame_bytes)
+        if len(frame) < frame_bytes:
+            assert not frame, "ffmpeg output is not a whole number of frames"
+            break
+        crcs.append("%08x" % zlib.crc32(frame))
+    assert p.wait() == 0
+    return tuple(crcs)
+
+
+def read_events(path):
+    path = pathlib.Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    # A line being written right now may be incomplete: only whole lines count.
+    return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
