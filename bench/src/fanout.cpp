@@ -562,6 +562,11 @@ int main(int argc, char** argv) {
       {"fps_per_reader_median", fb::quantile(fps, 0.5)},
       {"fps_per_reader_min", fps.empty() ? 0.0 : *std::min_element(fps.begin(), fps.end())},
       {"delivered", delivered},
+      {"touched_total", touched},
+      // Frames every reader finished per CPU second of all processes (writer included): what
+      // the design delivers for the CPU it gets, which a busy shared machine disturbs less than
+      // the wall-clock rate.
+      {"reader_frames_per_cpu_s", cpu_total > 0 ? static_cast<double>(touched) / cpu_total : 0.0},
       {"torn", torn},
       {"skipped", skipped},
       {"bytes_copied_per_frame", copied},
