@@ -175,8 +175,17 @@ def parse_header(buf, size=None):
     if pix > L.PIX_GRAY8:
         _bad("unknown pix_fmt")
     g.pix_fmt = pix
+    if pix != L.PIX_RAW:
+        # Image formats are 8-bit (height, width, channels) arrays: 3 channels, or 1 for gray.
+        channels = 1 if pix == L.PIX_GRAY8 else 3
+        image = g.typestr == "|u1" and (
+            (ndim == 3 and g.shape[2] == channels) or (ndim == 2 and pix == L.PIX_GRAY8))
+        if not image:
+            _bad("pix_fmt does not match the shape/typestr")
     g.rate_num = u32(L.hdr.RATE_NUM)
     g.rate_den = u32(L.hdr.RATE_DEN)
+    if g.rate_num != 0 and g.rate_den == 0:
+        _bad("rate_den is 0")
     info.name = _fixed_string(buf, L.hdr.NAME, L.NAME_BYTES)
 
     expected = dataclasses.replace(info)

@@ -303,10 +303,13 @@ class Ring:
 
     # -- liveness ---------------------------------------------------------------------------
     def writer_alive(self):
-        """LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock."""
+        """INIT/LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock.
+
+        INIT is the moment between rename and LIVE; a writer dying there is caught by the same
+        check. CLOSED or an unknown state: gone."""
         state = self.state
-        if state != L.STATE_LIVE:
-            return state == L.STATE_INIT
+        if state not in (L.STATE_LIVE, L.STATE_INIT):
+            return False
         now = _sys.monotonic_ns()
         hb = self.heartbeat_ns
         if hb <= now and now - hb < self._stale_ns:

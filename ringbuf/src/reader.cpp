@@ -172,8 +172,13 @@ struct Reader::Impl {
 
   // Writer alive: LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock.
   bool alive() {
-    if (state() != static_cast<std::uint32_t>(State::kLive))
-      return state() == static_cast<std::uint32_t>(State::kInit);
+    // INIT is the moment between rename and LIVE; a writer that dies there is caught by the
+    // same heartbeat/flock check as a LIVE one. CLOSED or an unknown value: gone.
+    const std::uint32_t st = state();
+    if (st != static_cast<std::uint32_t>(State::kLive) &&
+        st != static_cast<std::uint32_t>(State::kInit)) {
+      return false;
+    }
     const std::uint64_t now = monotonic_ns();
     const auto stale = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options.stale_after).count());
@@ -187,9 +192,10 @@ struct Reader::Impl {
   }
 
   // The writer is gone: has a new one put a fresh segment under our name?
-  ReadResult successor_or_gone() {
+  ReadResult successor_or_gone(std::uint64_t frame_no) {
     ReadResult r;
     r.status = ReadStatus::kWriterGone;
+    r.next = frame_no;  // nothing was consumed: ask for the same frame again
     struct stat st {};
     if (::stat(segment_path(name).c_str(), &st) != 0 || st.st_ino == map.inode) return r;
     try {
@@ -207,7 +213,7 @@ struct Reader::Impl {
   }
 
   ReadResult not_yet(std::uint64_t frame_no) {
-    if (!alive()) return successor_or_gone();
+    if (!alive()) return successor_or_gone(frame_no);
     ReadResult r;
     r.status = ReadStatus::kNotYet;
     r.next = frame_no;

@@ -60,7 +60,7 @@ CORRUPTIONS = [
     (L.hdr.TYPESTR, "<Q", 0xFFFFFFFFFFFFFFFF, "typestr"),
     (L.hdr.NDIM, "<I", 0, "ndim"),
     (L.hdr.NDIM, "<I", 5, "ndim"),
-    (L.hdr.NDIM, "<I", 2, "strides|frame_bytes"),
+    (L.hdr.NDIM, "<I", 2, "pix_fmt|strides|frame_bytes"),
     (L.hdr.SHAPE, "<Q", 0, "frame size overflows"),
     (L.hdr.SHAPE, "<Q", 1 << 63, "frame size overflows"),
     (L.hdr.SHAPE, "<Q", 1 << 31, "frame size overflows"),

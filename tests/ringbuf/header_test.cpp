@@ -117,6 +117,13 @@ TEST(RingHeader, RejectsInconsistentGeometry) {
   poke<std::uint32_t>(seg, hdr::kSlotCount, 0);
   EXPECT_NE(rejection(seg).find("slot_count"), std::string::npos);
   seg = make_segment(planned());
+  poke<std::uint32_t>(seg, hdr::kPixFmt, static_cast<std::uint32_t>(PixFmt::kGray8));  // 3 channels
+  EXPECT_NE(rejection(seg).find("pix_fmt"), std::string::npos);
+  seg = make_segment(planned());
+  poke<std::uint32_t>(seg, hdr::kRateNum, 25);
+  poke<std::uint32_t>(seg, hdr::kRateDen, 0);
+  EXPECT_NE(rejection(seg).find("rate_den"), std::string::npos);
+  seg = make_segment(planned());
   std::memcpy(seg.data() + hdr::kTypestr, "<c16\0\0\0", 8);
   EXPECT_NE(rejection(seg).find("typestr"), std::string::npos);
 }

@@ -133,7 +133,9 @@ TEST_F(RingTest, WriterGoneAfterCloseThenEpochChangedForSuccessor) {
     publish_stamped(w);
   }  // close: CLOSED + unlink
   EXPECT_FALSE(framering::testing::ring_file_exists(name));
-  EXPECT_EQ(reader->read(1).status, ReadStatus::kWriterGone);
+  const ReadResult gone = reader->read(1);
+  EXPECT_EQ(gone.status, ReadStatus::kWriterGone);
+  EXPECT_EQ(gone.next, 1u);  // nothing consumed: the same frame is asked for again
   EXPECT_FALSE(reader->writer_alive());
   Writer w2 = make_writer();
   EXPECT_NE(w2.info().epoch, first_epoch);
