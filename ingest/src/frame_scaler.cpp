@@ -4,6 +4,8 @@ extern "C" {
 #include <libavutil/imgutils.h>
 }
 
+#include <spdlog/spdlog.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -75,9 +77,13 @@ void FrameScaler::scale(const AVFrame& frame, std::span<std::byte> dst, int dst_
     if (sws_getColorspaceDetails(ctx, &inv_table, &src_full, &table, &dst_full, &brightness,
                                  &contrast, &saturation) >= 0) {
       const bool range_known = frame.color_range != AVCOL_RANGE_UNSPECIFIED || full_range;
-      sws_setColorspaceDetails(ctx, sws_getCoefficients(frame.colorspace),
-                               range_known ? range : src_full, table, dst_full, brightness,
-                               contrast, saturation);
+      // Fails (-1) only for conversions without a YUV<->RGB step, where there is nothing to set.
+      if (sws_setColorspaceDetails(ctx, sws_getCoefficients(frame.colorspace),
+                                   range_known ? range : src_full, table, dst_full, brightness,
+                                   contrast, saturation) < 0) {
+        spdlog::debug("libswscale keeps its colour details for {}",
+                      av_get_pix_fmt_name(src_fmt) ? av_get_pix_fmt_name(src_fmt) : "?");
+      }
     }
     configured_for_ = ctx;
     colorspace_ = frame.colorspace;

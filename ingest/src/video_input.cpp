@@ -27,7 +27,8 @@ void register_devices_once() {
   static std::once_flag once;
   std::call_once(once, [] {
     avdevice_register_all();
-    avformat_network_init();
+    const int ret = avformat_network_init();
+    if (ret < 0) spdlog::warn("libavformat network init failed: {}", av_error(ret));
   });
 }
 

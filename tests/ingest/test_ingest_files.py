@@ -182,13 +182,14 @@ def test_realtime_publishes_at_stream_timestamps(framering_bin, ring_name):
     ring.close()
 
 
-def test_sigterm_closes_the_ring_and_exits_0(framering_bin, ring_name, procs):
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_closes_the_ring_and_exits_0(framering_bin, ring_name, procs, signo):
     p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
                      "--realtime", "--loop", "--metrics-addr", "0"], env=ENV)
     seg = SHM / f"framering.{ring_name}"
     wait_for(lambda: seg.exists() and stat_json(framering_bin, ring_name)["cursor"] >= 3,
              timeout=20, what="frames in the ring")
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(signo)
     assert p.wait(timeout=10) == 0
     assert not seg.exists(), "the ring is unlinked on a graceful exit without --keep"
 

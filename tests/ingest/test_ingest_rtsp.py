@@ -50,6 +50,11 @@ def test_rtsp_reconnects_after_the_camera_restarts(framering_bin, ring_name, pro
     text = scrape(mport)
     assert metric(text, "framering_source_up", ring_name) == 1
     assert metric(text, "framering_source_reconnects_total", ring_name) >= 1
+    published = metric(text, "framering_frames_published_total", ring_name)
+    assert published >= down_at + 25
+    assert metric(text, "framering_bytes_published_total", ring_name) == published * 640 * 480 * 3
+    assert metric(text, "framering_ring_slots", ring_name) == 8
+    assert metric(text, "framering_ring_slot_bytes", ring_name) == 640 * 480 * 3  # 4 KiB multiple
 
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=15)
