@@ -61,6 +61,8 @@ struct ReaderResult {
   std::uint64_t touch_cpu_ns = 0;  // CPU time spent in touch_bytes (all frames)
   std::uint64_t touched = 0;       // frames touched (all, for touch_cpu_ns)
   std::uint64_t checksum = 0;
+  std::uint64_t window_cpu_ns = 0;    // this process's CPU time inside the window
+  std::uint64_t window_touch_ns = 0;  // touch_bytes CPU time inside the window
   int error = 0;
 };
 
@@ -69,6 +71,8 @@ struct WriterResult {
   std::uint64_t produced = 0;
   std::uint64_t bytes_copied_out = 0;  // bytes the kernel copied out of the writer (send/write)
   std::uint64_t produce_cpu_ns = 0;
+  std::uint64_t window_cpu_ns = 0;
+  std::uint64_t window_produce_ns = 0;
   int error = 0;
 };
 
@@ -94,6 +98,28 @@ void wait_for(const std::atomic<int>& flag, int value) {
 bool in_window(const Shared& sh, std::uint64_t t) {
   return t >= sh.t_start.load() && t < sh.t_stop.load();
 }
+
+// CPU time of this process inside the measuring window: sampled on the first loop pass after
+// t_start and after t_stop, so one-time costs (page faults of a new mapping, buffers, connects)
+// stay out of the steady-state numbers.
+struct WindowCpu {
+  const Shared& sh;
+  std::uint64_t& out;
+  std::uint64_t start = 0;
+  bool started = false, stopped = false;
+  void tick() {
+    const std::uint64_t t = fb::now_ns();
+    if (!started && sh.go.load() && t >= sh.t_start.load()) {
+      start = fb::now_ns(CLOCK_PROCESS_CPUTIME_ID);
+      started = true;
+    }
+    if (started && !stopped && t >= sh.t_stop.load()) finish();
+  }
+  void finish() {
+    if (started && !stopped) out = fb::now_ns(CLOCK_PROCESS_CPUTIME_ID) - start;
+    stopped = true;
+  }
+};
 
 // Frame pacing: the next deadline for frame k, or none when running flat out.
 struct Pacer {
@@ -127,19 +153,26 @@ void ring_writer(const Options& o, Shared& sh, const std::string& name,
   sh.writer_ready = 1;
   wait_for(sh.go, 1);
   Pacer pacer{o.fps};
+  WindowCpu window{sh, sh.writer.window_cpu_ns};
   std::uint64_t cpu = 0;
   for (;;) {
     pacer.wait();
+    window.tick();
     const std::uint64_t t = fb::now_ns();
     if (t >= sh.t_stop.load()) break;
     auto slot = writer.claim();
     const std::uint64_t c0 = fb::thread_cpu_ns();
     std::memcpy(slot.payload().data(), source.data(), slot.payload().size());
-    cpu += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    cpu += c;
     writer.publish(std::move(slot));
     ++sh.writer.produced;
-    if (in_window(sh, t)) ++sh.writer.frames;
+    if (in_window(sh, t)) {
+      ++sh.writer.frames;
+      sh.writer.window_produce_ns += c;
+    }
   }
+  window.finish();
   sh.writer.produce_cpu_ns = cpu;
   writer.close();
 }
@@ -149,7 +182,9 @@ void ring_reader(Shared& sh, int id, const std::string& name) {
   auto reader = ring::Reader::attach(name);
   std::uint64_t next = reader.cursor();
   sh.readers_ready.fetch_add(1);
+  WindowCpu window{sh, res.window_cpu_ns};
   for (;;) {
+    window.tick();
     if (fb::now_ns() >= sh.t_stop.load() && sh.go.load()) break;
     auto r = reader.wait_next(next, std::chrono::milliseconds(100));
     if (r.status == ring::ReadStatus::kLapped) {
@@ -168,8 +203,10 @@ void ring_reader(Shared& sh, int id, const std::string& name) {
     }
     const std::uint64_t c0 = fb::thread_cpu_ns();
     res.checksum += fb::touch_bytes(r.frame.data, r.frame.bytes);
-    res.touch_cpu_ns += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    res.touch_cpu_ns += c;
     ++res.touched;
+    if (in_window(sh, fb::now_ns())) res.window_touch_ns += c;
     next = r.frame.frame_no + 1;
     if (!reader.valid(r.frame)) {
       ++res.torn;
@@ -177,6 +214,7 @@ void ring_reader(Shared& sh, int id, const std::string& name) {
     }
     if (in_window(sh, fb::now_ns())) ++res.frames;
   }
+  window.finish();
 }
 
 // ---- pipes and Unix sockets ---------------------------------------------------------------
@@ -222,15 +260,19 @@ void stream_writer(const Options& o, Shared& sh, const std::vector<Channel>& cha
   sh.writer_ready = 1;
   wait_for(sh.go, 1);
   Pacer pacer{o.fps};
+  WindowCpu window{sh, sh.writer.window_cpu_ns};
   std::uint64_t cpu = 0;
   for (std::uint64_t k = 0;; ++k) {
     pacer.wait();
+    window.tick();
     const std::uint64_t t = fb::now_ns();
     if (t >= sh.t_stop.load()) break;
     std::byte* frame = buffers[k % kBuffers].data();
     const std::uint64_t c0 = fb::thread_cpu_ns();
     std::memcpy(frame, source.data(), bytes);
-    cpu += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    cpu += c;
+    if (in_window(sh, t)) sh.writer.window_produce_ns += c;
     // Push the frame to every reader at once: whoever can take bytes gets them.
     std::fill(sent.begin(), sent.end(), 0);
     bool stop = false;
@@ -268,6 +310,7 @@ void stream_writer(const Options& o, Shared& sh, const std::vector<Channel>& cha
     ++sh.writer.produced;
     if (in_window(sh, t)) ++sh.writer.frames;
   }
+  window.finish();
   sh.writer.produce_cpu_ns = cpu;
   for (const auto& c : channels) ::close(c.writer_fd);
 }
@@ -277,7 +320,9 @@ void stream_reader(Shared& sh, int id, int fd, std::size_t bytes) {
   std::vector<std::byte> frame(bytes);
   std::memset(frame.data(), 0, bytes);
   sh.readers_ready.fetch_add(1);
+  WindowCpu window{sh, res.window_cpu_ns};
   for (;;) {
+    window.tick();
     std::size_t got = 0;
     while (got < bytes) {
       const ssize_t n = ::read(fd, frame.data() + got, bytes - got);
@@ -293,10 +338,13 @@ void stream_reader(Shared& sh, int id, int fd, std::size_t bytes) {
     if (got < bytes) break;  // writer closed: end of run
     const std::uint64_t c0 = fb::thread_cpu_ns();
     res.checksum += fb::touch_bytes(frame.data(), bytes);
-    res.touch_cpu_ns += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    res.touch_cpu_ns += c;
     ++res.touched;
+    if (in_window(sh, fb::now_ns())) res.window_touch_ns += c;
     if (in_window(sh, fb::now_ns())) ++res.frames;
   }
+  window.finish();
   ::close(fd);
 }
 
@@ -331,9 +379,11 @@ void zmq_writer(const Options& o, Shared& sh, const std::string& endpoint,
   sh.writer_ready = 1;
   wait_for(sh.go, 1);
   Pacer pacer{o.fps};
+  WindowCpu window{sh, sh.writer.window_cpu_ns};
   std::uint64_t cpu = 0;
   for (std::uint64_t k = 0;; ++k) {
     pacer.wait();
+    window.tick();
     const std::uint64_t t = fb::now_ns();
     if (t >= sh.t_stop.load()) break;
     const auto b = static_cast<std::size_t>(k % kBuffers);
@@ -343,7 +393,9 @@ void zmq_writer(const Options& o, Shared& sh, const std::string& endpoint,
     if (g_in_flight[b].load() != 0) break;
     const std::uint64_t c0 = fb::thread_cpu_ns();
     std::memcpy(buffers[b].data(), source.data(), bytes);
-    cpu += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    cpu += c;
+    if (in_window(sh, t)) sh.writer.window_produce_ns += c;
     g_in_flight[b] = 1;
     zmq_msg_t msg;
     zmq_msg_init_data(&msg, buffers[b].data(), bytes, zmq_release, &g_in_flight[b]);
@@ -351,6 +403,7 @@ void zmq_writer(const Options& o, Shared& sh, const std::string& endpoint,
     ++sh.writer.produced;
     if (in_window(sh, t)) ++sh.writer.frames;
   }
+  window.finish();
   sh.writer.produce_cpu_ns = cpu;
   zmq_close(pub);
   zmq_ctx_term(ctx);
@@ -369,7 +422,9 @@ void zmq_reader(Shared& sh, int id, const std::string& endpoint) {
   sh.readers_ready.fetch_add(1);
   zmq_msg_t msg;
   zmq_msg_init(&msg);
+  WindowCpu window{sh, res.window_cpu_ns};
   for (;;) {
+    window.tick();
     if (sh.go.load() && fb::now_ns() >= sh.t_stop.load()) break;
     zmq_pollitem_t item{sub, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&item, 1, 100) <= 0) continue;
@@ -378,10 +433,13 @@ void zmq_reader(Shared& sh, int id, const std::string& endpoint) {
     const std::uint64_t c0 = fb::thread_cpu_ns();
     res.checksum +=
         fb::touch_bytes(static_cast<const std::byte*>(zmq_msg_data(&msg)), zmq_msg_size(&msg));
-    res.touch_cpu_ns += fb::thread_cpu_ns() - c0;
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    res.touch_cpu_ns += c;
     ++res.touched;
+    if (in_window(sh, fb::now_ns())) res.window_touch_ns += c;
     if (in_window(sh, fb::now_ns())) ++res.frames;
   }
+  window.finish();
   zmq_msg_close(&msg);
   zmq_close(sub);
   zmq_ctx_term(ctx);
@@ -526,6 +584,8 @@ int main(int argc, char** argv) {
   const double frame_mb = static_cast<double>(bytes);
   nlohmann::json per_reader = nlohmann::json::array();
   std::uint64_t torn = 0, skipped = 0, bytes_in = 0, touched = 0, touch_ns = 0, delivered = 0;
+  std::uint64_t window_cpu_ns = sh->writer.window_cpu_ns, window_touch_ns = 0;
+  const double wf = static_cast<double>(std::max<std::uint64_t>(sh->writer.frames, 1));
   std::vector<double> fps;
   for (int i = 0; i < o.readers; ++i) {
     const ReaderResult& r = sh->reader[i];
@@ -537,6 +597,8 @@ int main(int argc, char** argv) {
     touched += r.touched;
     touch_ns += r.touch_cpu_ns;
     delivered += r.frames;
+    window_cpu_ns += r.window_cpu_ns;
+    window_touch_ns += r.window_touch_ns;
   }
   const WriterResult& w = sh->writer;
   const double produced = static_cast<double>(std::max<std::uint64_t>(w.produced, 1));
@@ -580,6 +642,15 @@ int main(int argc, char** argv) {
       // Transport cost: everything but the readers' pass over the bytes and the producing
       // write, which any design pays, per produced frame (each is delivered to every reader).
       {"transport_cpu_ms_per_frame", (cpu_total - touch_s - produce_s) * 1e3 / produced},
+      // The same inside the measuring window only (steady state, one-time costs excluded).
+      {"window_frames", w.frames},
+      {"window_cpu_ms_per_frame", static_cast<double>(window_cpu_ns) / 1e6 / wf},
+      {"window_touch_ms_per_frame", static_cast<double>(window_touch_ns) / 1e6 / wf},
+      {"window_produce_ms_per_frame", static_cast<double>(w.window_produce_ns) / 1e6 / wf},
+      {"window_transport_ms_per_frame",
+       static_cast<double>(window_cpu_ns -
+                           std::min(window_cpu_ns, window_touch_ns + w.window_produce_ns)) /
+           1e6 / wf},
       {"failures", failures},
   };
   std::printf("%s\n", out.dump().c_str());
