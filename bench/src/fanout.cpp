@@ -654,5 +654,13 @@ int main(int argc, char** argv) {
       {"failures", failures},
   };
   std::printf("%s\n", out.dump().c_str());
+  // A reader that never got a frame means the transport did not work: fail loudly.
+  for (int i = 0; i < o.readers; ++i) {
+    if (sh->reader[i].touched == 0) {
+      std::fprintf(stderr, "bench_fanout: reader %d received no frame over %s\n", i,
+                   o.transport.c_str());
+      ++failures;
+    }
+  }
   return failures == 0 && w.error == 0 ? 0 : 1;
 }
