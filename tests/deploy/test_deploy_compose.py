@@ -106,3 +106,12 @@ def test_dashboard_panels_fit_the_grid_without_overlap():
                 assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
                 cells[(x, y)] = p["title"]
     assert len({p["id"] for p in dashboard()["panels"]}) == len(dashboard()["panels"])
+
+
+def test_ingest_ring_geometry_is_the_simulated_cameras():
+    # The ring is pinned to the camera's size, so frames are not rescaled on the way in.
+    services = compose()["services"]
+    camera = services["camera"]["command"]
+    ingest = services["ingest"]["command"]
+    assert option(ingest, "--source") == f"rtsp://camera:{option(camera, '--port')}{option(camera, '--path')}"
+    assert (option(ingest, "--width"), option(ingest, "--height")) == (option(camera, "--width"), option(camera, "--height"))
