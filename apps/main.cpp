@@ -2,8 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
+#include "framering/ingest/redact.hpp"
 #include "framering/ringbuf/error.hpp"
 
 int main(int argc, char** argv) {
@@ -17,8 +20,13 @@ int main(int argc, char** argv) {
   framering::cli::add_worker_command(app, exit_code);
   framering::cli::add_stat_command(app, exit_code);
   framering::cli::add_run_command(app, exit_code);
+  // Parse a copy; mask URL passwords in the real argv, which /proc/<pid>/cmdline shows to others.
+  const std::vector<std::string> args(argv, argv + argc);
+  std::vector<const char*> arg_ptrs;
+  for (const std::string& a : args) arg_ptrs.push_back(a.c_str());
+  for (int i = 1; i < argc; ++i) framering::ingest::mask_secrets_in_place(argv[i]);
   try {
-    app.parse(argc, argv);
+    app.parse(argc, arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;

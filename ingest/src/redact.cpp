@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 
 namespace framering::ingest {
 
@@ -160,6 +161,16 @@ std::string redact_text(std::string text, const std::vector<std::string>& secret
     }
   }
   return text;
+}
+
+void mask_secrets_in_place(char* arg) {
+  const std::string_view text(arg);
+  for (const std::string& secret : source_secrets(text)) {
+    for (std::size_t pos = text.find(secret); pos != std::string_view::npos;
+         pos = text.find(secret, pos + secret.size())) {
+      std::memset(arg + pos, '*', secret.size());
+    }
+  }
 }
 
 }  // namespace framering::ingest

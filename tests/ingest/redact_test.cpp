@@ -44,5 +44,14 @@ TEST(Redact, SecretsScrubFreeText) {
   EXPECT_TRUE(source_secrets("/plain/file.avi").empty());
 }
 
+TEST(Redact, MasksArgvInPlaceAtTheSameLength) {
+  char url[] = "rtsp://bob:hunter2@cam/x?token=tk";
+  mask_secrets_in_place(url);
+  EXPECT_STREQ(url, "rtsp://bob:*******@cam/x?token=**");
+  char path[] = "/videos/a:b@c.avi";
+  mask_secrets_in_place(path);
+  EXPECT_STREQ(path, "/videos/a:b@c.avi");
+}
+
 }  // namespace
 }  // namespace framering::ingest

@@ -19,4 +19,9 @@ std::vector<std::string> source_secrets(std::string_view source);
 // Replaces every occurrence of each secret in `text` with "***".
 std::string redact_text(std::string text, const std::vector<std::string>& secrets);
 
+// Overwrites the secrets of a source URL in a NUL-terminated argument with '*', in place and at
+// the same length. main() runs it over argv (after keeping a copy to parse) because other local
+// users can read a process's arguments from /proc/<pid>/cmdline.
+void mask_secrets_in_place(char* arg);
+
 }  // namespace framering::ingest
