@@ -9,7 +9,7 @@ DEMO_SECONDS ?=
 # pytest runs against the release build; the sanitizer presets run ctest only.
 PYTEST ?= $(if $(filter release,$(PRESET)),1,0)
 
-.PHONY: deps configure build test test-tsan demo bench chaos format clean help
+.PHONY: deps configure build test test-tsan demo bench chaos fuzz format clean help
 
 help:
 	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | format | clean"
@@ -41,6 +41,14 @@ demo: build
 
 bench: build
 	QUICK=$(QUICK) ./scripts/bench.sh $(BUILD_DIR)
+
+# 100 random kill -9 / SIGSTOP actions on a running pipeline, then the checks (tests/reliability/chaos.py).
+chaos: build
+	$(PY) tests/reliability/chaos.py --bin $(abspath $(BIN)) --actions $(or $(ACTIONS),100)
+
+# Bounded libFuzzer runs, FUZZ_SECONDS (default 60) per target (clang `fuzz` preset).
+fuzz:
+	./tests/fuzz/run_fuzzers.sh $(or $(FUZZ_SECONDS),60)
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
