@@ -85,10 +85,17 @@ int cleanup_stale() {
       }
       continue;
     }
-    // Ring segments and abandoned temp files: stale when no writer holds the flock.
+    // Ring segments and abandoned temp files: stale when no writer holds the flock. A ring its
+    // writer closed on purpose and kept (`--keep`, state CLOSED) is left for whoever inspects it.
     detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) continue;
-    if (!detail::flock_held_elsewhere(fd.get()) && ::unlink(path.c_str()) == 0) ++removed;
+    if (!fd || detail::flock_held_elsewhere(fd.get())) continue;
+    std::uint32_t state = 0;
+    const bool is_ring = rest.find('.') == std::string::npos;
+    if (is_ring && ::pread(fd.get(), &state, sizeof state, hdr::kState) == sizeof state &&
+        state == static_cast<std::uint32_t>(State::kClosed)) {
+      continue;
+    }
+    if (::unlink(path.c_str()) == 0) ++removed;
   }
   return removed;
 }

@@ -325,10 +325,14 @@ TEST_F(RingTest, CleanupStaleRemovesOnlyDeadRings) {
   });
   ::waitpid(child, nullptr, 0);
   Writer live = make_writer();
+  const std::string kept = unique_ring("kept");
+  RingCleanup kept_cleanup{kept};
+  Writer::create({.name = kept, .geometry = small_geometry(), .slots = 2, .keep_on_close = true}).close();
   ASSERT_TRUE(framering::testing::ring_file_exists(dead));
   EXPECT_GE(cleanup_stale(), 1);
   EXPECT_FALSE(framering::testing::ring_file_exists(dead));
   EXPECT_TRUE(framering::testing::ring_file_exists(name));
+  EXPECT_TRUE(framering::testing::ring_file_exists(kept));  // closed and kept on purpose
   EXPECT_EQ(cleanup_stale(), 0);  // idempotent
 }
 

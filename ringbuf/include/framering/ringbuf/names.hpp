@@ -14,8 +14,9 @@ std::string segment_path(const std::string& name);
 // Names of every ring segment in shm_dir() (not temp files or reader-stats files), sorted.
 std::vector<std::string> list_rings();
 
-// Removes segments whose writer died without cleaning up (no flock held) and reader-stats files
-// of dead readers. Idempotent; returns how many files it removed. Live rings are never touched.
+// Removes segments whose writer died without cleaning up (no flock held, state not CLOSED) and
+// reader-stats files of dead readers. Idempotent; returns how many files it removed. Live rings
+// and rings closed and kept on purpose (`--keep`) are never touched.
 int cleanup_stale();
 
 }  // namespace framering::ring
