@@ -129,6 +129,9 @@ class Supervisor {
       if (!stopping_ && stop_at_ns_ && now >= *stop_at_ns_) begin_stop(stop_reason_);
       if (stopping_) {
         if (live_children() == 0) break;
+        if (!ingests_signalled_ && (live_workers() == 0 || now >= ingest_term_at_ns_)) {
+          signal_ingests();
+        }
         if (!killed_ && now >= kill_at_ns_) kill_remaining();
       } else {
         for (Child& c : children_) {
@@ -228,6 +231,7 @@ class Supervisor {
     std::uint64_t next = next_progress_ns_;
     if (stop_at_ns_ && !stopping_) next = std::min(next, *stop_at_ns_);
     if (stopping_ && !killed_) next = std::min(next, kill_at_ns_);
+    if (stopping_ && !ingests_signalled_) next = std::min(next, ingest_term_at_ns_);
     for (const Child& c : children_) {
       if (!stopping_ && c.state == State::kRestartPending) next = std::min(next, c.restart_at_ns);
     }
@@ -382,11 +386,27 @@ class Supervisor {
     stats_.sample(stop_ns_);
     console_.clear_progress();
     spdlog::info("stopping: {}; sending SIGTERM to {} children", reason, live_children());
+    // Workers first, so none of them sees its ring vanish and says so; the ingests follow once
+    // the workers are gone (or half the grace period passed).
     for (Child& c : children_) {
-      if (c.pid > 0) signal_group(c.pid, SIGTERM);
+      if (c.pid > 0 && c.spec.kind == ChildKind::kWorker) signal_group(c.pid, SIGTERM);
       if (c.state == State::kRestartPending) c.state = State::kFinished;
     }
     kill_at_ns_ = stop_ns_ + to_ns(config_.supervisor.stop_grace_s);
+    ingest_term_at_ns_ = stop_ns_ + to_ns(config_.supervisor.stop_grace_s / 2);
+  }
+
+  void signal_ingests() {
+    ingests_signalled_ = true;
+    for (Child& c : children_) {
+      if (c.pid > 0 && c.spec.kind == ChildKind::kIngest) signal_group(c.pid, SIGTERM);
+    }
+  }
+
+  std::size_t live_workers() const {
+    return static_cast<std::size_t>(std::count_if(
+        children_.begin(), children_.end(),
+        [](const Child& c) { return c.pid > 0 && c.spec.kind == ChildKind::kWorker; }));
   }
 
   void kill_remaining() {
@@ -448,6 +468,8 @@ class Supervisor {
   std::uint64_t start_ns_ = 0;
   std::uint64_t stop_ns_ = 0;
   std::uint64_t kill_at_ns_ = 0;
+  std::uint64_t ingest_term_at_ns_ = 0;
+  bool ingests_signalled_ = false;
   std::uint64_t next_progress_ns_ = 0;
   std::optional<std::uint64_t> stop_at_ns_;
 };

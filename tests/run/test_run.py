@@ -36,9 +36,19 @@ def cmdline(pid):
         return []
 
 
-def child_with(sup_pid, *needles):
-    """The supervisor's child whose command line contains every needle (bytes), or None."""
+def pipeline_children(sup_pid):
+    """The supervisor's ingest and worker children (not the short --check-config runs)."""
+    kids = []
     for kid in children_of(sup_pid):
+        args = cmdline(kid)
+        if len(args) > 1 and args[1] in (b"ingest", b"worker") and b"--check-config" not in args:
+            kids.append(kid)
+    return kids
+
+
+def child_with(sup_pid, *needles):
+    """The supervisor's ingest/worker child whose command line has every needle, or None."""
+    for kid in pipeline_children(sup_pid):
         args = cmdline(kid)
         if all(n in args for n in needles):
             return kid
@@ -49,11 +59,12 @@ def processes_mentioning(text):
     found = []
     for path in pathlib.Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if text.encode() in path.read_bytes():
-                found.append(int(path.parent.name))
+            args = path.read_bytes()
+            if text.encode() in args:
+                found.append((int(path.parent.name), args.replace(b"\0", b" ").decode()))
         except OSError:
             pass
-    return [p for p in found if p != os.getpid()]
+    return [p for p in found if p[0] != os.getpid()]
 
 
 def shm_files(ring):
@@ -135,8 +146,9 @@ def runs():
 def test_pipeline_up_events_and_clean_stop_on_sigterm(framering_bin, ring_name, tmp_path, runs):
     cfg = write_config(tmp_path, ring_name, free_port())
     run = runs(framering_bin, [str(cfg)], tmp_path)
-    wait_for(lambda: len(children_of(run.pid)) == 3, timeout=30, what="ingest + 2 workers")
-    kids = children_of(run.pid)
+    wait_for(lambda: len(pipeline_children(run.pid)) == 3, timeout=30,
+             what="ingest + 2 workers")
+    kids = pipeline_children(run.pid)
     assert child_with(run.pid, b"ingest", ring_name.encode())
     assert child_with(run.pid, b"worker", b"motion")
     assert child_with(run.pid, b"worker", b"checksum")
@@ -174,7 +186,8 @@ def test_kill9_children_are_restarted_and_workers_follow_new_epoch(framering_bin
                                                                   tmp_path, runs):
     cfg = write_config(tmp_path, ring_name, free_port())
     run = runs(framering_bin, [str(cfg)], tmp_path)
-    wait_for(lambda: len(children_of(run.pid)) == 3, timeout=30, what="ingest + 2 workers")
+    wait_for(lambda: len(pipeline_children(run.pid)) == 3, timeout=30,
+             what="ingest + 2 workers")
     events = tmp_path / "events.jsonl"
     wait_for(lambda: len(event_lines(events)) >= 5, timeout=30, what="first events")
 
@@ -272,3 +285,25 @@ def test_demo_with_duration_detects_people(framering_bin, tmp_path):
     events = event_lines(tmp_path / "build" / "demo" / "events.jsonl")
     assert any(e["kind"] == "people" and e["boxes"] for e in events)
     assert shm_files("pedestrians") == []
+
+
+def test_kill9_of_supervisor_takes_children_down(framering_bin, ring_name, tmp_path, runs):
+    cfg = write_config(tmp_path, ring_name, free_port())
+    run = runs(framering_bin, [str(cfg)], tmp_path)
+    wait_for(lambda: len(pipeline_children(run.pid)) == 3, timeout=30,
+             what="ingest + 2 workers")
+    kids = pipeline_children(run.pid)
+    wait_for(lambda: len(event_lines(tmp_path / "events.jsonl")) >= 3, timeout=30,
+             what="first events")
+    run.proc.kill()
+    run.proc.wait()
+    # PR_SET_PDEATHSIG: the kernel sends each child SIGKILL when the supervisor dies.
+    wait_for(lambda: not any(pathlib.Path(f"/proc/{k}").exists() for k in kids), timeout=10,
+             what="children gone after kill -9 of the supervisor")
+    wait_for(lambda: processes_mentioning(ring_name) == [], timeout=10,
+             what="no process left that names the ring")
+    # The next run removes what the killed pipeline left in shared memory, then stops cleanly.
+    (tmp_path / "again").mkdir()
+    again = runs(framering_bin, [str(cfg), "--duration", "2"], tmp_path / "again")
+    assert again.proc.wait(timeout=60) == 0, again.stderr()
+    assert shm_files(ring_name) == []
