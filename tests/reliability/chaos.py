@@ -407,7 +407,7 @@ class Chaos:
         report = {"actions": dict(self.actions), "seconds": round(time.time() - self.started),
                   "recoveries": self.recoveries(),
                   "frames": getattr(self, "frames", {}), "leaks": self.leaks,
-                  "failures": self.failures, "seed": self.args.seed, "workdir": str(self.tmp)}
+                  "failures": self.failures, "seed": self.args.seed}
         text = json.dumps(report, indent=2)
         print(text)
         if self.args.report:

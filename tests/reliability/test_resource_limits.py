@@ -120,3 +120,18 @@ def test_another_users_ring_is_refused_to_a_writer(framering_bin, ring_name):
     assert p.returncode == 4, p.stderr
     assert "not accessible to this user" in p.stderr and "remove it as its owner" in p.stderr
     assert seg.stat().st_uid == 65534, "the other user's segment is untouched"
+
+
+def test_a_worker_maps_the_ring_read_only(framering_bin, ring_name, procs):
+    """A real worker's mapping of the segment is r--s: an analytic cannot write to the ring even
+    by accident (a stray store faults instead of corrupting what other readers see)."""
+    procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
+                 "--realtime", "--loop", "--metrics-addr", "0"])
+    seg = SHM / f"framering.{ring_name}"
+    wait_for(lambda: seg.exists(), timeout=20, what="the ring")
+    worker = procs.start([framering_bin, "worker", "--ring", ring_name, "--analytic", "checksum",
+                          "--events", "-", "--metrics-addr", "0"])
+    assert worker.stdout.readline(), "the worker analysed a frame"
+    maps = [line for line in pathlib.Path(f"/proc/{worker.pid}/maps").read_text().splitlines()
+            if line.endswith(str(seg))]
+    assert maps and all(" r--s " in line for line in maps), maps
