@@ -1,6 +1,5 @@
 """Shared parsing for the deploy/ tests: compose services, kustomize output, ring sizing,
-PromQL metric names, and whether a subcommand exists in this build yet."""
-import functools
+PromQL metric names."""
 import json
 import pathlib
 import re
@@ -126,33 +125,6 @@ def grafana_to_promql(expr):
     """Replace Grafana's variables with values Prometheus accepts."""
     return (expr.replace("$__rate_interval", "1m").replace("$__range", "5m").replace("$__interval", "15s")
             .replace("$ring", ".*"))
-
-
-PLACEHOLDER = "not available in this build yet"
-
-
-def require_instrumented(sub):
-    """Skips while no source of `framering SUB` includes the metrics catalogue yet (the command
-    exists but serves no /metrics). Decided from the sources, so a broken endpoint of an
-    instrumented command still fails the tests."""
-    dirs = {"ingest": ["ingest"], "worker": ["workers"]}[sub]
-    files = [ROOT / "apps" / f"{sub}_command.cpp"]
-    for d in dirs:
-        files += list((ROOT / d).rglob("*.cpp")) + list((ROOT / d).rglob("*.hpp"))
-    if not any("framering/metrics/catalogue.hpp" in f.read_text(errors="replace") for f in files if f.exists()):
-        pytest.skip(f"`framering {sub}` does not serve the metrics catalogue yet")
-
-
-@functools.lru_cache(maxsize=None)
-def _is_placeholder(framering_bin, sub):
-    out = subprocess.run([framering_bin, sub], capture_output=True, text=True, timeout=20)
-    return PLACEHOLDER in out.stderr
-
-
-def require_subcommand(framering_bin, sub):
-    """Skips the test while `framering SUB` is still the placeholder of an unfinished build."""
-    if _is_placeholder(framering_bin, sub):
-        pytest.skip(f"`framering {sub}` is not implemented in this build yet")
 
 
 def free_port():

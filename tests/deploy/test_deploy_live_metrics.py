@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from deploy_helpers import (alert_rules, dashboard_exprs, free_port, grafana_to_promql, metric_names,
-                            require_instrumented, require_subcommand, ring_bytes, wait_for)
+                            ring_bytes, wait_for)
 
 SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
 SOURCE = "testsrc:testsrc2=size=320x240:rate=30"
@@ -41,10 +41,6 @@ def sample_value(text, name):
 
 
 def start_pipeline(framering_bin, ring, procs, tmp_path):
-    require_subcommand(framering_bin, "ingest")
-    require_subcommand(framering_bin, "worker")
-    require_instrumented("ingest")
-    require_instrumented("worker")
     ingest_port, worker_port = free_port(), free_port()
     procs.start([framering_bin, "ingest", "--ring", ring, "--source", SOURCE, "--realtime",
                  "--metrics-addr", f"127.0.0.1:{ingest_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -121,7 +117,6 @@ def test_prometheus_answers_every_dashboard_query(framering_bin, ring_name, proc
 
 
 def test_ring_size_formula_matches_a_real_segment(framering_bin, ring_name, procs):
-    require_subcommand(framering_bin, "ingest")
     # Odd sizes: the frame is not a multiple of 4096 and the slot table spans two pages.
     width, height, slots = 330, 250, 40
     procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", SOURCE, "--width", str(width),
