@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import wait_for
+from metrics_helpers import wait_for
 
 HELPER = pathlib.Path(__file__).with_name("ring_helper.py")
 FRAME_BYTES = 240 * 320 * 3
