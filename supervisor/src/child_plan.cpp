@@ -36,6 +36,9 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
       a.insert(a.end(), {"--decode-threads", std::to_string(*cam.decode_threads)});
     }
     a.insert(a.end(), {"--metrics-addr", ingest.metrics_addr});
+    // The ingest's /preview page draws the newest worker boxes from the file the supervisor
+    // appends every worker's events to.
+    if (!config.events.path.empty()) a.insert(a.end(), {"--preview-events", config.events.path});
     if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
     if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
     a.insert(a.end(), {"--log-level", options.log_level});

@@ -112,3 +112,13 @@ TEST(ChildPlan, CredentialsNeverPrinted) {
   EXPECT_EQ(shown.find("secret"), std::string::npos) << shown;
   EXPECT_NE(shown.find("rtsp://u:***@h/s"), std::string::npos) << shown;
 }
+
+TEST(ChildPlan, IngestPreviewDrawsTheEventsFile) {
+  const std::string with_events = std::string(kConfig) + "events:\n  path: out/events.jsonl\n";
+  const auto plan = fs::plan_children(fs::parse_config(with_events, "p.yaml"), {});
+  EXPECT_TRUE(has_pair(plan[0].args, "--preview-events", "out/events.jsonl"));
+  EXPECT_TRUE(has_pair(plan[4].args, "--preview-events", "out/events.jsonl"));
+  EXPECT_FALSE(has(plan[1].args, "--preview-events")) << "workers have no preview";
+  EXPECT_FALSE(
+      has(fs::plan_children(fs::parse_config(kConfig, "p.yaml"), {})[0].args, "--preview-events"));
+}
