@@ -88,7 +88,7 @@ def bench_publish(bindir, quick):
 
 # -- 2. fan-out ---------------------------------------------------------------------------------
 def bench_fanout(bindir, quick):
-    reps, seconds = (1, 0.5) if quick else (3, 2.0)
+    reps, seconds = (1, 0.5) if quick else (3, 1.5)
     results = []
     for rep in range(reps):
         for n in (1, 2, 4, 8):
@@ -103,7 +103,7 @@ def bench_fanout(bindir, quick):
 
 # -- 2b. fixed load: 30 fps, 4 readers -----------------------------------------------------------
 def bench_fixed(bindir, quick):
-    reps, seconds = (1, 1.5) if quick else (3, 5.0)
+    reps, seconds = (1, 1.5) if quick else (3, 4.0)
     results = []
     for rep in range(reps):
         for t in TRANSPORTS:
