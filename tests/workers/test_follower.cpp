@@ -90,6 +90,27 @@ TEST(Follower, EveryModeCountsLappedFramesAndResumesAtTheOldestIntact) {
   EXPECT_EQ(f.counts().skipped, 0u);
 }
 
+TEST(Follower, EveryModeOnAClosedRingStartsAtTheOldestHeldFrame) {
+  const std::string name = unique_ring_name();
+  RingCleanup cleanup{name};
+  ring::WriterOptions wo;
+  wo.name = name;
+  wo.geometry = ring::Geometry::image(16, 8, ring::PixFmt::kGray8);
+  wo.slots = 8;
+  wo.keep_on_close = true;
+  ring::Writer w = ring::Writer::create(wo);
+  publish_n(w, 8);
+  w.close();  // no writer can touch a slot any more: all 8 frames are intact
+  ring::Reader reader = ring::Reader::attach(name);
+  Follower f(reader, FollowMode::kEvery, Share{});
+  for (std::uint64_t n = 0; n < 8; ++n) {
+    const Follower::Step s = f.next(0ns);
+    ASSERT_EQ(s.kind, Follower::Kind::kFrame);
+    EXPECT_EQ(s.frame.frame_no, n);
+  }
+  EXPECT_EQ(f.counts().lapped, 0u);
+}
+
 TEST(Follower, LatestModeTakesTheNewestOfItsShareAndCountsSkipped) {
   const std::string name = unique_ring_name();
   RingCleanup cleanup{name};

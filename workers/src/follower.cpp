@@ -39,10 +39,11 @@ Follower::Follower(ring::Reader& reader, FollowMode mode, Share share)
 void Follower::start_stream() {
   const std::uint64_t cursor = reader_.cursor();
   if (mode_ == FollowMode::kEvery) {
-    // Start at the oldest frame that is certainly intact: the writer may be overwriting the
-    // slot of frame cursor - slots right now.
+    // Start at the oldest frame that is certainly intact: a live writer may be overwriting the
+    // slot of frame cursor - slots right now; a closed or dead one left every slot as it was.
     const std::uint64_t slots = reader_.info().slots;
-    pos_ = share_.first_at_or_after(cursor >= slots ? cursor - slots + 1 : 0);
+    const std::uint64_t held = reader_.writer_alive() ? slots - 1 : slots;
+    pos_ = share_.first_at_or_after(cursor > held ? cursor - held : 0);
     return;
   }
   std::uint64_t newest = 0;
