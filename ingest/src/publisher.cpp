@@ -19,16 +19,19 @@ std::string mib(std::uint64_t bytes) {
 
 void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const std::string& what) {
   const std::uint64_t frame_bytes = geometry.frame_bytes();
+  // npy: arrays keep their own shape (--width/--height do not apply); video can be scaled down.
+  const bool npy = what.rfind("npy:", 0) == 0;
   if (frame_bytes == 0 || frame_bytes > ring::kMaxFrameBytes) {
     throw ConfigError("frame geometry " + geometry.describe() + " from " + what +
-                      " is not supported (at most " + mib(ring::kMaxFrameBytes) +
-                      " per frame); choose a smaller --width/--height");
+                      " is not supported (at most " + mib(ring::kMaxFrameBytes) + " per frame); " +
+                      (npy ? "save smaller arrays" : "choose a smaller --width/--height"));
   }
   if (geometry.shape.size() >= 2 &&
       (geometry.height() > kMaxDimension || geometry.width() > kMaxDimension)) {
     throw ConfigError("frame size " + std::to_string(geometry.width()) + "x" +
                       std::to_string(geometry.height()) + " from " + what + " exceeds " +
-                      std::to_string(kMaxDimension) + " pixels per side; use --width/--height");
+                      std::to_string(kMaxDimension) + " pixels per side; " +
+                      (npy ? "save smaller arrays" : "use --width/--height"));
   }
   const std::uint64_t stride = ring::align_up(frame_bytes, ring::kPageBytes);
   std::uint64_t needed = 0;
