@@ -4,6 +4,7 @@ import json
 import pathlib
 import re
 import socket
+import shutil
 import subprocess
 import time
 
@@ -76,6 +77,10 @@ def framering_services(doc=None):
 
 
 def kustomize(path):
+    # kubectl is not in Debian's archive, so `make deps` cannot install it: render where it exists
+    # (it does on the project's development and CI machines), say so plainly where it does not.
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (not a Debian package); cannot render deploy/k8s")
     out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"kubectl kustomize {path} failed:\n{out.stderr}"
     return [d for d in yaml.safe_load_all(out.stdout) if d]
