@@ -85,28 +85,41 @@ void PipelineStats::sample(std::uint64_t now_ns) {
   }
   for (WorkerStats& w : workers_) {
     const std::uint64_t before = w.frames_read;
-    for (const ring::ReaderStatsSnapshot& s : by_ring[w.ring]) {
-      if (s.reader != w.worker_id) continue;
-      // A new process, or counters that went backwards, start a new run of counters.
-      if (s.pid != w.pid || s.frames_read < w.cur_read || s.lapped < w.cur_lapped) {
-        w.old_read += w.cur_read;
-        w.old_lapped += w.cur_lapped;
-        w.old_torn += w.cur_torn;
-        w.old_skipped += w.cur_skipped;
-        w.pid = s.pid;
-      }
-      w.cur_read = s.frames_read;
-      w.cur_lapped = s.lapped;
-      w.cur_torn = s.torn;
-      w.cur_skipped = s.skipped;
-    }
-    w.frames_read = w.old_read + w.cur_read;
-    w.lapped = w.old_lapped + w.cur_lapped;
-    w.torn = w.old_torn + w.cur_torn;
-    w.skipped = w.old_skipped + w.cur_skipped;
+    absorb(w, by_ring[w.ring]);
     w.fps = dt > 0 ? static_cast<double>(w.frames_read - before) / dt : 0.0;
   }
   last_sample_ns_ = now_ns;
+}
+
+void PipelineStats::absorb(WorkerStats& w,
+                           const std::vector<ring::ReaderStatsSnapshot>& snapshots) {
+  for (const ring::ReaderStatsSnapshot& s : snapshots) {
+    if (s.reader != w.worker_id) continue;
+    // A new process, or counters that went backwards, start a new run of counters.
+    if (s.pid != w.pid || s.frames_read < w.cur_read || s.lapped < w.cur_lapped) {
+      w.old_read += w.cur_read;
+      w.old_lapped += w.cur_lapped;
+      w.old_torn += w.cur_torn;
+      w.old_skipped += w.cur_skipped;
+      w.pid = s.pid;
+    }
+    w.cur_read = s.frames_read;
+    w.cur_lapped = s.lapped;
+    w.cur_torn = s.torn;
+    w.cur_skipped = s.skipped;
+  }
+  w.frames_read = w.old_read + w.cur_read;
+  w.lapped = w.old_lapped + w.cur_lapped;
+  w.torn = w.old_torn + w.cur_torn;
+  w.skipped = w.old_skipped + w.cur_skipped;
+}
+
+void PipelineStats::worker_exited(const ChildSpec& child) {
+  // A killed worker's stats file outlives it until its replacement starts: take its last counters
+  // now, or the frames since the previous sample would be missing from the totals.
+  for (WorkerStats& w : workers_) {
+    if (w.label == child.label) absorb(w, ring::read_reader_stats(w.ring));
+  }
 }
 
 bool PipelineStats::count_event(const std::string& label, std::string_view line) {

@@ -335,6 +335,7 @@ class Supervisor {
   void on_exit(Child& c, int status) {
     if (c.out_fd >= 0) drain(c, true);
     if (c.err_fd >= 0) drain(c, false);
+    if (c.spec.kind == ChildKind::kWorker) stats_.worker_exited(c.spec);
     c.pid = -1;
     const std::uint64_t now = now_ns();
     const std::uint64_t ran = now - c.started_ns;

@@ -16,7 +16,8 @@
 
 namespace framering::ring {
 class Reader;
-}
+struct ReaderStatsSnapshot;
+}  // namespace framering::ring
 
 namespace framering::supervisor {
 
@@ -67,6 +68,8 @@ class PipelineStats {
   // One event line printed by the worker `label`; returns false if it is not a JSON object.
   bool count_event(const std::string& label, std::string_view line);
   void count_restart(const ChildSpec& child);
+  // A worker process ended: folds in its final reader-stats counters.
+  void worker_exited(const ChildSpec& child);
 
   const std::vector<CameraStats>& cameras() const { return cameras_; }
   const std::vector<WorkerStats>& workers() const { return workers_; }
@@ -81,6 +84,7 @@ class PipelineStats {
 
  private:
   void sample_ring(CameraStats& cam, std::size_t index);
+  static void absorb(WorkerStats& w, const std::vector<ring::ReaderStatsSnapshot>& snapshots);
   std::vector<CameraStats> cameras_;
   std::vector<WorkerStats> workers_;
   std::vector<std::unique_ptr<ring::Reader>> readers_;  // one per camera, attached lazily
