@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   } catch (const framering::ring::RingError& e) {
     std::fprintf(stderr, "framering: %s\n", e.what());
     return e.exit_code();
+  } catch (const std::exception& e) {
+    // Anything a subcommand did not turn into its own exit code: say what, never abort silently.
+    std::fprintf(stderr, "framering: unexpected error: %s\n", e.what());
+    return 1;
   }
   return exit_code;
 }
