@@ -398,9 +398,10 @@ def section_workers(res, img):
     if "error" in res or not res.get("runs"):
         return out + [f"Not run: {res.get('error', 'no runs')}.", ""], None
     out += [f"`{res['cmd']}` fed by `{res.get('feeder', '')}`: frames ÷ wall time until every member reached its --max-frames. "
-            "The ingest that feeds the ring (768x576 bgr24) runs at the same time on the same 2 cores, "
-            "niced so the workers get the CPU first; `people` (HOG) runs a tenth of the frames (not in "
-            "QUICK runs); a member that needs more than 120 s is stopped and shown as –.", "",
+            "The ring (768x576 bgr24) is filled with exactly those frames before the clock starts and its "
+            "writer has exited, so the workers have the 2 cores to themselves and no frame is overwritten "
+            "under a slow analytic; `people` (HOG) runs a tenth of the frames (not in QUICK runs); a "
+            "member that needs more than 120 s is stopped and shown as –.", "",
             "| analytic | frames | 1 worker f/s | group of 2 f/s | group ÷ single |", "|---|---:|---:|---:|---:|"]
     by = {}
     for r in res["runs"]:

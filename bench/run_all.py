@@ -237,15 +237,16 @@ def bench_workers(framering, quick):
         return {"error": "`framering worker` is not in this build"}
     frames = 100 if quick else 400
     ring = f"bench-workers-{os.getpid()}"
-    # The feeding ingest runs niced so the workers being measured get the CPU first.
-    ingest = subprocess.Popen(["nice", "-n", "10", str(framering), "ingest", "--ring", ring, "--source", str(VTEST),
-                               "--loop", "--metrics-addr", "0", "--slots", "32"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Fill a ring with exactly the frames to analyse and stop the writer (--keep leaves it CLOSED):
+    # a writer looping at full speed would overwrite frames while a slow analytic (HOG) still
+    # looks at them, and every one of those would be discarded as torn. Nothing competes for the
+    # CPU while the workers are timed.
+    feeder = [str(framering), "ingest", "--ring", ring, "--source", str(VTEST), "--slots",
+              str(frames + 1), "--max-frames", str(frames), "--keep", "--metrics-addr", "0"]
     runs = []
     try:
-        deadline = time.monotonic() + 20
-        while not pathlib.Path(f"/dev/shm/framering.{ring}").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        subprocess.run(feeder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       timeout=120)
         for analytic in ANALYTICS:
             if quick and analytic == "people":
                 continue  # HOG runs at a few frames/s: too slow for a quick run
@@ -254,13 +255,12 @@ def bench_workers(framering, quick):
                 log(f"workers {analytic} members={members}")
                 runs.append(time_workers(framering, ring, analytic, members, n))
     finally:
-        ingest.terminate()
-        ingest.wait(timeout=30)
         for stale in pathlib.Path("/dev/shm").glob(f"framering.{ring}*"):
             stale.unlink(missing_ok=True)
     return {"runs": runs,
             "cmd": "framering worker --ring R --analytic X --mode every --max-frames N "
-                   "[--group g --member i --members 2]", "feeder": "nice -n 10 framering ingest --ring R --source vtest.avi --loop --slots 32 --metrics-addr 0"}
+                   "[--group g --member i --members 2]",
+            "feeder": " ".join(["framering"] + feeder[1:]).replace(str(VTEST), "vtest.avi")}
 
 
 # -- Python pickling experiment (owns its own section of docs/benchmarks.md) ----------------------
