@@ -34,7 +34,7 @@ def reader_of(rings, ring_name, reader="pyreader"):
 def test_one_shot_json_has_rates_from_two_samples(framering_bin, ring_name, procs):
     start_helper(procs, ring_name)
     wait_for(lambda: reader_of(stat_json(framering_bin, "--window", "0", ring_name), ring_name)[1]["frames_read"] > 0,
-             what="reader stats to show frames read")
+             timeout=30, what="reader stats to show frames read")
     ring, rd = reader_of(stat_json(framering_bin, "--window", "0.5", ring_name), ring_name)
     assert ring["writer_alive"] is True
     assert rd["alive"] is True
@@ -83,14 +83,14 @@ def test_watch_table_shows_rings_and_readers(framering_bin, ring_name, procs):
 def test_dead_writer_and_reader_are_shown_dead(framering_bin, ring_name, procs):
     p = start_helper(procs, ring_name)
     wait_for(lambda: reader_of(stat_json(framering_bin, "--window", "0", ring_name), ring_name)[1]["frames_read"] > 0,
-             what="frames read")
+             timeout=30, what="frames read")
     p.send_signal(signal.SIGKILL)  # no cleanup: segment and stats file stay behind
     p.wait(timeout=5)
     # The writer's heartbeat is trusted for a moment (then its flock is probed): not instant.
     wait_for(lambda: not reader_of(stat_json(framering_bin, "--window", "0", ring_name), ring_name)[0]["writer_alive"],
-             what="writer to be reported dead")
+             timeout=30, what="writer to be reported dead")
     ring, rd = reader_of(stat_json(framering_bin, "--window", "0", ring_name), ring_name)
-    assert rd["alive"] is False
+    assert rd["alive"] is False, rd
     table = subprocess.run([framering_bin, "stat", "--window", "0", ring_name], capture_output=True, text=True,
                            timeout=20)
     assert table.returncode == 0
