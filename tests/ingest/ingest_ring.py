@@ -10,12 +10,10 @@ import mmap
 import os
 import pathlib
 import re
-import socket
 import struct
 import shutil
 import subprocess
 import tempfile
-import time
 
 OPENCV_DATA = pathlib.Path("/usr/share/doc/opencv-doc/examples/data")
 VTEST = OPENCV_DATA / "vtest.avi"
@@ -141,17 +139,5 @@ def ffmpeg_frame_hashes(path, frame_bytes, wanted, pix_fmt="bgr24"):
     return hashes
 
 
-def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The shared polling and port helpers (tests/conftest.py), re-exported for this directory's tests.
+from conftest import free_port, wait_for  # noqa: E402,F401

@@ -5,7 +5,6 @@ y4m feeder that lets a test decide exactly how many frames an ingest publishes.
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -16,20 +15,13 @@ PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port  # noqa: E402,F401  (shared helpers, tests/conftest.py)
+from conftest import wait_for as _wait_for
 
 
 def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    """conftest's wait_for with the longer default these scrape-driven tests need."""
+    return _wait_for(predicate, timeout=timeout, interval=interval, what=what)
 
 
 def http_get(url, timeout=3):
