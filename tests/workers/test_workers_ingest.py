@@ -54,7 +54,10 @@ def test_consumer_group_of_three_splits_the_stream_disjointly(framering_bin, rin
                                    "--group", "g", "--member", str(m), "--members", str(members),
                                    "--max-frames", str(n // members)), text=True)
         workers.append((p, ev))
-    rc, err = run(ingest_cmd(framering_bin, ring_name, "--slots", str(n + 10), "--max-frames", str(n)))
+    # --keep: the ingest may publish all frames and exit before a member's next attach attempt;
+    # the kept (CLOSED) ring still holds every frame for members that attach late.
+    rc, err = run(ingest_cmd(framering_bin, ring_name, "--slots", str(n + 10), "--max-frames", str(n),
+                             "--keep"))
     assert rc == 0, err
     seen = []
     for m, (p, ev) in enumerate(workers):
