@@ -18,17 +18,22 @@ def test_slow_reader_sees_lapped_and_torn_never_corrupt(ring_name, procs):
         with framering.Writer({ring_name!r}, shape={FRAME_SHAPE}, dtype=np.uint32, slots=3) as w:
             print("ready", flush=True)
             deadline = time.monotonic() + 3.0
+            slow_from = deadline - 1.0
             while time.monotonic() < deadline:
                 slot = w.claim()
                 slot.array.fill(slot.frame_no)   # stamp: every element = the frame number
                 w.publish(slot)
+                # Flat out for 2 s (laps the reader), then one frame per 50 ms for the last
+                # second, so intact reads occur too however fast or loaded the machine is.
+                if time.monotonic() >= slow_from:
+                    time.sleep(0.05)
             print(w.cursor, flush=True)
     """)
     assert writer.stdout.readline().strip() == "ready"
     ring = framering.Ring(ring_name, start="next")
     outcomes = {s: 0 for s in ReadStatus}
     intact = corrupt = invalid = torn_and_mixed = 0
-    deadline = time.monotonic() + 2.5
+    deadline = time.monotonic() + 2.9
     while time.monotonic() < deadline:
         r = ring.wait_next(timeout=1.0)
         outcomes[r.status] += 1
