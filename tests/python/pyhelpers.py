@@ -3,7 +3,8 @@ import os
 import pathlib
 import sys
 import textwrap
-import time
+
+from conftest import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -26,14 +27,8 @@ def communicate(proc, timeout=30):
 
 
 def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
-    """Polls `predicate` until it returns something truthy (returned) or fails the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    """conftest's wait_for (tests/conftest.py) with the finer polling these tests use."""
+    return wait_for(predicate, timeout=timeout, interval=interval, what=what)
 
 
 def start_py(procs, code, **kw):
