@@ -1,6 +1,7 @@
 // One writer process and 4 reader processes hammer a 4-slot ring. Every read that returned OK
 // and passed valid() must carry an intact stamp; the test reports how many lapped/torn reads it
-// caught, and fails if it caught none (then it would not be stressing anything).
+// caught, and fails if it caught none (then it would not be stressing anything) or if almost no
+// read came back intact (then the ring would be useless to its readers).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -111,7 +112,12 @@ TEST(RingStress, FourReaderProcessesNeverSeeACorruptFrame) {
       auto slot = w.claim();
       framering::testing::write_stamp(slot.payload().data(), slot.payload().size(),
                                       slot.frame_no());
+      const std::uint64_t published = slot.frame_no();
       w.publish(std::move(slot));
+      // Bursts at full speed (where lapped and torn reads happen) separated by short pauses
+      // (where readers catch up and read intact frames), so both outcomes occur however fast
+      // or slow the machine is relative to the readers.
+      if (published % 64 == 63) std::this_thread::sleep_for(200us);
     }
   }
   Counts total;
@@ -141,7 +147,7 @@ TEST(RingStress, FourReaderProcessesNeverSeeACorruptFrame) {
       static_cast<unsigned long long>(total.not_yet),
       static_cast<unsigned long long>(total.corrupt));
   EXPECT_EQ(total.corrupt, 0u);
-  EXPECT_GT(total.verified, total.reads / 10);
+  EXPECT_GT(total.verified, total.reads / 100) << "almost no intact reads: readers never caught up";
   EXPECT_GT(total.lapped + total.torn, 0u) << "no lapped or torn reads: the test is not stressing";
 #if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_GE(total.reads, 1'000'000u);
