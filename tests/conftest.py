@@ -4,10 +4,12 @@ Run with Debian's /usr/bin/python3 (it has numpy): `make test` does this for you
 """
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -49,6 +51,18 @@ def ring_name():
             p.unlink()
         except OSError:
             pass
+
+
+@pytest.fixture
+def private_shm(monkeypatch):
+    """A shm directory of this test's own, exported as FRAMERING_SHM_DIR (so the framering
+    processes it starts use it too). For tests that leave a ring without a live writer on purpose:
+    in the shared /dev/shm, any `cleanup_stale()` on the host (a `framering run` starting or
+    stopping, the ring tests) rightly removes such a ring while the test still inspects it."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="framering-test-", dir="/dev/shm"))
+    monkeypatch.setenv("FRAMERING_SHM_DIR", str(path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port():
