@@ -317,6 +317,7 @@ TEST_F(RingTest, KilledReaderDoesNotAffectWriter) {
 }
 
 TEST_F(RingTest, CleanupStaleRemovesOnlyDeadRings) {
+  const framering::testing::PrivateShmDir shm;  // before every ring of this test, gone after them
   const std::string dead = unique_ring("dead");
   RingCleanup dead_cleanup{dead};
   const pid_t child = spawn([&] {

@@ -1,11 +1,14 @@
 // Helpers for ring tests: unique ring names and cleanup of their files.
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "framering/ringbuf/geometry.hpp"
@@ -28,6 +31,32 @@ struct RingCleanup {
       if (e.path().filename().string().rfind("framering." + name, 0) == 0) fs::remove(e.path(), ec);
     }
   }
+};
+
+// Points FRAMERING_SHM_DIR at a fresh directory on /dev/shm for its lifetime. For tests of
+// cleanup_stale(), which sweeps its whole directory: in the shared /dev/shm it would judge (and
+// remove) other processes' dead rings, and their leftovers would change its counts.
+struct PrivateShmDir {
+  std::string dir;
+  std::optional<std::string> previous;
+  PrivateShmDir() {
+    char path[] = "/dev/shm/framering-test-XXXXXX";
+    if (::mkdtemp(path) == nullptr) throw std::runtime_error("mkdtemp in /dev/shm failed");
+    dir = path;
+    if (const char* old = std::getenv("FRAMERING_SHM_DIR")) previous = old;
+    ::setenv("FRAMERING_SHM_DIR", dir.c_str(), 1);
+  }
+  ~PrivateShmDir() {
+    if (previous) {
+      ::setenv("FRAMERING_SHM_DIR", previous->c_str(), 1);
+    } else {
+      ::unsetenv("FRAMERING_SHM_DIR");
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  PrivateShmDir(const PrivateShmDir&) = delete;
+  PrivateShmDir& operator=(const PrivateShmDir&) = delete;
 };
 
 inline ring::Geometry small_geometry(std::uint64_t bytes = 4096) {
