@@ -96,7 +96,9 @@ class Prometheus:
 class Y4mFeeder:
     """Writes 320x240 y4m frames into a FIFO an ingest reads as its file source, at ~30 fps until
     freeze(); then holds the FIFO open (the ingest waits, alive, with its cursor frozen) until
-    close(). So the test knows exactly when the frame count stops moving."""
+    close(). So the test knows exactly when the frame count stops moving: freeze() returns once
+    the frame being written (a write blocks until the ingest reads it) is done, so `sent` is
+    final then."""
 
     W, H = 320, 240
 
@@ -105,6 +107,7 @@ class Y4mFeeder:
         os.mkfifo(path)
         self.sent = 0
         self._freeze = threading.Event()
+        self._frozen = threading.Event()
         self._close = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -117,10 +120,12 @@ class Y4mFeeder:
                 f.write(b"FRAME\n" + bytes([self.sent % 256]) * (self.W * self.H) + chroma)
                 self.sent += 1
                 time.sleep(1 / 30)
+            self._frozen.set()
             self._close.wait()
 
-    def freeze(self):
+    def freeze(self, timeout=60):
         self._freeze.set()
+        assert self._frozen.wait(timeout), f"the y4m feeder did not stop writing within {timeout} s"
 
     def close(self):
         self._close.set()

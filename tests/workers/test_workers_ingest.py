@@ -28,14 +28,20 @@ def test_checksum_of_every_frame_matches_ffmpeg_with_no_drops(framering_bin, rin
                                                               tmp_path):
     want = ffmpeg_crcs()
     events = tmp_path / "events.jsonl"
-    # Started before the ring exists; the ring holds the whole clip, so nothing can be lapped.
-    worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode", "every",
-                                    "--max-frames", str(len(want))), text=True)
-    rc, err = run(ingest_cmd(framering_bin, ring_name, "--slots", str(len(want) + 5)))
+    log = tmp_path / "worker.log"
+    # Started before the ring exists (the ingest starts once it says it waits); the ring holds the
+    # whole clip, so nothing can be lapped, and --keep leaves it for the worker even if the ingest
+    # is done before the worker's next attach attempt.
+    with open(log, "w") as log_file:
+        worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode",
+                                        "every", "--max-frames", str(len(want))),
+                             stderr=log_file, stdout=subprocess.DEVNULL)
+    wait_for(lambda: "waiting for ring" in log.read_text(), 30, "the worker to wait for its ring")
+    rc, err = run(ingest_cmd(framering_bin, ring_name, "--slots", str(len(want) + 5), "--keep"))
     assert rc == 0, err
-    _, werr = worker.communicate(timeout=60)
+    worker.wait(timeout=60)
+    werr = log.read_text()
     assert worker.returncode == 0, werr
-    assert "waiting for ring" in werr
     assert "0 lapped, 0 torn, 0 skipped" in werr
     got = read_events(events)
     assert [e["frame_no"] for e in got] == list(range(len(want)))
@@ -80,12 +86,12 @@ def test_worker_waits_for_ingest_and_resumes_after_sigkill_restart(framering_bin
     with open(log, "w") as log_file:
         worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode",
                                         "every"), stderr=log_file, stdout=subprocess.DEVNULL)
-    wait_for(lambda: "waiting for ring" in log.read_text(), 10, "the worker to wait for its ring")
+    wait_for(lambda: "waiting for ring" in log.read_text(), 30, "the worker to wait for its ring")
     first = procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--loop", "--slots", "16"))
-    wait_for(lambda: len(read_events(events)) >= 5, 20, "frames of the first ingest")
+    wait_for(lambda: len(read_events(events)) >= 5, 30, "frames of the first ingest")
     first.send_signal(signal.SIGKILL)
     first.wait()
-    wait_for(lambda: "is gone" in log.read_text(), 10, "the worker to notice the dead writer")
+    wait_for(lambda: "is gone" in log.read_text(), 30, "the worker to notice the dead writer")
     assert worker.poll() is None, "the worker must survive its writer"
     before = len(read_events(events))
 
@@ -160,7 +166,9 @@ def test_stat_and_metrics_show_the_worker_reading_in_place(framering_bin, ring_n
     worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", tmp_path / "e.jsonl",
                                     "--name", "crc-live", "--mode", "every",
                                     metrics=f"127.0.0.1:{port}"))
-    procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--keep", "--slots", "8",
+    # More slots than frames: however late the worker attaches (it retries every 200 ms), the
+    # ring still holds frame 0, so it reads all n.
+    procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--keep", "--slots", str(n + 6),
                            "--max-frames", str(n)))
 
     def reader():
@@ -171,7 +179,7 @@ def test_stat_and_metrics_show_the_worker_reading_in_place(framering_bin, ring_n
         readers = [r for r in json.loads(p.stdout)[0]["readers"] if r["reader"] == "crc-live"]
         return readers[0] if readers and readers[0]["position"] == n else None
 
-    r = wait_for(reader, 20, "the worker in framering stat at the end of the stream")
+    r = wait_for(reader, 30, "the worker in framering stat at the end of the stream")
     assert r["same_epoch"] and r["lag"] == 0
     assert r["frames_read"] == n and r["dropped"] == {"lapped": 0, "torn": 0, "skipped": 0}
     assert r["bytes_copied"] == 0
