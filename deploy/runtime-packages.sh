@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the Debian packages that provide the shared libraries BINARY links directly
-# (its ELF NEEDED entries), one per line, sorted. deploy/Dockerfile's runtime stage installs
+# (its ELF NEEDED entries, plus the ones it dlopen()s), one per line, sorted. deploy/Dockerfile's runtime stage installs
 # exactly these (apt adds their dependencies), so the image carries runtime libraries only,
 # never -dev packages, and follows whatever the build links.
 set -euo pipefail
@@ -11,6 +11,13 @@ while read -r soname path; do
   path_of[$soname]=$(readlink -f "$path")
 done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
 mapfile -t needed < <(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}')
+# Libraries the binary dlopen()s on demand (ingest/src/video_input.cpp: libavdevice for the
+# `testsrc:` source) are not NEEDED entries; the image must carry them all the same.
+for soname in libavdevice.so.59; do
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && $NF ~ /^\// {print $NF; exit}')
+  [ -n "$path" ] && path_of[$soname]=$(readlink -f "$path")
+  needed+=("$soname")
+done
 # One dpkg query for all libraries (it is slow to start). With usrmerge, dpkg may record a
 # library under /lib or under /usr/lib, so ask for both spellings.
 queries=()

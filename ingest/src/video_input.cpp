@@ -1,10 +1,11 @@
 #include "video_input.hpp"
 
 extern "C" {
-#include <libavdevice/avdevice.h>
+#include <libavdevice/version.h>
 #include <libavutil/pixdesc.h>
 }
 
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -23,13 +24,42 @@ struct DictGuard {
   }
 };
 
-void register_devices_once() {
+void init_network_once() {
   static std::once_flag once;
   std::call_once(once, [] {
-    avdevice_register_all();
     const int ret = avformat_network_init();
     if (ret < 0) spdlog::warn("libavformat network init failed: {}", av_error(ret));
   });
+}
+
+// libavdevice (needed only for the lavfi input behind `testsrc:`) pulls ~80 more shared
+// libraries (SDL, X11, PulseAudio, ...) into the process, which doubled the start-up time of
+// every framering command. It is loaded here, the first time a test pattern is opened.
+const AVInputFormat* lavfi_input_format() {
+  static std::once_flag once;
+  static std::string failure;
+  std::call_once(once, [] {
+    const std::string soname = "libavdevice.so." + std::to_string(LIBAVDEVICE_VERSION_MAJOR);
+    void* lib = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_GLOBAL);  // kept for the process
+    if (!lib) {
+      const char* why = ::dlerror();
+      failure = "testsrc: needs FFmpeg's " + soname + " (Debian package libavdevice" +
+                std::to_string(LIBAVDEVICE_VERSION_MAJOR) +
+                "), which could not be loaded: " + (why ? why : "unknown error");
+      return;
+    }
+    using RegisterAll = void (*)();
+    auto register_all = reinterpret_cast<RegisterAll>(::dlsym(lib, "avdevice_register_all"));
+    if (!register_all) {
+      failure = soname + " has no avdevice_register_all";
+      return;
+    }
+    register_all();
+  });
+  if (!failure.empty()) throw SourceError(failure);
+  const AVInputFormat* format = av_find_input_format("lavfi");
+  if (!format) throw SourceError("the lavfi input device is missing from this libavdevice build");
+  return format;
 }
 
 }  // namespace
@@ -45,25 +75,20 @@ void VideoInput::arm_deadline() {
 
 VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
     : spec_(spec), settings_(settings), packet_(make_packet()) {
-  register_devices_once();
+  init_network_once();
+  const AVInputFormat* input_format =
+      spec.kind == SourceKind::kTestsrc ? lavfi_input_format() : nullptr;
   AVFormatContext* raw = avformat_alloc_context();
   if (!raw) throw std::bad_alloc();
   raw->interrupt_callback.callback = &VideoInput::interrupt_cb;
   raw->interrupt_callback.opaque = &interrupt_;
 
   DictGuard options;
-  const AVInputFormat* input_format = nullptr;
   std::string url = spec.target;
   if (spec.kind == SourceKind::kRtsp) {
     options.set("rtsp_transport", "tcp");
     // libavformat's socket timeout in microseconds; the interrupt deadline backs it up.
     options.set("timeout", std::to_string(std::chrono::microseconds(settings.io_timeout).count()));
-  } else if (spec.kind == SourceKind::kTestsrc) {
-    input_format = av_find_input_format("lavfi");
-    if (!input_format) {
-      avformat_free_context(raw);
-      throw SourceError("the lavfi input device is missing from this libavdevice build");
-    }
   }
   arm_deadline();
   // On failure avformat_open_input frees the context and nulls `raw`.

@@ -1,10 +1,8 @@
 // /preview, /preview.jpg, /preview.json: see preview.hpp.
 #include "framering/metrics/preview.hpp"
 
+#include <turbojpeg.h>
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <fstream>
 #include <map>
@@ -89,6 +87,34 @@ struct PreviewState {
   }
 };
 
+// libjpeg-turbo's pixel format for the ring's channel order. JPEG stores YCbCr, so an rgb24
+// ring is encoded as it lies (no private BGR copy as OpenCV's imencode would need).
+int turbojpeg_pixel_format(const ring::Geometry& g, int channels) {
+  if (channels == 1) return TJPF_GRAY;
+  if (channels == 4) return TJPF_BGRX;
+  return g.pix_fmt == ring::PixFmt::kRgb24 ? TJPF_RGB : TJPF_BGR;
+}
+
+// Encodes the slot in place: libjpeg-turbo reads the read-only mapping directly.
+std::string encode_jpeg(const std::byte* pixels, const ring::Geometry& g, int quality,
+                        const std::string& ring_name) {
+  const int channels = static_cast<int>(g.channels());
+  std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitCompress(), &tjDestroy);
+  if (!handle) throw std::runtime_error("libjpeg-turbo could not start a JPEG encoder");
+  unsigned char* out = nullptr;
+  unsigned long out_bytes = 0;
+  const int rc = tjCompress2(handle.get(), reinterpret_cast<const unsigned char*>(pixels),
+                             static_cast<int>(g.width()), 0, static_cast<int>(g.height()),
+                             turbojpeg_pixel_format(g, channels), &out, &out_bytes,
+                             channels == 1 ? TJSAMP_GRAY : TJSAMP_420, quality, TJFLAG_FASTDCT);
+  std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(out, &tjFree);
+  if (rc != 0) {
+    throw std::runtime_error("ring '" + ring_name +
+                             "': JPEG encoding failed: " + tjGetErrorStr2(handle.get()));
+  }
+  return std::string(reinterpret_cast<const char*>(out), out_bytes);
+}
+
 HttpResponse unavailable(const std::string& why) {
   return {503, "text/plain; charset=utf-8", "preview: " + why + "\n"};
 }
@@ -110,23 +136,10 @@ std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality
           "ring '" + reader.name() + "' holds " + g.describe() +
           " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 channels");
     }
-    // A header over the read-only slot: imencode reads it in place. The mapping is PROT_READ,
-    // so the const_cast can never turn into a write.
-    const cv::Mat slot(static_cast<int>(g.height()), static_cast<int>(g.width()), CV_8UC(channels),
-                       const_cast<std::byte*>(r.frame.data));
-    // JPEG wants BGR: an rgb24 ring is converted into a private image (a preview-only side path,
-    // not a frame handed to analysis). Never convert into `slot` itself: it is read-only.
-    cv::Mat converted;
-    if (g.pix_fmt == ring::PixFmt::kRgb24) cv::cvtColor(slot, converted, cv::COLOR_RGB2BGR);
-    const cv::Mat& bgr = converted.empty() ? slot : converted;
-    std::vector<uchar> jpeg;
-    if (!cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality})) {
-      throw std::runtime_error("ring '" + reader.name() + "': OpenCV could not encode a JPEG");
-    }
+    const std::string jpeg = encode_jpeg(r.frame.data, g, quality, reader.name());
     // Seqlock re-check after use: the slot may have been rewritten while it was encoded.
     if (!reader.valid(r.frame)) continue;
-    return PreviewFrame{std::string(jpeg.begin(), jpeg.end()), r.frame.frame_no, g.width(),
-                        g.height()};
+    return PreviewFrame{jpeg, r.frame.frame_no, g.width(), g.height()};
   }
   return std::nullopt;
 }
