@@ -139,7 +139,7 @@ def test_killed_writer_is_gone_and_a_successor_is_an_epoch_change(ring_name, pro
     child.wait()
     # state stays LIVE, but the heartbeat stops and the kernel dropped the flock
     assert ring.state_name == "LIVE"
-    r = wait_until(lambda: (x := ring.read(1)).status is ReadStatus.WRITER_GONE and x, timeout=5,
+    r = wait_until(lambda: (x := ring.read(1)).status is ReadStatus.WRITER_GONE and x, timeout=30,
                  what="WRITER_GONE after SIGKILL")
     assert r.next == 1
     with framering.Writer(ring_name, shape=(4, 4), slots=2) as successor:
