@@ -20,7 +20,7 @@ def start(procs, port, *extra):
 def probe(url):
     return subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
                            "stream=codec_name,width,height", "-of", "json", url],
-                          capture_output=True, text=True, timeout=20)
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_serves_h264_of_the_requested_size(procs, port):
@@ -39,5 +39,5 @@ def test_requires_credentials_when_asked(procs, port):
 
 
 def test_rejects_bad_arguments():
-    out = subprocess.run([sys.executable, str(CAMERA), "--path", "cam0"], capture_output=True, text=True, timeout=20)
+    out = subprocess.run([sys.executable, str(CAMERA), "--path", "cam0"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--path must start with '/'" in out.stderr

@@ -145,5 +145,5 @@ def test_health_check_command_tells_a_live_ingest_from_a_dead_port(framering_bin
         return subprocess.run(["sh", "-c", command], env={"PATH": os.environ["PATH"], "FRAMERING_HEALTH_PORT": str(p)},
                               capture_output=True, timeout=10).returncode
 
-    wait_for(lambda: health(port) == 0, timeout=15, what="the health check to pass on a live ingest")
+    wait_for(lambda: health(port) == 0, timeout=30, what="the health check to pass on a live ingest")
     assert health(dead) == 1

@@ -44,11 +44,11 @@ def start_pipeline(framering_bin, ring, procs, tmp_path):
     ingest_port, worker_port = free_port(), free_port()
     procs.start([framering_bin, "ingest", "--ring", ring, "--source", SOURCE, "--realtime",
                  "--metrics-addr", f"127.0.0.1:{ingest_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: (SHM / f"framering.{ring}").exists(), timeout=15, what=f"ring {ring}")
+    wait_for(lambda: (SHM / f"framering.{ring}").exists(), timeout=30, what=f"ring {ring}")
     procs.start([framering_bin, "worker", "--ring", ring, "--analytic", "checksum", "--name", "chk",
                  "--events", str(tmp_path / "events.jsonl"), "--metrics-addr", f"127.0.0.1:{worker_port}"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: sample_value(scrape(worker_port), "framering_frames_read_total") > 0, timeout=15,
+    wait_for(lambda: sample_value(scrape(worker_port), "framering_frames_read_total") > 0, timeout=30,
              what="the worker to read frames")
     return ingest_port, worker_port
 
@@ -123,5 +123,5 @@ def test_ring_size_formula_matches_a_real_segment(framering_bin, ring_name, proc
                  "--height", str(height), "--pix-fmt", "gray8", "--slots", str(slots), "--realtime",
                  "--metrics-addr", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     segment = SHM / f"framering.{ring_name}"
-    wait_for(segment.exists, timeout=15, what=f"ring {ring_name}")
+    wait_for(segment.exists, timeout=30, what=f"ring {ring_name}")
     assert segment.stat().st_size == ring_bytes(width, height, "gray8", slots)

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from rel_helpers import (VTEST, StallingServer, assert_no_crash, ffmpeg, ffprobe_frame_count,
-                         free_port, make_clip, run, shm_leftovers, summary, truncated_copy)
+                         free_port, make_clip, run, shm_leftovers, summary, truncated_copy,
+                         wait_for)
 
 
 def ingest(framering_bin, ring, source, *args, timeout=60):
@@ -147,6 +148,8 @@ def test_rtsp_server_that_stalls_hits_the_io_deadline(framering_bin, ring_name, 
     p = ingest(framering_bin, ring_name, url, "--timeout", "1", "--max-retries", "1", timeout=60)
     assert p.returncode == 3, p.stderr
     assert url in p.stderr
+    # The server's accept thread may lag behind the kernel's accepted connections.
+    wait_for(lambda: len(stalling_server.accepted) >= 2, timeout=30, what="two connections accepted")
     assert len(stalling_server.accepted) == 2, "one attempt and one retry, each timed out"
     assert shm_leftovers(ring_name) == []
 

@@ -5,7 +5,6 @@ import os
 import pathlib
 import shutil
 import signal
-import time
 
 import pytest
 
@@ -72,7 +71,9 @@ def test_stopped_writer_still_owns_its_ring(framering_bin, ring_name, procs):
     wait_for(lambda: (SHM / f"framering.{ring_name}").exists(), timeout=20, what="the ring")
     os.kill(first.pid, signal.SIGSTOP)
     try:
-        time.sleep(0.5)  # heartbeat is now stale (readers consider it after 300 ms)
+        # Readers trust a heartbeat for 300 ms: wait until this one is older than that.
+        wait_for(lambda: stat_json(framering_bin, ring_name)["heartbeat_age_s"] > 0.5, timeout=30,
+                 what="the stopped writer's heartbeat to go stale")
         p = run([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
                  "--metrics-addr", "0"])
         assert_no_crash(p)
@@ -81,7 +82,7 @@ def test_stopped_writer_still_owns_its_ring(framering_bin, ring_name, procs):
     finally:
         os.kill(first.pid, signal.SIGCONT)
     before = stat_json(framering_bin, ring_name)["cursor"]
-    wait_for(lambda: stat_json(framering_bin, ring_name)["cursor"] > before, timeout=10,
+    wait_for(lambda: stat_json(framering_bin, ring_name)["cursor"] > before, timeout=30,
              what="the first writer to carry on after SIGCONT")
 
 
