@@ -50,6 +50,7 @@ WIDTH, HEIGHT, FPS, SLOTS = 320, 240, 100, 4
 SOURCE = f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}"
 WORKERS = ["checksum", "sums-0", "sums-1", "motion"]
 CHECKSUM_WORKERS = ["checksum", "sums-0", "sums-1"]
+MIN_VERIFIED = 100  # checksum events the run waits for before it stops (test_chaos.py checks)
 
 CONFIG = """\
 cameras:
@@ -273,9 +274,18 @@ class Chaos:
             wait_until(lambda: (ring_cursor(self.ring) or 0) > (before_cursor or 0) + FPS and
                        all(reader_stats(self.ring).get(w, 0) > before.get(w, 0) for w in WORKERS),
                        30, "frames published and analysed by every worker after the chaos")
+            # Enough checksum events to verify, however fast the machine analysed so far.
+            wait_until(lambda: self.checksum_events() > MIN_VERIFIED, 60,
+                       f"more than {MIN_VERIFIED} checksum events")
             log(f"recovered: every child running ({sorted(kids)}), frames flowing")
         except RuntimeError as e:
             self.fail(str(e))
+
+    def checksum_events(self):
+        try:
+            return self.events.read_text().count('"kind":"checksum"')
+        except OSError:
+            return 0
 
     def stop(self):
         self.probe.send_signal(signal.SIGTERM)
