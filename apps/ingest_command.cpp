@@ -75,6 +75,10 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
                 "publish files at their timestamps (default: as fast "
                 "as decoding allows)");
   sub->add_flag("--loop", o.loop, "restart files (and npy stacks) at their end");
+  sub->add_option("--wait-for-readers", o.wait_for_readers,
+                  "files, npy, testsrc: lose no frame: wait until N workers are attached (again, "
+                  "if one exits) and never overwrite a frame an attached worker has not read "
+                  "(0: off)");
   sub->add_option("--max-frames", o.max_frames, "stop after publishing N frames (0: no limit)");
   sub->add_option("--max-retries", flags->max_retries,
                   "reconnect attempts in a row before exit 3 (-1: unlimited; default unlimited "

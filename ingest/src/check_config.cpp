@@ -71,6 +71,14 @@ void validate_options(const IngestOptions& o, bool check_source) {
   if (o.max_retries && *o.max_retries < -1) {
     throw ConfigError("--max-retries must be -1 (unlimited) or a count >= 0");
   }
+  if (o.wait_for_readers > 0 && spec.live()) {
+    throw ConfigError("--wait-for-readers cannot hold back " + label +
+                      ": a camera does not wait; give its workers more --slots instead");
+  }
+  if (o.wait_for_readers > 64) {
+    throw ConfigError("--wait-for-readers " + std::to_string(o.wait_for_readers) +
+                      " is more than 64 readers");
+  }
   if (o.decode_threads < 0 || o.decode_threads > 64) {
     throw ConfigError("--decode-threads must be 0 (auto) to 64");
   }

@@ -141,6 +141,8 @@ bool publish_file(const std::string& path, const IngestOptions& options, Publish
                   publisher.geometry().describe());
     return false;
   }
+  // Interrupted by a stop request: not the file's fault, so not counted as a bad array.
+  if (!publisher.wait_for_readers()) return true;
   ring::Writer::Slot slot = publisher.claim();
   if (!pread_all(fd.get(), slot.payload().first(h.data_bytes), static_cast<off_t>(h.data_offset))) {
     spdlog::error("npy: reading {} failed: {}; skipped", path, errno_text(errno));

@@ -8,6 +8,7 @@
 #include "framering/ringbuf/header.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "stop_signal.hpp"
 
 namespace framering::ingest {
 
@@ -71,6 +72,24 @@ void Publisher::open_ring(const ring::Geometry& geometry) {
   metrics_.ring_slot_bytes.Set(static_cast<double>(writer_->info().slot_stride));
   spdlog::info("ring '{}' created: {} slots of {} ({} B/frame) at {}", options_.ring,
                options_.slots, geometry.describe(), writer_->info().frame_bytes, writer_->path());
+}
+
+bool Publisher::wait_for_readers() {
+  if (options_.wait_for_readers == 0) return true;
+  if (!gate_) gate_.emplace(options_.ring, options_.wait_for_readers);
+  const ring::RingInfo& info = writer_->info();
+  return gate_->wait_to_write(
+      writer_->cursor(), info.slots, info.epoch, [] { return stop_requested(); },
+      [this](const std::vector<ring::GateHolder>& holders, std::size_t live) {
+        if (live < options_.wait_for_readers) {
+          spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
+                       options_.wait_for_readers, live, options_.ring);
+        }
+        for (const ring::GateHolder& h : holders) {
+          spdlog::info("frame {} waits for reader '{}' (pid {}), still at frame {}",
+                       writer_->cursor(), h.reader, h.pid, h.position);
+        }
+      });
 }
 
 ring::Writer::Slot Publisher::claim() {

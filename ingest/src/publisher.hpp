@@ -8,6 +8,7 @@
 
 #include "framering/ingest/options.hpp"
 #include "framering/metrics/catalogue.hpp"
+#include "framering/ringbuf/reader_gate.hpp"
 #include "framering/ringbuf/writer.hpp"
 
 namespace framering::ingest {
@@ -33,6 +34,9 @@ class Publisher {
   void open_ring(const ring::Geometry& geometry);
   const ring::Geometry& geometry() const { return writer_->info().geometry; }
 
+  // --wait-for-readers: blocks until the next frame overwrites nothing a reader still wants;
+  // false if a stop was requested meanwhile. True at once without the flag.
+  bool wait_for_readers();
   [[nodiscard]] ring::Writer::Slot claim();
   void publish(ring::Writer::Slot&& slot);
 
@@ -48,6 +52,7 @@ class Publisher {
   IngestOptions options_;
   std::string source_label_;
   std::optional<ring::Writer> writer_;
+  std::optional<ring::ReaderGate> gate_;
   metrics::IngestMetrics& metrics_;
   IngestCounters counters_;
   std::uint64_t claim_ns_ = 0;

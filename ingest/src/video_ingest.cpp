@@ -53,7 +53,7 @@ class FrameEmitter {
     const std::int64_t pts_ns = frame_pts_ns(frame);
     // A live source arrives at its own pace; pacing it again would only add latency.
     if (options_.realtime && !live_) pace(pts_ns);
-    if (stop_requested()) return;
+    if (stop_requested() || !publisher_.wait_for_readers()) return;
 
     const std::uint64_t capture_ns = ring::realtime_ns();
     ring::Writer::Slot slot = publisher_.claim();

@@ -100,50 +100,83 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() {
   return field(off::kEpoch);
 }
 
-std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring) {
-  std::vector<ReaderStatsSnapshot> out;
+std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
+                                                       const std::string& ring) {
+  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes))
+    return nullptr;
+  void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (map == MAP_FAILED) return nullptr;
+  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map));
+  const auto* b = static_cast<const std::byte*>(map);
+  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
+  if (std::memcmp(b, kStatsMagic, sizeof kStatsMagic) != 0 ||
+      detail::load_le<std::uint32_t>(b, off::kVersion) != kStatsVersion ||
+      std::string(ring_field, strnlen(ring_field, kNameField)) != ring) {
+    return nullptr;
+  }
+  return view;
+}
+
+ReaderStatsView::~ReaderStatsView() {
+  ::munmap(const_cast<void*>(base_), kStatsBytes);
+}
+
+std::uint64_t ReaderStatsView::load(std::size_t offset) const {
+  return detail::atomic_at<std::uint64_t>(static_cast<const std::byte*>(base_), offset)
+      .load(std::memory_order_acquire);
+}
+
+std::int32_t ReaderStatsView::pid() const {
+  return detail::load_le<std::int32_t>(static_cast<const std::byte*>(base_), off::kPid);
+}
+std::uint64_t ReaderStatsView::position() const {
+  return load(off::kPosition);
+}
+std::uint64_t ReaderStatsView::epoch() const {
+  return load(off::kEpoch);
+}
+
+ReaderStatsSnapshot ReaderStatsView::snapshot() const {
+  const auto* b = static_cast<const std::byte*>(base_);
+  ReaderStatsSnapshot s;
+  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
+  const char* reader_field = reinterpret_cast<const char*>(b + off::kReader);
+  s.ring.assign(ring_field, strnlen(ring_field, kNameField));
+  s.reader.assign(reader_field, strnlen(reader_field, kNameField));
+  s.pid = pid();
+  s.heartbeat_ns = load(off::kHeartbeat);
+  s.position = load(off::kPosition);
+  s.frames_read = load(off::kFramesRead);
+  s.bytes_in_place = load(off::kBytesInPlace);
+  s.lapped = load(off::kLapped);
+  s.torn = load(off::kTorn);
+  s.skipped = load(off::kSkipped);
+  s.bytes_copied = load(off::kBytesCopied);
+  s.epoch = load(off::kEpoch);
+  return s;
+}
+
+std::vector<std::string> reader_stats_files(const std::string& ring) {
+  std::vector<std::string> files;
   const std::string prefix = "framering." + ring + ".reader.";
   DIR* dir = ::opendir(shm_dir().c_str());
-  if (!dir) return out;
-  std::vector<std::string> files;
+  if (!dir) return files;
   while (dirent* entry = ::readdir(dir)) {
     std::string file = entry->d_name;
-    if (file.rfind(prefix, 0) == 0 && file.find(".tmp") == std::string::npos) files.push_back(file);
+    if (file.rfind(prefix, 0) == 0 && file.find(".tmp") == std::string::npos)
+      files.push_back(shm_dir() + "/" + file);
   }
   ::closedir(dir);
   std::sort(files.begin(), files.end());
-  for (const std::string& file : files) {
-    const std::string path = shm_dir() + "/" + file;
-    detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    struct stat st {};
-    if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes))
-      continue;
-    void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
-    if (map == MAP_FAILED) continue;
-    const auto* b = static_cast<const std::byte*>(map);
-    if (std::memcmp(b, kStatsMagic, sizeof kStatsMagic) == 0 &&
-        detail::load_le<std::uint32_t>(b, off::kVersion) == kStatsVersion) {
-      auto get = [b](std::size_t offset) {
-        return detail::atomic_at<std::uint64_t>(b, offset).load(std::memory_order_relaxed);
-      };
-      ReaderStatsSnapshot s;
-      const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
-      const char* reader_field = reinterpret_cast<const char*>(b + off::kReader);
-      s.ring.assign(ring_field, strnlen(ring_field, kNameField));
-      s.reader.assign(reader_field, strnlen(reader_field, kNameField));
-      s.pid = detail::load_le<std::int32_t>(b, off::kPid);
-      s.heartbeat_ns = get(off::kHeartbeat);
-      s.position = get(off::kPosition);
-      s.frames_read = get(off::kFramesRead);
-      s.bytes_in_place = get(off::kBytesInPlace);
-      s.lapped = get(off::kLapped);
-      s.torn = get(off::kTorn);
-      s.skipped = get(off::kSkipped);
-      s.bytes_copied = get(off::kBytesCopied);
-      s.epoch = get(off::kEpoch);
-      if (s.ring == ring) out.push_back(std::move(s));
-    }
-    ::munmap(map, kStatsBytes);
+  return files;
+}
+
+std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring) {
+  std::vector<ReaderStatsSnapshot> out;
+  for (const std::string& path : reader_stats_files(ring)) {
+    if (auto view = ReaderStatsView::open(path, ring)) out.push_back(view->snapshot());
   }
   return out;
 }

@@ -35,6 +35,11 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
     if (cam.decode_threads) {
       a.insert(a.end(), {"--decode-threads", std::to_string(*cam.decode_threads)});
     }
+    if (cam.wait_for_workers) {
+      std::uint32_t processes = 0;
+      for (const WorkerConfig& w : cam.workers) processes += w.replicas;
+      if (processes) a.insert(a.end(), {"--wait-for-readers", std::to_string(processes)});
+    }
     a.insert(a.end(), {"--metrics-addr", ingest.metrics_addr});
     // The ingest's /preview page draws the newest worker boxes from the file the supervisor
     // appends every worker's events to.

@@ -241,9 +241,11 @@ class Parser {
     cam.ring = e.key;
     cam.line = line_of(e.key_node);
     bool have_source = false;
+    YAML::Node wait_node;
     const std::vector<std::string> keys = {"source",      "ring",           "size",   "pix_fmt",
                                            "slots",       "realtime",       "loop",   "max_frames",
-                                           "max_retries", "decode_threads", "workers"};
+                                           "max_retries", "decode_threads", "wait_for_workers",
+                                           "workers"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
@@ -281,6 +283,9 @@ class Parser {
         cam.max_retries = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 1000000));
       } else if (f.key == "decode_threads") {
         cam.decode_threads = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 64));
+      } else if (f.key == "wait_for_workers") {
+        cam.wait_for_workers = boolean(f.value, key);
+        wait_node = f.value;
       } else {
         parse_workers(f.value, key, cam);
       }
@@ -288,6 +293,10 @@ class Parser {
     if (!have_source) {
       fail(e.key_node, path + ".source",
            "missing; every camera needs a source (file, rtsp://..., testsrc:..., npy:...)");
+    }
+    if (cam.wait_for_workers && cam.source.rfind("rtsp://", 0) == 0) {
+      fail(wait_node, path + ".wait_for_workers",
+           "a camera does not wait for its workers; remove it or give the ring more slots");
     }
     return cam;
   }

@@ -122,3 +122,22 @@ TEST(ChildPlan, IngestPreviewDrawsTheEventsFile) {
   EXPECT_FALSE(
       has(fs::plan_children(fs::parse_config(kConfig, "p.yaml"), {})[0].args, "--preview-events"));
 }
+
+TEST(ChildPlan, WaitForWorkersCountsEveryWorkerProcess) {
+  const char* yaml =
+      "cameras:\n  rec:\n    source: clip.avi\n    wait_for_workers: true\n    workers:\n"
+      "      motion: {}\n      people:\n        analytic: people\n        replicas: 2\n";
+  auto plan = fs::plan_children(fs::parse_config(yaml, "w.yaml"), {});
+  EXPECT_TRUE(has_pair(plan[0].args, "--wait-for-readers", "3"));
+  plan = fs::plan_children(fs::parse_config("cameras:\n  rec:\n    source: clip.avi\n", "w.yaml"),
+                           {});
+  EXPECT_FALSE(has(plan[0].args, "--wait-for-readers"));
+  try {
+    fs::parse_config("cameras:\n  cam:\n    source: rtsp://h/s\n    wait_for_workers: true\n",
+                     "w.yaml");
+    ADD_FAILURE() << "a camera cannot wait for its workers";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_EQ(e.key(), "cameras.cam.wait_for_workers");
+    EXPECT_EQ(e.line(), 4);
+  }
+}

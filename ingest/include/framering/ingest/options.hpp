@@ -20,6 +20,7 @@ struct IngestOptions {
   std::uint32_t slots = 8;
   bool realtime = false;                    // pace files at their timestamps
   bool loop = false;                        // restart files at EOF
+  std::uint32_t wait_for_readers = 0;       // files/npy: never overwrite a frame these still want
   std::uint64_t max_frames = 0;             // 0: no limit
   std::optional<std::int64_t> max_retries;  // unset: unlimited for RTSP, 0 otherwise; -1 unlimited
   int decode_threads = 0;                   // 0: libavcodec picks

@@ -57,6 +57,29 @@ class ReaderStatsPublisher {
   void* base_ = nullptr;
 };
 
+// One reader's stats file mapped read-only: what `framering stat` and ReaderGate read.
+class ReaderStatsView {
+ public:
+  // nullptr unless `path` is a stats file (right size, magic, version) of reader of `ring`.
+  static std::unique_ptr<ReaderStatsView> open(const std::string& path, const std::string& ring);
+  ~ReaderStatsView();
+  ReaderStatsView(const ReaderStatsView&) = delete;
+  ReaderStatsView& operator=(const ReaderStatsView&) = delete;
+
+  ReaderStatsSnapshot snapshot() const;
+  std::int32_t pid() const;
+  std::uint64_t position() const;
+  std::uint64_t epoch() const;
+
+ private:
+  explicit ReaderStatsView(const void* base) : base_(base) {}
+  std::uint64_t load(std::size_t offset) const;
+  const void* base_;
+};
+
+// Paths of the stats files that name `ring` (sorted; not yet validated).
+std::vector<std::string> reader_stats_files(const std::string& ring);
+
 // Every readable, valid stats file of `ring` (invalid or foreign files are skipped).
 std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring);
 std::string reader_stats_path(const std::string& ring, const std::string& reader_id);

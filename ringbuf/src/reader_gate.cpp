@@ -1,0 +1,92 @@
+#include "framering/ringbuf/reader_gate.hpp"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "framering/ringbuf/reader_stats.hpp"
+#include "framering/ringbuf/reader.hpp"
+
+namespace framering::ring {
+
+namespace {
+
+constexpr std::uint64_t kRescanNs = 100'000'000;    // new or departed readers: 10 per second
+constexpr std::uint64_t kReportNs = 5'000'000'000;  // "still waiting for ..." every 5 s
+// Readers announce their position with a plain store (no wake-up call), so the writer polls. A
+// short nap keeps the writer's reaction well under a 1080p frame's reading time without
+// spinning a core that the readers need.
+constexpr auto kPollNap = std::chrono::microseconds(50);
+
+bool process_alive(std::int32_t pid) {
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+}  // namespace
+
+ReaderGate::ReaderGate(std::string ring, std::uint32_t min_readers)
+    : ring_(std::move(ring)), min_readers_(min_readers) {}
+
+ReaderGate::~ReaderGate() = default;
+
+void ReaderGate::rescan() {
+  std::set<std::string> present;
+  for (const std::string& path : reader_stats_files(ring_)) {
+    present.insert(path);
+    if (views_.count(path)) continue;
+    if (auto view = ReaderStatsView::open(path, ring_)) views_.emplace(path, std::move(view));
+  }
+  // A reader that exited unlinked its file; a replaced file (same name, new reader) is re-opened.
+  for (auto it = views_.begin(); it != views_.end();) {
+    it = present.count(it->first) ? std::next(it) : views_.erase(it);
+  }
+  last_scan_ns_ = monotonic_ns();
+}
+
+bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch) {
+  // Until the last free slot is reached nothing is overwritten and every reader that attaches
+  // still starts at frame 0.
+  if (slots < 2 || frame_no + 1 < slots) return true;
+  if (monotonic_ns() - last_scan_ns_ > kRescanNs) rescan();
+  // Writing frame_no overwrites frame frame_no - slots: every reader must want a later one.
+  const std::uint64_t must_want = frame_no + 1 - slots;
+  live_ = 0;
+  holders_.clear();
+  for (const auto& [path, view] : views_) {
+    // Readers of an older epoch (not re-attached yet) or dead ones (killed, their file left
+    // behind) hold nothing: the first start over at the new epoch, the second never read again.
+    if (view->epoch() != epoch || !process_alive(view->pid())) continue;
+    ++live_;
+    const std::uint64_t position = view->position();
+    if (position < must_want) {
+      const std::string name = path.substr(path.rfind(".reader.") + 8);
+      holders_.push_back({name, view->pid(), position});
+    }
+  }
+  return live_ >= min_readers_ && holders_.empty();
+}
+
+bool ReaderGate::wait_to_write(
+    std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch,
+    const std::function<bool()>& stop,
+    const std::function<void(const std::vector<GateHolder>&, std::size_t)>& on_wait) {
+  std::uint64_t next_report = 0;
+  while (!open_for(frame_no, slots, epoch)) {
+    if (stop && stop()) return false;
+    const std::uint64_t now = monotonic_ns();
+    if (next_report == 0) {
+      next_report = now + kReportNs;
+    } else if (now >= next_report) {
+      if (on_wait) on_wait(holders_, live_);
+      next_report = now + kReportNs;
+    }
+    if (live_ < min_readers_ && now - last_scan_ns_ > kRescanNs / 10) rescan();
+    std::this_thread::sleep_for(kPollNap);
+  }
+  return true;
+}
+
+}  // namespace framering::ring

@@ -1,0 +1,134 @@
+"""`framering ingest --wait-for-readers N`: a file source loses no frame to slow workers.
+
+Real workers (checksum analytic, every mode) read a 4-slot ring fed with vtest.avi (795 frames),
+far fewer slots than frames. Slowness is made deterministic with SIGSTOP: a stopped worker must
+hold the writer back, a killed one must not.
+"""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import wait_for
+from ingest_ring import VTEST
+
+pytestmark = pytest.mark.skipif(not VTEST.exists(), reason="opencv-doc's vtest.avi is missing")
+
+VTEST_FRAMES = 795
+SLOTS = 4
+
+
+def stat(framering_bin, ring):
+    out = subprocess.run([framering_bin, "stat", ring, "--json"], capture_output=True, text=True,
+                         timeout=30)
+    if out.returncode != 0:
+        return None
+    return json.loads(out.stdout)[0]
+
+
+def start_worker(procs, framering_bin, ring, name, events):
+    return procs.start([framering_bin, "worker", "--ring", ring, "--analytic", "checksum",
+                        "--mode", "every", "--name", name, "--events", str(events),
+                        "--metrics-addr", "0"])
+
+
+def start_ingest(procs, framering_bin, ring, readers, *extra):
+    return procs.start([framering_bin, "ingest", "--ring", ring, "--source", str(VTEST),
+                        "--slots", str(SLOTS), "--wait-for-readers", str(readers),
+                        "--metrics-addr", "0", "--keep", *extra])
+
+
+def frames_in(events):
+    if not events.exists():
+        return []
+    return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+
+
+def reader(st, name):
+    return next((r for r in st["readers"] if r["reader"] == name), None)
+
+
+def test_a_stopped_worker_holds_the_writer_and_then_gets_every_frame(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    events = tmp_path / "a.jsonl"
+    worker = start_worker(procs, framering_bin, ring_name, "a", events)
+    ingest = start_ingest(procs, framering_bin, ring_name, 1)
+    wait_for(lambda: len(frames_in(events)) >= 20, timeout=60, what="the worker reading frames")
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        # While the worker is stopped the writer may fill the slots up to the worker's position
+        # and no further: the cursor settles at most SLOTS frames past what the worker wants.
+        def settled():
+            a = stat(framering_bin, ring_name)
+            time.sleep(0.5)
+            b = stat(framering_bin, ring_name)
+            return b if a and b and a["cursor"] == b["cursor"] else None
+        st = wait_for(settled, timeout=30, what="the writer to stop advancing")
+        assert ingest.poll() is None, "ingest finished although a worker was stopped"
+        position = reader(st, "a")["position"]
+        assert st["cursor"] <= position + SLOTS
+        assert st["cursor"] < VTEST_FRAMES
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    assert ingest.wait(timeout=120) == 0
+    wait_for(lambda: len(frames_in(events)) >= VTEST_FRAMES, timeout=60,
+             what="the worker reading the rest")
+    got = [e["frame_no"] for e in frames_in(events)]
+    assert got == list(range(VTEST_FRAMES))
+    st = stat(framering_bin, ring_name)
+    assert reader(st, "a")["dropped"] == {"lapped": 0, "torn": 0, "skipped": 0}
+
+
+def test_the_writer_waits_for_n_workers_and_each_gets_frame_zero(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    start_worker(procs, framering_bin, ring_name, "a", first)
+    ingest = start_ingest(procs, framering_bin, ring_name, 2)
+    # One worker of the two: the writer stops before the ring's last free slot.
+    st = wait_for(lambda: (s := stat(framering_bin, ring_name)) and s["cursor"] >= SLOTS - 1 and s,
+                  timeout=60, what="the first frames")
+    time.sleep(1.0)
+    st = stat(framering_bin, ring_name)
+    assert st["cursor"] == SLOTS - 1, "the writer went on with 1 of the 2 workers it waits for"
+    assert ingest.poll() is None
+    start_worker(procs, framering_bin, ring_name, "b", second)
+    assert ingest.wait(timeout=120) == 0
+    for events in (first, second):
+        wait_for(lambda: len(frames_in(events)) >= VTEST_FRAMES, timeout=60,
+                 what=f"{events.name} to hold every frame")
+    a, b = frames_in(first), frames_in(second)
+    assert [e["frame_no"] for e in a] == list(range(VTEST_FRAMES))
+    assert [e["frame_no"] for e in b] == list(range(VTEST_FRAMES))
+    assert [e["crc32"] for e in a] == [e["crc32"] for e in b]
+
+
+def test_a_killed_worker_does_not_hold_the_writer(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    doomed = start_worker(procs, framering_bin, ring_name, "a", first)
+    start_worker(procs, framering_bin, ring_name, "b", second)
+    ingest = start_ingest(procs, framering_bin, ring_name, 1)
+    wait_for(lambda: len(frames_in(first)) >= 10, timeout=60, what="the worker reading frames")
+    doomed.send_signal(signal.SIGSTOP)  # it holds the writer now...
+    doomed.send_signal(signal.SIGKILL)  # ...and dies without removing its stats file
+    doomed.wait(timeout=10)
+    assert list(pathlib.Path(private_shm).glob(f"framering.{ring_name}.reader.a"))
+    # The one worker left is the one --wait-for-readers 1 asks for; the dead one's file holds
+    # nothing, so the whole file goes through and the living worker sees all of it.
+    assert ingest.wait(timeout=120) == 0
+    assert stat(framering_bin, ring_name)["cursor"] == VTEST_FRAMES
+    wait_for(lambda: len(frames_in(second)) >= VTEST_FRAMES, timeout=60,
+             what="the living worker to read every frame")
+    assert [e["frame_no"] for e in frames_in(second)] == list(range(VTEST_FRAMES))
+
+
+def test_a_camera_cannot_be_held_back(framering_bin, ring_name):
+    out = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source",
+                          "rtsp://127.0.0.1:1/cam", "--wait-for-readers", "1", "--metrics-addr",
+                          "0"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "--wait-for-readers" in out.stderr and "rtsp://127.0.0.1:1/cam" in out.stderr
