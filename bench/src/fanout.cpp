@@ -2,7 +2,8 @@
 // they get, over one transport. Prints one JSON object (frames/s per reader, bytes copied per
 // frame, CPU seconds of every process).
 //
-//   bench_fanout --transport ring|pipe|pipe1m|unix|unix4m|zmq --readers 4 --seconds 3 [--fps 30]
+//   bench_fanout --transport ring|ringwait|pipe|pipe1m|unix|unix4m|zmq --readers 4 --seconds 3
+//   [--fps 30]
 //
 // Every writer "produces" each frame with one memcpy (what a decoder's output write costs): the
 // ring writer straight into its slot, the others into one of 8 rotating frame buffers that they
@@ -27,6 +28,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -34,6 +36,8 @@
 
 #include "common.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "framering/ringbuf/reader_gate.hpp"
+#include "framering/ringbuf/reader_stats.hpp"
 #include "framering/ringbuf/writer.hpp"
 
 namespace fb = framering::bench;
@@ -138,6 +142,10 @@ std::string ring_name() {
   return "bench-fanout-" + std::to_string(::getpid());
 }
 
+bool lossless(const std::string& t) {
+  return t == "ringwait";
+}
+
 void ring_writer(const Options& o, Shared& sh, const std::string& name,
                  const std::vector<std::byte>& source) {
   auto writer = ring::Writer::create(
@@ -155,9 +163,14 @@ void ring_writer(const Options& o, Shared& sh, const std::string& name,
   Pacer pacer{o.fps};
   WindowCpu window{sh, sh.writer.window_cpu_ns};
   std::uint64_t cpu = 0;
+  // ringwait: ingest --wait-for-readers' back-pressure, so no reader loses a frame.
+  std::optional<ring::ReaderGate> gate;
+  if (lossless(o.transport)) gate.emplace(name, static_cast<std::uint32_t>(o.readers));
+  const auto stop = [&sh] { return fb::now_ns() >= sh.t_stop.load(); };
   for (;;) {
     pacer.wait();
     window.tick();
+    if (gate && !gate->wait_to_write(writer.cursor(), kBuffers, writer.info().epoch, stop)) break;
     const std::uint64_t t = fb::now_ns();
     if (t >= sh.t_stop.load()) break;
     auto slot = writer.claim();
@@ -175,6 +188,47 @@ void ring_writer(const Options& o, Shared& sh, const std::string& name,
   window.finish();
   sh.writer.produce_cpu_ns = cpu;
   writer.close();
+}
+
+// Every frame in order, announcing the next frame wanted in a reader-stats file (as workers do)
+// so that a ringwait writer holds back for it.
+void lossless_ring_reader(Shared& sh, int id, const std::string& name) {
+  ReaderResult& res = sh.reader[id];
+  auto reader = ring::Reader::attach(name);
+  ring::ReaderStatsPublisher stats(name, "r" + std::to_string(id));
+  std::uint64_t next = reader.cursor();
+  stats.position().store(next);
+  stats.epoch().store(reader.info().epoch);
+  sh.readers_ready.fetch_add(1);
+  WindowCpu window{sh, res.window_cpu_ns};
+  for (;;) {
+    window.tick();
+    if (fb::now_ns() >= sh.t_stop.load() && sh.go.load()) break;
+    auto r = reader.wait_next(next, std::chrono::milliseconds(100));
+    if (r.status == ring::ReadStatus::kLapped) {  // cannot happen while the gate works
+      res.skipped += r.missed;
+      next = r.next;
+      stats.position().store(next);
+      continue;
+    }
+    if (r.status != ring::ReadStatus::kOk) continue;
+    const std::uint64_t c0 = fb::thread_cpu_ns();
+    res.checksum += fb::touch_bytes(r.frame.data, r.frame.bytes);
+    const std::uint64_t c = fb::thread_cpu_ns() - c0;
+    res.touch_cpu_ns += c;
+    ++res.touched;
+    const bool counted = in_window(sh, fb::now_ns());
+    if (counted) res.window_touch_ns += c;
+    next = r.frame.frame_no + 1;
+    const bool intact = reader.valid(r.frame);
+    stats.announce_position(next);  // done with the frame
+    if (!intact) {
+      ++res.torn;
+      continue;
+    }
+    if (counted) ++res.frames;
+  }
+  window.finish();
 }
 
 void ring_reader(Shared& sh, int id, const std::string& name) {
@@ -448,11 +502,12 @@ void zmq_reader(Shared& sh, int id, const std::string& endpoint) {
 // ---- driver -------------------------------------------------------------------------------
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "bench_fanout: %s\n"
-               "usage: bench_fanout --transport ring|pipe|pipe1m|unix|unix4m|zmq --readers N "
-               "(1..%d) [--seconds S] [--fps F (0: flat out)] [--width W --height H]\n",
-               why.c_str(), kMaxReaders);
+  std::fprintf(
+      stderr,
+      "bench_fanout: %s\n"
+      "usage: bench_fanout --transport ring|ringwait|pipe|pipe1m|unix|unix4m|zmq --readers N "
+      "(1..%d) [--seconds S] [--fps F (0: flat out)] [--width W --height H]\n",
+      why.c_str(), kMaxReaders);
   std::exit(2);
 }
 
@@ -478,7 +533,8 @@ Options parse(int argc, char** argv) {
     else
       usage("unknown flag " + a);
   }
-  if (o.transport != "ring" && o.transport != "zmq" && !copying(o.transport))
+  if (o.transport != "ring" && !lossless(o.transport) && o.transport != "zmq" &&
+      !copying(o.transport))
     usage("unknown --transport " + o.transport);
   if (o.readers < 1 || o.readers > kMaxReaders)
     usage("--readers must be 1.." + std::to_string(kMaxReaders));
@@ -529,7 +585,7 @@ int main(int argc, char** argv) {
 
   spawn([&] {
     for (const auto& c : channels) ::close(c.reader_fd);
-    if (o.transport == "ring")
+    if (o.transport == "ring" || lossless(o.transport))
       ring_writer(o, *sh, name, source);
     else if (o.transport == "zmq")
       zmq_writer(o, *sh, endpoint, source);
@@ -545,6 +601,8 @@ int main(int argc, char** argv) {
       }
       if (o.transport == "ring")
         ring_reader(*sh, id, name);
+      else if (lossless(o.transport))
+        lossless_ring_reader(*sh, id, name);
       else if (o.transport == "zmq")
         zmq_reader(*sh, id, endpoint);
       else

@@ -7,8 +7,8 @@
 #include <set>
 #include <thread>
 
-#include "framering/ringbuf/reader_stats.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "framering/ringbuf/reader_stats.hpp"
 
 namespace framering::ring {
 
@@ -16,10 +16,11 @@ namespace {
 
 constexpr std::uint64_t kRescanNs = 100'000'000;    // new or departed readers: 10 per second
 constexpr std::uint64_t kReportNs = 5'000'000'000;  // "still waiting for ..." every 5 s
-// Readers announce their position with a plain store (no wake-up call), so the writer polls. A
-// short nap keeps the writer's reaction well under a 1080p frame's reading time without
-// spinning a core that the readers need.
-constexpr auto kPollNap = std::chrono::microseconds(50);
+// A holding reader wakes the writer when it announces a new position (futex on its stats file);
+// the timeout bounds how late the writer notices a reader that died or a stats file that a
+// reader of an older framering (plain stores, no wake-up) updated.
+constexpr std::uint64_t kHolderWaitNs = 2'000'000;
+constexpr auto kAttachNap = std::chrono::milliseconds(5);  // waiting for readers to attach
 
 bool process_alive(std::int32_t pid) {
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
@@ -55,6 +56,7 @@ bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint
   const std::uint64_t must_want = frame_no + 1 - slots;
   live_ = 0;
   holders_.clear();
+  wait_on_ = nullptr;
   for (const auto& [path, view] : views_) {
     // Readers of an older epoch (not re-attached yet) or dead ones (killed, their file left
     // behind) hold nothing: the first start over at the new epoch, the second never read again.
@@ -64,6 +66,10 @@ bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint
     if (position < must_want) {
       const std::string name = path.substr(path.rfind(".reader.") + 8);
       holders_.push_back({name, view->pid(), position});
+      if (!wait_on_) {
+        wait_on_ = view.get();
+        wait_on_seen_ = position;
+      }
     }
   }
   return live_ >= min_readers_ && holders_.empty();
@@ -83,8 +89,12 @@ bool ReaderGate::wait_to_write(
       if (on_wait) on_wait(holders_, live_);
       next_report = now + kReportNs;
     }
-    if (live_ < min_readers_ && now - last_scan_ns_ > kRescanNs / 10) rescan();
-    std::this_thread::sleep_for(kPollNap);
+    if (live_ < min_readers_) {
+      std::this_thread::sleep_for(kAttachNap);
+      rescan();
+    } else if (wait_on_) {
+      wait_on_->wait_position_change(wait_on_seen_, kHolderWaitNs);
+    }
   }
   return true;
 }

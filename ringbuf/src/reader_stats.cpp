@@ -78,6 +78,12 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::heartbeat_ns() {
 std::atomic<std::uint64_t>& ReaderStatsPublisher::position() {
   return field(off::kPosition);
 }
+void ReaderStatsPublisher::announce_position(std::uint64_t next_wanted) {
+  position().store(next_wanted, std::memory_order_release);
+  // The futex word is the position's low half (little-endian), as for the ring cursor.
+  detail::futex_wake_all(static_cast<std::byte*>(base_) + off::kPosition);
+}
+
 std::atomic<std::uint64_t>& ReaderStatsPublisher::frames_read() {
   return field(off::kFramesRead);
 }
@@ -136,6 +142,11 @@ std::uint64_t ReaderStatsView::position() const {
 }
 std::uint64_t ReaderStatsView::epoch() const {
   return load(off::kEpoch);
+}
+
+void ReaderStatsView::wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const {
+  detail::futex_wait(static_cast<const std::byte*>(base_) + off::kPosition,
+                     static_cast<std::uint32_t>(seen), timeout_ns);
 }
 
 ReaderStatsSnapshot ReaderStatsView::snapshot() const {

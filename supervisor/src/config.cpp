@@ -242,10 +242,10 @@ class Parser {
     cam.line = line_of(e.key_node);
     bool have_source = false;
     YAML::Node wait_node;
-    const std::vector<std::string> keys = {"source",      "ring",           "size",   "pix_fmt",
-                                           "slots",       "realtime",       "loop",   "max_frames",
-                                           "max_retries", "decode_threads", "wait_for_workers",
-                                           "workers"};
+    const std::vector<std::string> keys = {
+        "source",           "ring",   "size",       "pix_fmt",     "slots",
+        "realtime",         "loop",   "max_frames", "max_retries", "decode_threads",
+        "wait_for_workers", "workers"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {

@@ -106,24 +106,32 @@ def test_the_writer_waits_for_n_workers_and_each_gets_frame_zero(
     assert [e["crc32"] for e in a] == [e["crc32"] for e in b]
 
 
-def test_a_killed_worker_does_not_hold_the_writer(
+def test_a_killed_worker_holds_nothing_and_a_replacement_continues(
         framering_bin, ring_name, private_shm, procs, tmp_path):
-    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first, second, third = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
     doomed = start_worker(procs, framering_bin, ring_name, "a", first)
     start_worker(procs, framering_bin, ring_name, "b", second)
-    ingest = start_ingest(procs, framering_bin, ring_name, 1)
+    ingest = start_ingest(procs, framering_bin, ring_name, 2)
     wait_for(lambda: len(frames_in(first)) >= 10, timeout=60, what="the worker reading frames")
     doomed.send_signal(signal.SIGSTOP)  # it holds the writer now...
     doomed.send_signal(signal.SIGKILL)  # ...and dies without removing its stats file
     doomed.wait(timeout=10)
     assert list(pathlib.Path(private_shm).glob(f"framering.{ring_name}.reader.a"))
-    # The one worker left is the one --wait-for-readers 1 asks for; the dead one's file holds
-    # nothing, so the whole file goes through and the living worker sees all of it.
+    # One of the two workers is left: the writer waits for a replacement (as `framering run`
+    # starts one), and the dead worker's file must not hold it back once it arrives.
+    time.sleep(0.5)
+    assert ingest.poll() is None, "the writer went on with 1 of the 2 workers it waits for"
+    start_worker(procs, framering_bin, ring_name, "c", third)
     assert ingest.wait(timeout=120) == 0
     assert stat(framering_bin, ring_name)["cursor"] == VTEST_FRAMES
     wait_for(lambda: len(frames_in(second)) >= VTEST_FRAMES, timeout=60,
-             what="the living worker to read every frame")
+             what="the worker that stayed to read every frame")
     assert [e["frame_no"] for e in frames_in(second)] == list(range(VTEST_FRAMES))
+    # The replacement starts at the oldest frame still held and misses nothing after it.
+    wait_for(lambda: frames_in(third) and frames_in(third)[-1]["frame_no"] == VTEST_FRAMES - 1,
+             timeout=60, what="the replacement to read to the end")
+    got = [e["frame_no"] for e in frames_in(third)]
+    assert got == list(range(got[0], VTEST_FRAMES))
 
 
 def test_a_camera_cannot_be_held_back(framering_bin, ring_name):

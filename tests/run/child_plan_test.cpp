@@ -129,8 +129,8 @@ TEST(ChildPlan, WaitForWorkersCountsEveryWorkerProcess) {
       "      motion: {}\n      people:\n        analytic: people\n        replicas: 2\n";
   auto plan = fs::plan_children(fs::parse_config(yaml, "w.yaml"), {});
   EXPECT_TRUE(has_pair(plan[0].args, "--wait-for-readers", "3"));
-  plan = fs::plan_children(fs::parse_config("cameras:\n  rec:\n    source: clip.avi\n", "w.yaml"),
-                           {});
+  plan =
+      fs::plan_children(fs::parse_config("cameras:\n  rec:\n    source: clip.avi\n", "w.yaml"), {});
   EXPECT_FALSE(has(plan[0].args, "--wait-for-readers"));
   try {
     fs::parse_config("cameras:\n  cam:\n    source: rtsp://h/s\n    wait_for_workers: true\n",

@@ -22,7 +22,7 @@ void Report::epoch(std::uint64_t epoch) {
 
 void Report::position(std::uint64_t next_wanted, std::uint64_t cursor) {
   stats_.heartbeat_ns().store(ring::monotonic_ns(), kRelaxed);
-  stats_.position().store(next_wanted, kRelaxed);
+  stats_.announce_position(next_wanted);  // wakes an ingest run with --wait-for-readers
   if (metrics_)
     metrics_->reader_lag.Set(cursor > next_wanted ? static_cast<double>(cursor - next_wanted)
                                                   : 0.0);

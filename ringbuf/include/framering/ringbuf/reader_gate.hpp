@@ -42,10 +42,10 @@ class ReaderGate {
   // Returns once frame `frame_no` may be written into a ring of `slots` slots (epoch `epoch`)
   // without overwriting a frame a reader still wants; false if `stop()` turned true first.
   // `on_wait` is called about every 5 s of waiting with who holds the writer (for a log line).
-  bool wait_to_write(std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch,
-                     const std::function<bool()>& stop,
-                     const std::function<void(const std::vector<GateHolder>&, std::size_t live)>&
-                         on_wait = {});
+  bool wait_to_write(
+      std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch,
+      const std::function<bool()>& stop,
+      const std::function<void(const std::vector<GateHolder>&, std::size_t live)>& on_wait = {});
 
   // Live readers of `epoch` seen at the last check.
   std::size_t live_readers() const { return live_; }
@@ -63,6 +63,8 @@ class ReaderGate {
   std::uint64_t last_scan_ns_ = 0;
   std::size_t live_ = 0;
   std::vector<GateHolder> holders_;
+  const ReaderStatsView* wait_on_ = nullptr;  // a holder, whose position change ends a wait
+  std::uint64_t wait_on_seen_ = 0;
 };
 
 }  // namespace framering::ring

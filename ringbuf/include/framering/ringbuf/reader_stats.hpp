@@ -43,6 +43,9 @@ class ReaderStatsPublisher {
 
   std::atomic<std::uint64_t>& heartbeat_ns();
   std::atomic<std::uint64_t>& position();
+  // Stores `next_wanted` as the position and wakes a writer waiting for it (ReaderGate): call
+  // once the frames before `next_wanted` are no longer needed.
+  void announce_position(std::uint64_t next_wanted);
   std::atomic<std::uint64_t>& frames_read();
   std::atomic<std::uint64_t>& bytes_in_place();
   std::atomic<std::uint64_t>& lapped();
@@ -70,6 +73,8 @@ class ReaderStatsView {
   std::int32_t pid() const;
   std::uint64_t position() const;
   std::uint64_t epoch() const;
+  // Sleeps until the position is announced as something other than `seen`, or `timeout_ns`.
+  void wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const;
 
  private:
   explicit ReaderStatsView(const void* base) : base_(base) {}
