@@ -9,6 +9,7 @@ extern "C" {
 #include <cstdarg>
 #include <mutex>
 #include <new>
+#include <utility>
 
 #include "framering/ingest/redact.hpp"
 
@@ -37,6 +38,7 @@ namespace {
 std::mutex g_log_mutex;
 std::vector<std::string> g_secrets;  // guarded by g_log_mutex; set once before decoding starts
 int g_print_prefix = 1;              // av_log_format_line2's line-continuation state
+std::string g_last_error;            // guarded by g_log_mutex: newest error-level libav message
 
 spdlog::level::level_enum to_spdlog(int level) {
   if (level <= AV_LOG_FATAL) return spdlog::level::critical;
@@ -54,10 +56,27 @@ void av_log_to_spdlog(void* avcl, int level, const char* fmt, va_list args) {
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) return;
-  spdlog::log(to_spdlog(level), "libav: {}", redact_text(std::move(text), g_secrets));
+  text = redact_text(std::move(text), g_secrets);
+  if (level <= AV_LOG_ERROR) {
+    // Without the "[component @ 0x...] " context: the reason alone, for an error message.
+    const std::size_t context_end = text.rfind("] ");
+    g_last_error =
+        text[0] == '[' && context_end != std::string::npos ? text.substr(context_end + 2) : text;
+  }
+  spdlog::log(to_spdlog(level), "libav: {}", text);
 }
 
 }  // namespace
+
+std::string take_last_av_error() {
+  std::lock_guard lock(g_log_mutex);
+  return std::exchange(g_last_error, {});
+}
+
+std::string av_failure(int err) {
+  const std::string detail = take_last_av_error();
+  return detail.empty() ? av_error(err) : detail + " (" + av_error(err) + ")";
+}
 
 void route_av_logs(std::vector<std::string> secrets, bool verbose) {
   {

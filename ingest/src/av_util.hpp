@@ -50,4 +50,12 @@ PacketPtr make_packet();  // throws std::bad_alloc
 // appear in libav messages). `verbose` lowers libav's threshold from warning to verbose.
 void route_av_logs(std::vector<std::string> secrets, bool verbose);
 
+// The newest error-level libav log message (redacted, without its "[component @ 0x...]"
+// prefix), then forgets it; "" if none. libav's return codes are often vague (an invalid picture
+// size comes back as EBUSY) while its log says what was wrong.
+std::string take_last_av_error();
+// What failed, for an error message: the last libav error message with av_error(err) after it,
+// or av_error(err) alone.
+std::string av_failure(int err);
+
 }  // namespace framering::ingest

@@ -76,6 +76,7 @@ void VideoInput::arm_deadline() {
 VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
     : spec_(spec), settings_(settings), packet_(make_packet()) {
   init_network_once();
+  take_last_av_error();  // a message from an earlier attempt must not explain this one
   const AVInputFormat* input_format =
       spec.kind == SourceKind::kTestsrc ? lavfi_input_format() : nullptr;
   AVFormatContext* raw = avformat_alloc_context();
@@ -93,13 +94,13 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
   arm_deadline();
   // On failure avformat_open_input frees the context and nulls `raw`.
   int ret = avformat_open_input(&raw, url.c_str(), input_format, &options.dict);
-  if (ret < 0) throw SourceError("cannot open " + settings.label + ": " + av_error(ret));
+  if (ret < 0) throw SourceError("cannot open " + settings.label + ": " + av_failure(ret));
   format_.reset(raw);
 
   arm_deadline();
   ret = avformat_find_stream_info(format_.get(), nullptr);
   if (ret < 0) {
-    throw SourceError("cannot read stream info of " + settings.label + ": " + av_error(ret));
+    throw SourceError("cannot read stream info of " + settings.label + ": " + av_failure(ret));
   }
   const AVCodec* codec = nullptr;
   ret = av_find_best_stream(format_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
@@ -126,7 +127,8 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
   decoder_.reset(avcodec_alloc_context3(codec));
   if (!decoder_) throw std::bad_alloc();
   ret = avcodec_parameters_to_context(decoder_.get(), stream->codecpar);
-  if (ret < 0) throw SourceError("decoder parameters for " + settings.label + ": " + av_error(ret));
+  if (ret < 0)
+    throw SourceError("decoder parameters for " + settings.label + ": " + av_failure(ret));
   decoder_->thread_count = settings.decode_threads;
   // Frame threading adds a frame of latency per thread; a live camera wants slices only.
   decoder_->thread_type = spec.live() ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;

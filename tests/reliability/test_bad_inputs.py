@@ -92,6 +92,41 @@ def test_audio_only_container_exits_3_no_video_stream(framering_bin, ring_name, 
     assert shm_leftovers(ring_name) == []
 
 
+def _y4m(path, width, height, frames):
+    """A raw YUV4MPEG2 stream declaring width x height (4:2:0), with `frames` black frames."""
+    frame = b"FRAME\n" + bytes(width * height * 3 // 2)
+    path.write_bytes(b"YUV4MPEG2 W%d H%d F25:1 Ip A1:1 C420jpeg\n" % (width, height) +
+                     frame * frames)
+    return path
+
+
+def test_video_declaring_100000x100000_is_refused_with_libavs_reason(framering_bin, ring_name,
+                                                                     tmp_path):
+    # The header claims 10^10 pixels; the file holds 1 KB. Nothing may be allocated for it.
+    huge = tmp_path / "huge.y4m"
+    huge.write_bytes(b"YUV4MPEG2 W100000 H100000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000))
+    p = ingest(framering_bin, ring_name, huge)
+    assert p.returncode == 3, p.stderr
+    # The reason, not just libav's vague return code (EBUSY).
+    assert f"cannot open {huge}: Picture size 100000x100000 is invalid" in p.stderr, p.stderr
+    assert summary(p.stderr)[0] == 0
+    assert shm_leftovers(ring_name) == []
+
+
+def test_video_wider_than_the_ring_limit_is_refused_and_says_what_to_do(framering_bin, ring_name,
+                                                                        tmp_path):
+    wide = _y4m(tmp_path / "wide.y4m", 20000, 16, 2)  # valid for libav, too wide for a ring
+    p = ingest(framering_bin, ring_name, wide)
+    assert p.returncode == 2, p.stderr
+    assert f"frame size 20000x16 from {wide} exceeds 16384 pixels per side" in p.stderr
+    assert "--width/--height" in p.stderr
+    assert shm_leftovers(ring_name) == []
+    # The advice works: scaled into a ring of a size the user chooses, both frames arrive.
+    p = ingest(framering_bin, ring_name, wide, "--width", "2000", "--height", "16")
+    assert p.returncode == 0, p.stderr
+    assert summary(p.stderr)[0] == 2
+
+
 def _npy_header(shape, descr="|u1"):
     body = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
     body += b" " * ((-(10 + len(body) + 1)) % 64) + b"\n"
