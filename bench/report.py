@@ -506,7 +506,7 @@ def main():
     for (src, th), ratio in (e2e or {}).items():
         head.append(f"| 5 | ingest ≥ 95 % of ffmpeg ({src}, {th} thread{'s' if th > 1 else ''}) | {fmt(ratio * 100 if ratio else None, 0)} % | {met((ratio or 0) >= 0.95)} |")
     head += ["", "What the shortfalls mean is said under each section. How to reproduce: `make bench` "
-             "(full, 10–15 minutes) or `make bench QUICK=1` (about a minute); single drivers are in "
+             "(full, about 5 minutes on a quiet machine) or `make bench QUICK=1` (about a minute); single drivers are in "
              "`build/release/bin/bench_*` with `--help`.", ""]
     notes = ROOT / "bench" / "notes.md"
     text = "\n".join(head) + "\n" + "\n".join("\n".join(s) for s in sections)
