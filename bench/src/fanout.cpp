@@ -190,65 +190,33 @@ void ring_writer(const Options& o, Shared& sh, const std::string& name,
   writer.close();
 }
 
-// Every frame in order, announcing the next frame wanted in a reader-stats file (as workers do)
-// so that a ringwait writer holds back for it.
-void lossless_ring_reader(Shared& sh, int id, const std::string& name) {
+// A ring reader. Flat out: when behind the writer it jumps to the newest frame (the one still
+// in cache). Lossless (ringwait): every frame in order, announcing the next frame it wants in a
+// reader-stats file, as workers do, so that the writer's ReaderGate holds back for it.
+void ring_reader(Shared& sh, int id, const std::string& name, bool lossless) {
   ReaderResult& res = sh.reader[id];
   auto reader = ring::Reader::attach(name);
-  ring::ReaderStatsPublisher stats(name, "r" + std::to_string(id));
   std::uint64_t next = reader.cursor();
-  stats.position().store(next);
-  stats.epoch().store(reader.info().epoch);
-  sh.readers_ready.fetch_add(1);
-  WindowCpu window{sh, res.window_cpu_ns};
-  for (;;) {
-    window.tick();
-    if (fb::now_ns() >= sh.t_stop.load() && sh.go.load()) break;
-    auto r = reader.wait_next(next, std::chrono::milliseconds(100));
-    if (r.status == ring::ReadStatus::kLapped) {  // cannot happen while the gate works
-      res.skipped += r.missed;
-      next = r.next;
-      stats.position().store(next);
-      continue;
-    }
-    if (r.status != ring::ReadStatus::kOk) continue;
-    const std::uint64_t c0 = fb::thread_cpu_ns();
-    res.checksum += fb::touch_bytes(r.frame.data, r.frame.bytes);
-    const std::uint64_t c = fb::thread_cpu_ns() - c0;
-    res.touch_cpu_ns += c;
-    ++res.touched;
-    const bool counted = in_window(sh, fb::now_ns());
-    if (counted) res.window_touch_ns += c;
-    next = r.frame.frame_no + 1;
-    const bool intact = reader.valid(r.frame);
-    stats.announce_position(next);  // done with the frame
-    if (!intact) {
-      ++res.torn;
-      continue;
-    }
-    if (counted) ++res.frames;
+  std::optional<ring::ReaderStatsPublisher> stats;
+  if (lossless) {
+    stats.emplace(name, "r" + std::to_string(id));
+    stats->epoch().store(reader.info().epoch);
+    stats->announce_position(next);
   }
-  window.finish();
-}
-
-void ring_reader(Shared& sh, int id, const std::string& name) {
-  ReaderResult& res = sh.reader[id];
-  auto reader = ring::Reader::attach(name);
-  std::uint64_t next = reader.cursor();
   sh.readers_ready.fetch_add(1);
   WindowCpu window{sh, res.window_cpu_ns};
   for (;;) {
     window.tick();
     if (fb::now_ns() >= sh.t_stop.load() && sh.go.load()) break;
     auto r = reader.wait_next(next, std::chrono::milliseconds(100));
-    if (r.status == ring::ReadStatus::kLapped) {
+    if (r.status == ring::ReadStatus::kLapped) {  // lossless: cannot happen while the gate works
       res.skipped += r.missed;
       next = r.next;
+      if (stats) stats->announce_position(next);
       continue;
     }
     if (r.status != ring::ReadStatus::kOk) continue;
-    // Behind the writer: take the newest frame instead (it is the one still in cache).
-    if (reader.cursor() > r.frame.frame_no + 1) {
+    if (!lossless && reader.cursor() > r.frame.frame_no + 1) {
       auto newest = reader.latest();
       if (newest.status == ring::ReadStatus::kOk) {
         res.skipped += newest.frame.frame_no - r.frame.frame_no;
@@ -260,13 +228,16 @@ void ring_reader(Shared& sh, int id, const std::string& name) {
     const std::uint64_t c = fb::thread_cpu_ns() - c0;
     res.touch_cpu_ns += c;
     ++res.touched;
-    if (in_window(sh, fb::now_ns())) res.window_touch_ns += c;
+    const bool counted = in_window(sh, fb::now_ns());
+    if (counted) res.window_touch_ns += c;
     next = r.frame.frame_no + 1;
-    if (!reader.valid(r.frame)) {
+    const bool intact = reader.valid(r.frame);
+    if (stats) stats->announce_position(next);  // done with the frame
+    if (!intact) {
       ++res.torn;
       continue;
     }
-    if (in_window(sh, fb::now_ns())) ++res.frames;
+    if (counted) ++res.frames;
   }
   window.finish();
 }
@@ -599,10 +570,8 @@ int main(int argc, char** argv) {
         ::close(channels[j].writer_fd);
         if (j != id) ::close(channels[j].reader_fd);
       }
-      if (o.transport == "ring")
-        ring_reader(*sh, id, name);
-      else if (lossless(o.transport))
-        lossless_ring_reader(*sh, id, name);
+      if (o.transport == "ring" || lossless(o.transport))
+        ring_reader(*sh, id, name, lossless(o.transport));
       else if (o.transport == "zmq")
         zmq_reader(*sh, id, endpoint);
       else
