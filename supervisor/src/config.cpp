@@ -413,9 +413,9 @@ class Parser {
   }
 
   void parse_settings(const YAML::Node& node, SupervisorSettings& s) const {
-    for (const Entry& f :
-         entries(node, "supervisor",
-                 {"stop_grace", "restart_backoff", "restart_backoff_max", "progress_interval"})) {
+    for (const Entry& f : entries(node, "supervisor",
+                                  {"stop_grace", "restart_backoff", "restart_backoff_max",
+                                   "stable_run", "progress_interval"})) {
       const std::string key = "supervisor." + f.key;
       if (f.key == "stop_grace") {
         s.stop_grace_s = number(f.value, key, 0.1, 60);
@@ -423,6 +423,8 @@ class Parser {
         s.restart_backoff_s = number(f.value, key, 0.05, 60);
       } else if (f.key == "restart_backoff_max") {
         s.restart_backoff_max_s = number(f.value, key, 0.05, 3600);
+      } else if (f.key == "stable_run") {
+        s.stable_run_s = number(f.value, key, 0.1, 3600);
       } else {
         s.progress_interval_s = number(f.value, key, 0.1, 3600);
       }

@@ -19,6 +19,7 @@
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "framering/ringbuf/reader_stats.hpp"
+#include "framering/supervisor/backoff.hpp"
 #include "framering/supervisor/process.hpp"
 #include "framering/supervisor/stats.hpp"
 
@@ -27,8 +28,6 @@ namespace framering::supervisor {
 namespace {
 
 constexpr std::uint64_t kSecond = 1'000'000'000ULL;
-// A child that stayed up this long before crashing starts its backoff afresh.
-constexpr std::uint64_t kStableRunNs = 10 * kSecond;
 // Once every source has finished, workers get this long to drain before they are stopped.
 constexpr std::uint64_t kDrainNs = kSecond;
 
@@ -62,7 +61,7 @@ struct Child {
   std::string err_buf;
   std::uint64_t started_ns = 0;
   std::uint64_t restart_at_ns = 0;
-  double backoff_s = 0;
+  RestartBackoff backoff{0, 0, 0};
   std::uint32_t restarts = 0;
 };
 
@@ -103,7 +102,9 @@ class Supervisor {
     for (const ChildSpec& spec : plan) {
       Child c;
       c.spec = spec;
-      c.backoff_s = config.supervisor.restart_backoff_s;
+      c.backoff = RestartBackoff(config.supervisor.restart_backoff_s,
+                                 config.supervisor.restart_backoff_max_s,
+                                 to_ns(config.supervisor.stable_run_s));
       children_.push_back(std::move(c));
     }
   }
@@ -210,16 +211,15 @@ class Supervisor {
         spdlog::info("restarted {} (pid {}, restart {})", c.spec.label, c.pid, c.restarts);
       }
     } catch (const std::system_error& e) {
-      spdlog::error("cannot start {}: {}; retrying in {:.2f} s", c.spec.label, e.what(),
-                    c.backoff_s);
-      schedule_restart(c, now_ns());
+      const double delay = c.backoff.after_failed_start();
+      spdlog::error("cannot start {}: {}; retrying in {:.2f} s", c.spec.label, e.what(), delay);
+      schedule_restart(c, now_ns(), delay);
     }
   }
 
-  void schedule_restart(Child& c, std::uint64_t now) {
+  void schedule_restart(Child& c, std::uint64_t now, double delay_s) {
     c.state = State::kRestartPending;
-    c.restart_at_ns = now + to_ns(c.backoff_s);
-    c.backoff_s = std::min(c.backoff_s * 2, config_.supervisor.restart_backoff_max_s);
+    c.restart_at_ns = now + to_ns(delay_s);
   }
 
   std::size_t live_children() const {
@@ -372,10 +372,10 @@ class Supervisor {
       begin_stop(c.spec.label + " failed");
       return;
     }
-    if (ran >= kStableRunNs) c.backoff_s = config_.supervisor.restart_backoff_s;
+    const double delay = c.backoff.after_crash(ran);
     spdlog::warn("{} died ({}) after {}; restarting in {:.2f} s", c.spec.label, how, seconds(ran),
-                 c.backoff_s);
-    schedule_restart(c, now);
+                 delay);
+    schedule_restart(c, now, delay);
   }
 
   void begin_stop(const std::string& reason) {

@@ -43,6 +43,7 @@ shm:
   group: video
 supervisor:
   stop_grace: 2
+  stable_run: 4.5
 )";
 
 // Parses `text` expecting an error; returns it.
@@ -89,6 +90,8 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.shm.mode, "0660");
   EXPECT_EQ(c.shm.group, "video");
   EXPECT_DOUBLE_EQ(c.supervisor.stop_grace_s, 2.0);
+  EXPECT_DOUBLE_EQ(c.supervisor.stable_run_s, 4.5);
+  EXPECT_DOUBLE_EQ(c.supervisor.restart_backoff_s, 0.5) << "defaults stay";
 }
 
 TEST(Config, UnknownKeyNamesKeyLineAndSuggestion) {

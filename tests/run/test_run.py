@@ -317,6 +317,78 @@ supervisor:
     assert re.search(r"worker checksum .*, 1 restarts", summary), summary
 
 
+def process_age(pid):
+    """Seconds since `pid` started (from /proc/<pid>/stat and /proc/uptime), or None."""
+    try:
+        start_ticks = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(pathlib.Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+RESTART_LOG = re.compile(r"/checksum died \(.*\) after ([\d.]+) s; restarting in ([\d.]+) s")
+
+
+def test_restart_delay_doubles_per_crash_and_resets_after_a_stable_run(framering_bin, ring_name,
+                                                                       tmp_path, runs):
+    """The delays the supervisor decides (its log says each one) follow the rule of
+    supervisor/include/framering/supervisor/backoff.hpp: restart_backoff after the first crash,
+    doubled after each further one up to restart_backoff_max, and restart_backoff again after a
+    crash that came once the child had been up stable_run seconds. The worker is killed as soon
+    as each replacement appears (far less than stable_run after it was started), except once,
+    when the test waits until the replacement is older than stable_run."""
+    cfg = tmp_path / "backoff.yaml"
+    cfg.write_text(f"""
+cameras:
+  {ring_name}:
+    source: "testsrc:testsrc2=size=160x120:rate=25"
+    realtime: true
+    workers:
+      checksum: {{}}
+metrics:
+  enabled: false
+supervisor:
+  restart_backoff: 0.2
+  restart_backoff_max: 0.8
+  stable_run: 3
+  stop_grace: 1
+  progress_interval: 3600
+""")
+    run = runs(framering_bin, [str(cfg)], tmp_path)
+    seen = []
+
+    def next_worker():
+        pid = wait_for(lambda: (lambda p: p if p and p not in seen else None)(
+            child_with(run.pid, b"worker", b"checksum")), timeout=30,
+                       what=f"checksum worker #{len(seen) + 1}")
+        seen.append(pid)
+        return pid
+
+    def kill_and_wait_for_log(pid):
+        logged = len(RESTART_LOG.findall(run.stderr()))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: len(RESTART_LOG.findall(run.stderr())) > logged, timeout=30,
+                 what="the restart logged")
+
+    for _ in range(4):  # quick crashes: 0.2, 0.4, 0.8, then the 0.8 cap
+        kill_and_wait_for_log(next_worker())
+    stable = next_worker()
+    # The supervisor counts from just before its fork, so its measure is at least this age.
+    wait_for(lambda: (process_age(stable) or 0) >= 3.1, timeout=30, interval=0.1,
+             what="the worker up longer than stable_run")
+    kill_and_wait_for_log(stable)
+    kill_and_wait_for_log(next_worker())  # quick again: doubling starts over
+    next_worker()
+    assert run.stop(signal.SIGTERM) == 0, run.stderr()
+
+    logged = RESTART_LOG.findall(run.stderr())
+    ran = [float(r) for r, _ in logged]
+    assert [float(d) for _, d in logged] == [0.2, 0.4, 0.8, 0.8, 0.2, 0.4], (ran, run.stderr())
+    assert ran[4] >= 3.0, ran
+    assert re.search(r"worker checksum .*, 6 restarts", run.stdout()), run.stdout()
+
+
 BAD_CONFIGS = {
     "unknown_key": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    realtme: true\n",
                     r"bad\.yaml:4: cameras\.c\.realtme: unknown key; did you mean 'realtime'"),

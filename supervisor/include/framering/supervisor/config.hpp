@@ -80,6 +80,8 @@ struct SupervisorSettings {
   double stop_grace_s = 3.0;       // SIGTERM → SIGKILL
   double restart_backoff_s = 0.5;  // first restart delay, doubled per crash
   double restart_backoff_max_s = 30.0;
+  // A child up this long before it crashes is restarted after restart_backoff again.
+  double stable_run_s = 10.0;
   double progress_interval_s = 5.0;  // plain log lines when stderr is not a terminal
 };
 
