@@ -1,6 +1,7 @@
 #include "framering/ringbuf/reader_gate.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -60,6 +61,9 @@ bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint
   for (const auto& [path, view] : views_) {
     // Readers of an older epoch (not re-attached yet) or dead ones (killed, their file left
     // behind) hold nothing: the first start over at the new epoch, the second never read again.
+    // Only our own user's readers can hold the writer: anyone may create files in a shared
+    // /dev/shm, and a planted stats file naming a live pid must not stall ingest forever.
+    if (view->owner() != ::geteuid()) continue;
     if (view->epoch() != epoch || !process_alive(view->pid())) continue;
     ++live_;
     const std::uint64_t position = view->position();

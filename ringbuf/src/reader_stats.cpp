@@ -114,7 +114,7 @@ std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
     return nullptr;
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return nullptr;
-  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map));
+  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map, st.st_uid));
   const auto* b = static_cast<const std::byte*>(map);
   const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
   if (std::memcmp(b, kStatsMagic, sizeof kStatsMagic) != 0 ||

@@ -78,5 +78,20 @@ TEST(ReaderGate, ReadersOfAnotherEpochOrDeadOnesHoldNothing) {
   EXPECT_EQ(gate.live_readers(), 0u);
 }
 
+TEST(ReaderGate, StatsFilesOfAnotherUserHoldNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand a file to another user";
+  const std::string ring = framering::testing::unique_ring("gate");
+  framering::testing::RingCleanup cleanup{ring};
+  ReaderGate gate(ring, 0);
+  // A planted file: right magic, ring, epoch and a live pid (ours), but another user's.
+  ReaderStatsPublisher planted(ring, "planted");
+  planted.epoch().store(kEpoch);
+  planted.position().store(0);  // as the other tests show, an own user's reader here holds
+  ASSERT_EQ(::chown(reader_stats_path(ring, "planted").c_str(), 65534, 65534), 0);
+  gate.rescan();
+  EXPECT_TRUE(may_write(gate, 50));
+  EXPECT_EQ(gate.live_readers(), 0u);
+}
+
 }  // namespace
 }  // namespace framering::ring

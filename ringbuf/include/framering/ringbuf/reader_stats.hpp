@@ -71,15 +71,17 @@ class ReaderStatsView {
 
   ReaderStatsSnapshot snapshot() const;
   std::int32_t pid() const;
+  uid_t owner() const { return owner_; }  // the file's owner (who created it)
   std::uint64_t position() const;
   std::uint64_t epoch() const;
   // Sleeps until the position is announced as something other than `seen`, or `timeout_ns`.
   void wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const;
 
  private:
-  explicit ReaderStatsView(const void* base) : base_(base) {}
+  ReaderStatsView(const void* base, uid_t owner) : base_(base), owner_(owner) {}
   std::uint64_t load(std::size_t offset) const;
   const void* base_;
+  uid_t owner_;
 };
 
 // Paths of the stats files that name `ring` (sorted; not yet validated).
