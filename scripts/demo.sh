@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: runs the main job. Until `framering run` exists, a ring smoke: a writer and stat.
+# `make demo`: the main job, `framering run CONFIG` (the README's pipeline: ingest, workers,
+# events, metrics and preview). FRAMERING_DEMO_SECONDS=N (`make demo DEMO_SECONDS=N`) stops it
+# after N seconds; otherwise it runs until Ctrl-C.
 set -euo pipefail
 bin=${1:?usage: demo.sh BIN CONFIG}
 config=${2:-config/demo.yaml}
