@@ -1,5 +1,8 @@
 #include "ring_fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -7,6 +10,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "framering/ringbuf/names.hpp"
@@ -91,6 +95,53 @@ std::vector<nlohmann::json> read_events(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+namespace {
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+struct Fd {
+  int fd;
+  ~Fd() { ::close(fd); }
+};
+
+}  // namespace
+
+int free_port() {
+  Fd s{::socket(AF_INET, SOCK_STREAM, 0)};
+  sockaddr_in a = loopback(0);
+  socklen_t len = sizeof a;
+  if (s.fd < 0 || ::bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error(std::string("free_port: ") + std::strerror(errno));
+  return ntohs(a.sin_port);
+}
+
+double scrape_sample(int port, const std::string& series) {
+  Fd s{::socket(AF_INET, SOCK_STREAM, 0)};
+  const sockaddr_in a = loopback(port);
+  if (s.fd < 0 || ::connect(s.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("scrape: cannot connect to 127.0.0.1:" + std::to_string(port));
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::send(s.fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size()))
+    throw std::runtime_error("scrape: send failed");
+  std::string response;
+  char buf[8192];
+  for (ssize_t n; (n = ::recv(s.fd, buf, sizeof buf, 0)) > 0;)
+    response.append(buf, static_cast<std::size_t>(n));
+  std::istringstream lines(response);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
 }
 
 RingCleanup::~RingCleanup() {

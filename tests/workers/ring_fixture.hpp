@@ -51,6 +51,12 @@ WorkerOptions worker_options(const std::string& ring, const std::string& analyti
 // Parsed JSON lines of an events file.
 std::vector<nlohmann::json> read_events(const std::string& path);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+int free_port();
+// Value of the sample `series` (name{labels} exactly as exposed) at http://127.0.0.1:port/metrics;
+// -1 when the series is absent.
+double scrape_sample(int port, const std::string& series);
+
 // Removes the segment and any reader-stats files of a ring when the test ends.
 struct RingCleanup {
   std::string name;

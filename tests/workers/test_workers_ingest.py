@@ -5,6 +5,8 @@ import pathlib
 import signal
 import subprocess
 
+import pytest
+
 from workers_helpers import VTEST, ffmpeg_crcs, read_events, wait_for
 
 SHM = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
@@ -204,3 +206,37 @@ def test_config_errors_exit_2_and_a_non_ring_segment_exits_4(framering_bin, ring
     (SHM / f"framering.{ring_name}").write_bytes(b"not a ring" * 1000)
     rc, err = run(worker_cmd(framering_bin, ring_name, "checksum", "-"))
     assert rc == 4 and "not a valid framering ring" in err, err
+
+
+def stat_reader(framering_bin, ring, worker, position):
+    """The worker's entry in `framering stat --json` once it has reached `position`, else None."""
+    p = subprocess.run([framering_bin, "stat", "--json", ring], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    readers = [r for r in json.loads(p.stdout)[0]["readers"] if r["reader"] == worker]
+    return readers[0] if readers and readers[0]["position"] == position else None
+
+
+@pytest.mark.parametrize("analytic", ["motion", "tamper"])
+def test_grey_ring_is_analysed_in_place_with_no_copy(framering_bin, ring_name, procs, tmp_path,
+                                                     port, analytic):
+    # A gray8 ring no wider than the analytic's processing width: the frame needs neither a
+    # downscale nor a conversion, so the analytic reads the slot itself; nothing may be copied.
+    n, fb = 12, 320 * 240
+    worker = procs.start(worker_cmd(framering_bin, ring_name, analytic, tmp_path / "e.jsonl",
+                                    "--name", "grey", "--mode", "every", "--param", "width=320",
+                                    metrics=f"127.0.0.1:{port}"))
+    procs.start(ingest_cmd(framering_bin, ring_name, "--pix-fmt", "gray8", "--width", "320",
+                           "--height", "240", "--keep", "--slots", str(n + 6), "--max-frames",
+                           str(n)))
+    r = wait_for(lambda: stat_reader(framering_bin, ring_name, "grey", n), 30,
+                 "the worker in framering stat at the end of the stream")
+    assert r["frames_read"] == n and r["dropped"] == {"lapped": 0, "torn": 0, "skipped": 0}
+    assert r["bytes_in_place"] == n * fb
+    assert r["bytes_copied"] == 0
+    m = scrape(port)
+    labels = f'ring="{ring_name}",worker="grey"'
+    assert m[f"framering_bytes_read_in_place_total{{{labels}}}"] == n * fb
+    assert m[f'framering_bytes_copied_total{{component="worker",ring="{ring_name}"}}'] == 0
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 0

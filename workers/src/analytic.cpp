@@ -3,11 +3,40 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "analytics/analytics.hpp"
 #include "framering/workers/config_error.hpp"
 
 namespace framering::workers {
+
+namespace {
+
+struct Registered {
+  std::mutex mutex;
+  std::map<std::string, AnalyticFactory> factories;
+};
+
+Registered& registered() {
+  static Registered r;
+  return r;
+}
+
+AnalyticFactory registered_factory(const std::string& name) {
+  Registered& r = registered();
+  const std::lock_guard lock(r.mutex);
+  const auto it = r.factories.find(name);
+  return it == r.factories.end() ? AnalyticFactory() : it->second;
+}
+
+}  // namespace
+
+void register_analytic(const std::string& name, AnalyticFactory factory) {
+  Registered& r = registered();
+  const std::lock_guard lock(r.mutex);
+  r.factories[name] = std::move(factory);
+}
 
 const std::vector<std::string>& analytic_names() {
   static const std::vector<std::string> names = {"motion", "people", "tamper", "checksum"};
@@ -24,6 +53,8 @@ std::unique_ptr<Analytic> make_analytic(const std::string& name, Params params) 
     a = analytics::make_people(params);
   else if (name == "tamper")
     a = analytics::make_tamper(params);
+  else if (const AnalyticFactory factory = registered_factory(name))
+    a = factory(params);
   else
     throw ConfigError("--analytic " + name +
                       ": unknown analytic; choose motion, people, tamper or checksum");
@@ -43,9 +74,12 @@ void require_8bit_image(const StreamInfo& stream, const char* analytic) {
   }
 }
 
-double small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
-                  cv::Mat& out) {
-  double factor = 1.0;
+// Not a copy of the frame in the sense of framering_bytes_copied_total: the resized and the
+// converted images are derived images (other size or other pixel format) that the analysis
+// needs anyway; a grey frame that needs neither is used in place.
+cv::Mat small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
+                   cv::Mat& grey, double& factor) {
+  factor = 1.0;
   cv::Mat src = frame;
   if (frame.cols > max_width) {
     factor = static_cast<double>(frame.cols) / max_width;
@@ -55,16 +89,15 @@ double small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat
   }
   switch (src.channels()) {
     case 3:
-      cv::cvtColor(src, out, fmt == ring::PixFmt::kRgb24 ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
-      break;
+      cv::cvtColor(src, grey,
+                   fmt == ring::PixFmt::kRgb24 ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
+      return grey;
     case 4:
-      cv::cvtColor(src, out, cv::COLOR_BGRA2GRAY);
-      break;
+      cv::cvtColor(src, grey, cv::COLOR_BGRA2GRAY);
+      return grey;
     default:
-      src.copyTo(out);
-      break;  // grey already: the private copy is the small image only
+      return src;  // grey already: the slot itself (read-only) or the downscaled `tmp`
   }
-  return factor;
 }
 
 cv::Rect to_frame(const cv::Rect& box, double factor, cv::Size bounds) {

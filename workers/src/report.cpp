@@ -39,6 +39,12 @@ void Report::drops(const FollowCounts& follow, std::uint64_t torn_after_use) {
   advance(metrics_->dropped_torn, torn_, torn);
 }
 
+void Report::copied(std::size_t bytes) {
+  if (bytes == 0) return;
+  stats_.bytes_copied().fetch_add(bytes, kRelaxed);
+  if (metrics_) metrics_->bytes_copied.Increment(static_cast<double>(bytes));
+}
+
 void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
                    const std::vector<Event>& events) {
   stats_.frames_read().fetch_add(1, kRelaxed);

@@ -24,6 +24,8 @@ class Report {
   void position(std::uint64_t next_wanted, std::uint64_t cursor);
   // Drop totals so far; metrics counters advance by the difference since the last call.
   void drops(const FollowCounts& follow, std::uint64_t torn_after_use);
+  // Payload bytes an analytic copied out of a frame (nothing happens for 0).
+  void copied(std::size_t bytes);
   // One analysed, validated frame: bytes read in place, capture-to-done latency, its events.
   void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
              const std::vector<Event>& events);

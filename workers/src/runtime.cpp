@@ -199,6 +199,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
       const FrameContext ctx{f.frame_no, f.seq, f.pts_ns, f.capture_realtime_ns};
       events.clear();
       analytic->analyse(view, ctx, events);
+      report.copied(analytic->bytes_copied());
       // The seqlock re-check after use: if the writer reused the slot meanwhile, what we
       // computed mixes two frames; drop it.
       if (!reader->valid(f)) {

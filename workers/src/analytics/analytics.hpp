@@ -18,11 +18,15 @@ std::unique_ptr<Analytic> make_tamper(Params& params);
 // Throws ConfigError unless the stream is an 8-bit image with 1, 3 or 4 channels.
 void require_8bit_image(const StreamInfo& stream, const char* analytic);
 
-// A grey image at most `max_width` wide (aspect kept) in `out`, a buffer the analytic owns;
-// `tmp` is scratch. Downscales before converting so the conversion touches fewer pixels.
-// Returns the factor from `out` pixels back to frame pixels.
-double small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
-                  cv::Mat& out);
+// A grey image at most `max_width` wide (aspect kept), for analyses that need no colour.
+// Downscales before converting so the conversion touches fewer pixels. `tmp` and `grey` are
+// buffers the analytic owns; the result is a header over one of them, or over `frame` itself
+// when the frame is already grey and narrow enough: that case copies nothing, so the result may
+// point into the read-only ring slot. Use it within analyse() only, never write into it and
+// never assign it to a member (a later cvtColor into that member would write into the slot).
+// `factor` receives the scale from result pixels back to frame pixels.
+cv::Mat small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
+                   cv::Mat& grey, double& factor);
 
 // Scales a box from analysed pixels back to frame pixels and clips it to `bounds`.
 cv::Rect to_frame(const cv::Rect& box, double factor, cv::Size bounds);

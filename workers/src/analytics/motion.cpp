@@ -1,4 +1,4 @@
-// `motion`: MOG2 background subtraction on a small grey copy, restricted to optional polygon
+// `motion`: MOG2 background subtraction on a small grey image, restricted to optional polygon
 // zones. A motion episode starts after `start_frames` frames with a moving blob of at least
 // `min_area` ring pixels and ends after `end_frames` frames without one. Events: motion_start
 // (boxes of that frame) and motion_end (one box: the union of the episode).
@@ -70,9 +70,10 @@ class Motion final : public Analytic {
   }
 
   void analyse(const cv::Mat& frame, const FrameContext& ctx, std::vector<Event>& events) override {
-    const double factor = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_);
-    if (!zones_.empty() && mask_.size() != grey_.size()) build_mask(factor);
-    mog2_->apply(grey_, fg_, learning_rate_);
+    double factor = 1.0;
+    const cv::Mat grey = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_, factor);
+    if (!zones_.empty() && mask_.size() != grey.size()) build_mask(grey.size(), factor);
+    mog2_->apply(grey, fg_, learning_rate_);
     cv::threshold(fg_, fg_, 127, 255, cv::THRESH_BINARY);
     if (!mask_.empty()) cv::bitwise_and(fg_, mask_, fg_);
     cv::morphologyEx(fg_, fg_, cv::MORPH_OPEN, cv::Mat());
@@ -135,8 +136,8 @@ class Motion final : public Analytic {
   };
 
   // Zones are fractions of the whole frame; a tile sees the part of each zone inside its band.
-  void build_mask(double factor) {
-    mask_ = cv::Mat::zeros(grey_.size(), CV_8UC1);
+  void build_mask(cv::Size size, double factor) {
+    mask_ = cv::Mat::zeros(size, CV_8UC1);
     for (const Polygon& zone : zones_) {
       std::vector<cv::Point> pts;
       for (const cv::Point2d& p : zone) {

@@ -1,6 +1,6 @@
 // `tamper`: camera covered (dark or featureless), defocused (sharpness far below its learned
 // baseline) or moved (the scene shifted against a slowly learned reference), all measured on a
-// small grey copy. A condition must persist `persist` frames to start and to end; each start
+// small grey image. A condition must persist `persist` frames to start and to end; each start
 // and end is one "tamper" event with the reason and the measurements.
 #include <opencv2/imgproc.hpp>
 
@@ -38,15 +38,16 @@ class Tamper final : public Analytic {
   }
 
   void analyse(const cv::Mat& frame, const FrameContext&, std::vector<Event>& events) override {
-    const double factor = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_);
+    double factor = 1.0;
+    const cv::Mat grey = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_, factor);
     cv::Scalar mean, stddev;
-    cv::meanStdDev(grey_, mean, stddev);
-    cv::Laplacian(grey_, lap_, CV_32F);
+    cv::meanStdDev(grey, mean, stddev);
+    cv::Laplacian(grey, lap_, CV_32F);
     cv::Scalar lap_mean, lap_sd;
     cv::meanStdDev(lap_, lap_mean, lap_sd);
     const double brightness = mean[0];
     const double sharpness = lap_sd[0] * lap_sd[0];
-    grey_.convertTo(grey_f_, CV_32F);
+    grey.convertTo(grey_f_, CV_32F);  // a float image of the frame: derived, not a copy
 
     staged_ = committed_;
     State& s = staged_;
@@ -91,6 +92,7 @@ class Tamper final : public Analytic {
       const double rate = learned ? learn_ : 1.0 / static_cast<double>(s.seen);
       s.sharpness += rate * (sharpness - s.sharpness);
     }
+    // The reference is learned state in float, not frame payload: copying it is no frame copy.
     if (rebase || reference_.empty() || reference_.size() != grey_f_.size()) {
       grey_f_.copyTo(staged_reference_);
     } else {

@@ -9,6 +9,8 @@
 
 #include <opencv2/core.hpp>
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,11 +32,21 @@ class Analytic {
                        std::vector<Event>& events) = 0;
   // The frame passed to the last analyse() was intact: adopt the state it staged.
   virtual void commit() {}
+  // Payload bytes the last analyse() duplicated verbatim from the frame into private memory;
+  // the runtime adds them to framering_bytes_copied_total and the reader-stats bytes_copied
+  // (torn frame or not: the copy happened). Derived images (downscaled, colour-converted) are
+  // not copies. The built-in analytics read in place and copy nothing.
+  virtual std::size_t bytes_copied() const { return 0; }
 };
+
+using AnalyticFactory = std::function<std::unique_ptr<Analytic>(Params& params)>;
 
 // Names accepted by --analytic, in help order.
 const std::vector<std::string>& analytic_names();
 // Builds the analytic and validates its --param keys (unknown key or bad value: ConfigError).
 std::unique_ptr<Analytic> make_analytic(const std::string& name, Params params);
+// Makes `name` (not a built-in one) available to make_analytic and so to run_worker, for
+// programs that embed the runtime and for tests; registering a name again replaces it.
+void register_analytic(const std::string& name, AnalyticFactory factory);
 
 }  // namespace framering::workers
