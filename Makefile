@@ -20,8 +20,10 @@ deps:
 configure: deps
 	cmake --preset $(PRESET)
 
+# build/bin points at the preset just built, so `build/bin/framering` (DESIGN.md's path) works.
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
+	ln -sfn $(PRESET)/bin build/bin
 
 # C++ tests (ctest) and then Python tests (pytest) against the same build; ctest's summary last.
 test: build
