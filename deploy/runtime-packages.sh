@@ -14,7 +14,8 @@ mapfile -t needed < <(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}')
 # Libraries the binary dlopen()s on demand (ingest/src/video_input.cpp: libavdevice for the
 # `testsrc:` source) are not NEEDED entries; the image must carry them all the same.
 for soname in libavdevice.so.59; do
-  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && $NF ~ /^\// {print $NF; exit}')
+  # awk reads to the end (no early exit): ldconfig would die of SIGPIPE and fail the pipeline.
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && $NF ~ /^\// && !seen {print $NF; seen = 1}')
   [ -n "$path" ] && path_of[$soname]=$(readlink -f "$path")
   needed+=("$soname")
 done
