@@ -1,6 +1,8 @@
 """examples/brightness_worker.py: NumPy statistics on frames read in place, as JSON-line events;
 consumer groups split the frames; signals and bad arguments end it cleanly."""
 import json
+import os
+import pathlib
 import signal
 import subprocess
 
@@ -93,3 +95,27 @@ def test_sigterm_exits_zero_and_bad_arguments_exit_two(ring_name, procs):
     missing = subprocess.run([PYTHON, WORKER, "--ring", ring_name], capture_output=True, text=True,
                              env=py_env(), timeout=20)
     assert missing.returncode == 4 and f"no ring '{ring_name}'" in missing.stderr
+
+
+def test_ingest_waits_for_a_python_reader_and_it_gets_every_frame(framering_bin, ring_name, procs,
+                                                                  tmp_path):
+    # A Python reader publishes its position through ReaderStatsPublisher.update(), so
+    # `ingest --wait-for-readers` holds back for it as for a C++ worker: all 795 frames of
+    # vtest.avi pass a 4-slot ring to a reader that is much slower than the decoder.
+    from pyhelpers import VTEST
+    if not VTEST.exists():
+        pytest.skip("opencv-doc's vtest.avi is missing")
+    events = tmp_path / "ev.jsonl"
+    ingest = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
+                          "--slots", "4", "--wait-for-readers", "1", "--metrics-addr", "0"],
+                         env=py_env())
+    # The example needs the ring to exist; the writer then holds before its last free slot until
+    # a reader is attached, so a reader starting at the oldest frame still gets frame 0.
+    segment = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm")) / f"framering.{ring_name}"
+    wait_until(segment.exists, timeout=30, what="the ring")
+    worker = start_worker(procs, ring_name, events=events)
+    assert ingest.wait(timeout=180) == 0, ingest.stderr.read()
+    _, err = worker.communicate(timeout=60)  # the writer is gone once every frame was offered
+    assert worker.returncode == 0, err
+    assert [e["frame_no"] for e in events_of(events)] == list(range(795))
+    assert "lapped 0, torn 0, skipped 0" in err, err

@@ -10,7 +10,7 @@
 // The writer also waits, before it fills the ring's last free slot, until `min_readers` readers
 // are attached: a reader that attaches to a live ring starts at its oldest certainly-intact
 // frame (cursor - (slots - 1)), so it can only see frame 0 if it attaches before frame
-// slots - 1 is written. Readers that publish no stats file (the Python reader) are not seen.
+// slots - 1 is written. Readers that publish no stats file are not seen.
 #pragma once
 
 #include <sys/types.h>
