@@ -13,7 +13,10 @@ done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}')
 mapfile -t needed < <(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}')
 # Libraries the binary dlopen()s on demand (ingest/src/video_input.cpp: libavdevice for the
 # `testsrc:` source) are not NEEDED entries; the image must carry them all the same.
-for soname in libavdevice.so.59; do
+# libavdevice has the same major version as the libavformat the binary links (one FFmpeg).
+avformat=$(printf '%s\n' "${needed[@]}" | grep -m1 '^libavformat\.so\.' || true)
+[ -n "$avformat" ] || { echo "runtime-packages.sh: $bin does not link libavformat" >&2; exit 3; }
+for soname in "libavdevice.so.${avformat##*.so.}"; do
   # awk reads to the end (no early exit): ldconfig would die of SIGPIPE and fail the pipeline.
   path=$(ldconfig -p | awk -v s="$soname" '$1 == s && $NF ~ /^\// && !seen {print $NF; seen = 1}')
   [ -n "$path" ] && path_of[$soname]=$(readlink -f "$path")

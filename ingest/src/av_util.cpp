@@ -58,10 +58,14 @@ void av_log_to_spdlog(void* avcl, int level, const char* fmt, va_list args) {
   if (text.empty()) return;
   text = redact_text(std::move(text), g_secrets);
   if (level <= AV_LOG_ERROR) {
-    // Without the "[component @ 0x...] " context: the reason alone, for an error message.
-    const std::size_t context_end = text.rfind("] ");
-    g_last_error =
-        text[0] == '[' && context_end != std::string::npos ? text.substr(context_end + 2) : text;
+    // Without the leading "[component @ 0x...] " contexts: the reason alone, for a message.
+    std::size_t start = 0;
+    while (start < text.size() && text[start] == '[') {
+      const std::size_t close = text.find("] ", start);
+      if (close == std::string::npos || text.find(" @ ", start) > close) break;
+      start = close + 2;
+    }
+    g_last_error = text.substr(start);
   }
   spdlog::log(to_spdlog(level), "libav: {}", text);
 }
@@ -75,7 +79,9 @@ std::string take_last_av_error() {
 
 std::string av_failure(int err) {
   const std::string detail = take_last_av_error();
-  return detail.empty() ? av_error(err) : detail + " (" + av_error(err) + ")";
+  // An interrupted call (our I/O deadline) failed for that reason, whatever was logged before.
+  if (detail.empty() || err == AVERROR_EXIT) return av_error(err);
+  return detail + " (" + av_error(err) + ")";
 }
 
 void route_av_logs(std::vector<std::string> secrets, bool verbose) {

@@ -73,7 +73,7 @@ void validate_options(const IngestOptions& o, bool check_source) {
   }
   if (o.wait_for_readers > 0 && spec.live()) {
     throw ConfigError("--wait-for-readers cannot hold back " + label +
-                      ": a camera does not wait; give its workers more --slots instead");
+                      ": a camera does not wait; give the ring more --slots instead");
   }
   if (o.wait_for_readers > 64) {
     throw ConfigError("--wait-for-readers " + std::to_string(o.wait_for_readers) +

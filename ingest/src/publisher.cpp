@@ -81,13 +81,32 @@ bool Publisher::wait_for_readers() {
   return gate_->wait_to_write(
       writer_->cursor(), info.slots, info.epoch, [] { return stop_requested(); },
       [this](const std::vector<ring::GateHolder>& holders, std::size_t live) {
-        if (live < options_.wait_for_readers) {
+        if (live < gate_->required_readers()) {
           spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
                        options_.wait_for_readers, live, options_.ring);
         }
         for (const ring::GateHolder& h : holders) {
           spdlog::info("frame {} waits for reader '{}' (pid {}), still at frame {}",
                        writer_->cursor(), h.reader, h.pid, h.position);
+        }
+      });
+}
+
+void Publisher::drain_readers() {
+  if (!gate_) gate_.emplace(options_.ring, options_.wait_for_readers);
+  const std::uint64_t cursor = writer_->cursor();
+  spdlog::info("--wait-for-readers {}: waiting until the workers have read all {} frames",
+               options_.wait_for_readers, cursor);
+  gate_->wait_drained(
+      cursor, writer_->info().epoch, [] { return stop_requested(); },
+      [this, cursor](const std::vector<ring::GateHolder>& holders, std::size_t live) {
+        if (live < gate_->required_readers()) {
+          spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
+                       options_.wait_for_readers, live, options_.ring);
+        }
+        for (const ring::GateHolder& h : holders) {
+          spdlog::info("the last of {} frames waits for reader '{}' (pid {}), still at frame {}",
+                       cursor, h.reader, h.pid, h.position);
         }
       });
 }
@@ -128,6 +147,7 @@ bool Publisher::reached_max_frames() const {
 }
 
 void Publisher::close() {
+  if (writer_ && options_.wait_for_readers > 0 && !stop_requested()) drain_readers();
   if (writer_) writer_->close();
 }
 

@@ -53,6 +53,9 @@ class Publisher {
   std::string source_label_;
   std::optional<ring::Writer> writer_;
   std::optional<ring::ReaderGate> gate_;
+  // --wait-for-readers at the end of the input: the ring stays open until every reader waited
+  // for has read every frame (a stop signal cuts it short).
+  void drain_readers();
   metrics::IngestMetrics& metrics_;
   IngestCounters counters_;
   std::uint64_t claim_ns_ = 0;

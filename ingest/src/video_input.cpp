@@ -98,6 +98,7 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
   format_.reset(raw);
 
   arm_deadline();
+  take_last_av_error();  // only what this call logs may explain its failure
   ret = avformat_find_stream_info(format_.get(), nullptr);
   if (ret < 0) {
     throw SourceError("cannot read stream info of " + settings.label + ": " + av_failure(ret));

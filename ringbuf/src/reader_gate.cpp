@@ -1,6 +1,7 @@
 #include "framering/ringbuf/reader_gate.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,36 +37,47 @@ ReaderGate::~ReaderGate() = default;
 
 void ReaderGate::rescan() {
   std::set<std::string> present;
+  const uid_t me = ::geteuid();
   for (const std::string& path : reader_stats_files(ring_)) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;
     present.insert(path);
-    if (views_.count(path)) continue;
-    if (auto view = ReaderStatsView::open(path, ring_)) views_.emplace(path, std::move(view));
+    left_.erase(path);  // back again (a reader restarted under the same name)
+    const auto it = views_.find(path);
+    // A restarted reader renames a new file over its predecessor's: map the new one.
+    if (it != views_.end() && it->second->inode() == st.st_ino) continue;
+    if (it != views_.end()) views_.erase(it);
+    // Only our own user's files: anyone may create files in a shared /dev/shm, and a planted
+    // stats file naming a live pid must not stall ingest (nor be truncated under our mapping).
+    if (auto view = ReaderStatsView::open(path, ring_, me)) views_.emplace(path, std::move(view));
   }
-  // A reader that exited unlinked its file; a replaced file (same name, new reader) is re-opened.
   for (auto it = views_.begin(); it != views_.end();) {
-    it = present.count(it->first) ? std::next(it) : views_.erase(it);
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    // The file is gone: the reader exited on purpose (a crashed one leaves its file behind).
+    if (seen_live_.count(it->first)) left_.insert(it->first);
+    it = views_.erase(it);
   }
   last_scan_ns_ = monotonic_ns();
 }
 
-bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch) {
-  // Until the last free slot is reached nothing is overwritten and every reader that attaches
-  // still starts at frame 0.
-  if (slots < 2 || frame_no + 1 < slots) return true;
+std::size_t ReaderGate::required_readers() const {
+  return min_readers_ > left_.size() ? min_readers_ - left_.size() : 0;
+}
+
+bool ReaderGate::satisfied(std::uint64_t must_want, std::uint64_t epoch) {
   if (monotonic_ns() - last_scan_ns_ > kRescanNs) rescan();
-  // Writing frame_no overwrites frame frame_no - slots: every reader must want a later one.
-  const std::uint64_t must_want = frame_no + 1 - slots;
   live_ = 0;
   holders_.clear();
   wait_on_ = nullptr;
   for (const auto& [path, view] : views_) {
     // Readers of an older epoch (not re-attached yet) or dead ones (killed, their file left
     // behind) hold nothing: the first start over at the new epoch, the second never read again.
-    // Only our own user's readers can hold the writer: anyone may create files in a shared
-    // /dev/shm, and a planted stats file naming a live pid must not stall ingest forever.
-    if (view->owner() != ::geteuid()) continue;
     if (view->epoch() != epoch || !process_alive(view->pid())) continue;
     ++live_;
+    seen_live_.insert(path);
     const std::uint64_t position = view->position();
     if (position < must_want) {
       const std::string name = path.substr(path.rfind(".reader.") + 8);
@@ -76,15 +88,33 @@ bool ReaderGate::open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint
       }
     }
   }
-  return live_ >= min_readers_ && holders_.empty();
+  return live_ >= required_readers() && holders_.empty();
 }
 
 bool ReaderGate::wait_to_write(
     std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch,
     const std::function<bool()>& stop,
     const std::function<void(const std::vector<GateHolder>&, std::size_t)>& on_wait) {
+  // Until the last free slot is reached nothing is overwritten and every reader that attaches
+  // still starts at frame 0.
+  if (slots < 2 || frame_no + 1 < slots) return true;
+  // Writing frame_no overwrites frame frame_no - slots: every reader must want a later one.
+  const std::uint64_t must_want = frame_no + 1 - slots;
+  return wait_until([&] { return satisfied(must_want, epoch); }, stop, on_wait);
+}
+
+bool ReaderGate::wait_drained(
+    std::uint64_t cursor, std::uint64_t epoch, const std::function<bool()>& stop,
+    const std::function<void(const std::vector<GateHolder>&, std::size_t)>& on_wait) {
+  rescan();  // readers may have come or gone since the last frame
+  return wait_until([&] { return satisfied(cursor, epoch); }, stop, on_wait);
+}
+
+bool ReaderGate::wait_until(
+    const std::function<bool()>& ready, const std::function<bool()>& stop,
+    const std::function<void(const std::vector<GateHolder>&, std::size_t)>& on_wait) {
   std::uint64_t next_report = 0;
-  while (!open_for(frame_no, slots, epoch)) {
+  while (!ready()) {
     if (stop && stop()) return false;
     const std::uint64_t now = monotonic_ns();
     if (next_report == 0) {
@@ -93,7 +123,7 @@ bool ReaderGate::wait_to_write(
       if (on_wait) on_wait(holders_, live_);
       next_report = now + kReportNs;
     }
-    if (live_ < min_readers_) {
+    if (live_ < required_readers()) {
       std::this_thread::sleep_for(kAttachNap);
       rescan();
     } else if (wait_on_) {

@@ -107,14 +107,17 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() {
 }
 
 std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
-                                                       const std::string& ring) {
+                                                       const std::string& ring,
+                                                       std::optional<uid_t> owner) {
   detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes))
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes) ||
+      (owner && st.st_uid != *owner)) {
     return nullptr;
+  }
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return nullptr;
-  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map, st.st_uid));
+  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map, st.st_uid, st.st_ino));
   const auto* b = static_cast<const std::byte*>(map);
   const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
   if (std::memcmp(b, kStatsMagic, sizeof kStatsMagic) != 0 ||
@@ -176,8 +179,9 @@ std::vector<std::string> reader_stats_files(const std::string& ring) {
   if (!dir) return files;
   while (dirent* entry = ::readdir(dir)) {
     std::string file = entry->d_name;
-    if (file.rfind(prefix, 0) == 0 && file.find(".tmp") == std::string::npos)
-      files.push_back(shm_dir() + "/" + file);
+    // "<id>.tmp" is a stats file being created; an id may itself start with "tmp".
+    const bool temp = file.size() >= 4 && file.compare(file.size() - 4, 4, ".tmp") == 0;
+    if (file.rfind(prefix, 0) == 0 && !temp) files.push_back(shm_dir() + "/" + file);
   }
   ::closedir(dir);
   std::sort(files.begin(), files.end());

@@ -140,3 +140,54 @@ def test_a_camera_cannot_be_held_back(framering_bin, ring_name):
                           "0"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "--wait-for-readers" in out.stderr and "rtsp://127.0.0.1:1/cam" in out.stderr
+
+
+def test_a_short_input_waits_for_its_reader_and_for_the_last_frame_to_be_read(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    # Fewer frames than slots never reach the overwrite check: the end of the input must wait
+    # for the reader and for it to read everything, or the ring would close (and vanish) first.
+    events = tmp_path / "a.jsonl"
+    ingest = start_ingest(procs, framering_bin, ring_name, 1, "--max-frames", "3")
+    wait_for(lambda: stat(framering_bin, ring_name), timeout=30, what="the ring")
+    time.sleep(0.5)
+    assert ingest.poll() is None, "ingest ended before any reader attached"
+    start_worker(procs, framering_bin, ring_name, "a", events)
+    assert ingest.wait(timeout=60) == 0
+    assert [e["frame_no"] for e in frames_in(events)] == [0, 1, 2]
+
+
+def test_a_worker_that_finishes_on_purpose_is_not_waited_for(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    short, full = tmp_path / "short.jsonl", tmp_path / "full.jsonl"
+    procs.start([framering_bin, "worker", "--ring", ring_name, "--analytic", "checksum", "--mode",
+                 "every", "--name", "short", "--events", str(short), "--metrics-addr", "0",
+                 "--max-frames", "50"])
+    start_worker(procs, framering_bin, ring_name, "full", full)
+    ingest = start_ingest(procs, framering_bin, ring_name, 2)
+    # After 50 frames one worker exits 0 and removes its stats file: the writer goes on with the
+    # other instead of waiting for a second reader forever.
+    assert ingest.wait(timeout=120) == 0
+    assert [e["frame_no"] for e in frames_in(short)] == list(range(50))
+    assert [e["frame_no"] for e in frames_in(full)] == list(range(VTEST_FRAMES))
+
+
+def test_a_worker_restarted_under_its_name_is_followed(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    # What `framering run` does after a crash: the same --name, so the same stats file path.
+    first, second = tmp_path / "a1.jsonl", tmp_path / "a2.jsonl"
+    doomed = start_worker(procs, framering_bin, ring_name, "a", first)
+    ingest = start_ingest(procs, framering_bin, ring_name, 1)
+    wait_for(lambda: len(frames_in(first)) >= 10, timeout=60, what="the worker reading frames")
+    doomed.send_signal(signal.SIGSTOP)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    time.sleep(0.5)
+    assert ingest.poll() is None, "the writer went on without the reader it waits for"
+    start_worker(procs, framering_bin, ring_name, "a", second)
+    assert ingest.wait(timeout=120) == 0
+    got = [e["frame_no"] for e in frames_in(second)]
+    assert got and got == list(range(got[0], VTEST_FRAMES))
+    # The crashed worker held the writer at the frame it was analysing; its replacement starts
+    # at the oldest frame certainly intact, just after that one: only the frame in flight at the
+    # crash is lost to it.
+    assert got[0] <= frames_in(first)[-1]["frame_no"] + 2

@@ -147,8 +147,11 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     std::unique_ptr<metrics::Endpoint> endpoint = open_endpoint(o, log);
     Report report(o.ring, o.name, endpoint ? &endpoint->worker(o.ring, o.name) : nullptr);
     Stream stream = open_stream(*reader, o, *analytic);
-    report.epoch(reader->info().epoch);
     Follower follower(*reader, o.mode, o.share);
+    // Position before epoch: a writer waiting for readers (ReaderGate) counts this reader from
+    // the moment its epoch matches, so the position it sees then must already be the real one.
+    report.position(follower.position(), reader->cursor());
+    report.epoch(reader->info().epoch);
     auto describe = [&] {
       return "ring '" + o.ring + "' " + reader->info().geometry.describe() + ", epoch " +
              hex64(reader->info().epoch) + ", " +
@@ -187,6 +190,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
         case Follower::Kind::kEpochChanged:
           gone_logged = false;
           stream = open_stream(*reader, o, *analytic);
+          report.position(follower.position(), reader->cursor());  // before the epoch, as above
           report.epoch(reader->info().epoch);
           log.info("new writer; resuming on " + describe());
           continue;

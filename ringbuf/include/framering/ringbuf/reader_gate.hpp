@@ -10,7 +10,9 @@
 // The writer also waits, before it fills the ring's last free slot, until `min_readers` readers
 // are attached: a reader that attaches to a live ring starts at its oldest certainly-intact
 // frame (cursor - (slots - 1)), so it can only see frame 0 if it attaches before frame
-// slots - 1 is written. Readers that publish no stats file are not seen.
+// slots - 1 is written. A reader that crashes (its file stays, its pid is dead) is waited for
+// until a replacement attaches; one that exits on purpose (it removes its file, e.g. after
+// --max-frames) lowers the number to wait for. Readers that publish no stats file are not seen.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,19 +50,31 @@ class ReaderGate {
       const std::function<bool()>& stop,
       const std::function<void(const std::vector<GateHolder>&, std::size_t live)>& on_wait = {});
 
+  // At the end of the stream: returns once the readers waited for are attached and every live
+  // reader has read up to `cursor` (wants frame `cursor` or later); false on `stop()`.
+  bool wait_drained(
+      std::uint64_t cursor, std::uint64_t epoch, const std::function<bool()>& stop,
+      const std::function<void(const std::vector<GateHolder>&, std::size_t live)>& on_wait = {});
+
   // Live readers of `epoch` seen at the last check.
   std::size_t live_readers() const { return live_; }
+  // How many live readers the writer waits for now: min_readers minus those that left on purpose.
+  std::size_t required_readers() const;
 
   // Looks for readers that attached or left now; otherwise that happens every 100 ms.
   void rescan();
 
  private:
-  // True when writing frame_no is safe now; fills holders_ otherwise.
-  bool open_for(std::uint64_t frame_no, std::uint64_t slots, std::uint64_t epoch);
+  // True when enough readers are live and each wants `must_want` or later; fills holders_.
+  bool satisfied(std::uint64_t must_want, std::uint64_t epoch);
+  bool wait_until(const std::function<bool()>& ready, const std::function<bool()>& stop,
+                  const std::function<void(const std::vector<GateHolder>&, std::size_t)>& on_wait);
 
   std::string ring_;
   std::uint32_t min_readers_;
-  std::map<std::string, std::unique_ptr<ReaderStatsView>> views_;  // by file name
+  std::map<std::string, std::unique_ptr<ReaderStatsView>> views_;  // by path
+  std::set<std::string> seen_live_;  // paths of readers that were live at some check
+  std::set<std::string> left_;       // of those, the ones whose file is gone (exited on purpose)
   std::uint64_t last_scan_ns_ = 0;
   std::size_t live_ = 0;
   std::vector<GateHolder> holders_;

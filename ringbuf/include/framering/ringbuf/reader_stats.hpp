@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,11 @@ class ReaderStatsPublisher {
 // One reader's stats file mapped read-only: what `framering stat` and ReaderGate read.
 class ReaderStatsView {
  public:
-  // nullptr unless `path` is a stats file (right size, magic, version) of reader of `ring`.
-  static std::unique_ptr<ReaderStatsView> open(const std::string& path, const std::string& ring);
+  // nullptr unless `path` is a stats file (right size, magic, version) of reader of `ring` and,
+  // if `owner` is given, owned by that uid (checked before the file is mapped: a stranger's file
+  // could be truncated under the mapping).
+  static std::unique_ptr<ReaderStatsView> open(const std::string& path, const std::string& ring,
+                                               std::optional<uid_t> owner = std::nullopt);
   ~ReaderStatsView();
   ReaderStatsView(const ReaderStatsView&) = delete;
   ReaderStatsView& operator=(const ReaderStatsView&) = delete;
@@ -72,16 +76,19 @@ class ReaderStatsView {
   ReaderStatsSnapshot snapshot() const;
   std::int32_t pid() const;
   uid_t owner() const { return owner_; }  // the file's owner (who created it)
+  ino_t inode() const { return inode_; }  // a reader that replaced the file has a new one
   std::uint64_t position() const;
   std::uint64_t epoch() const;
   // Sleeps until the position is announced as something other than `seen`, or `timeout_ns`.
   void wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const;
 
  private:
-  ReaderStatsView(const void* base, uid_t owner) : base_(base), owner_(owner) {}
+  ReaderStatsView(const void* base, uid_t owner, ino_t inode)
+      : base_(base), owner_(owner), inode_(inode) {}
   std::uint64_t load(std::size_t offset) const;
   const void* base_;
   uid_t owner_;
+  ino_t inode_;
 };
 
 // Paths of the stats files that name `ring` (sorted; not yet validated).
