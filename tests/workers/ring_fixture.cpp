@@ -8,6 +8,7 @@
 
 #include <opencv2/videoio.hpp>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -55,6 +56,12 @@ void publish(ring::Writer& writer, const cv::Mat& frame) {
   std::memcpy(slot.payload().data(), frame.data, bytes);
   slot.pts_ns = static_cast<std::int64_t>(slot.frame_no()) * 100'000'000;
   writer.publish(std::move(slot));
+}
+
+std::string hex8(std::uint32_t v) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
 }
 
 std::uint32_t crc32_of(const cv::Mat& m) {

@@ -31,6 +31,8 @@ ring::Writer make_writer(const std::string& name, cv::Size size, std::uint32_t s
 void publish(ring::Writer& writer, const cv::Mat& frame);
 
 std::uint32_t crc32_of(const cv::Mat& m);
+// As the checksum analytic writes a crc32 into its events: 8 lower-case hex digits.
+std::string hex8(std::uint32_t v);
 
 // Runs run_worker on a thread; stop() asks it to exit; join() returns its exit code.
 class WorkerThread {

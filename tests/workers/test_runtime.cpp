@@ -14,12 +14,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string hex8(std::uint32_t v) {
-  char buf[12];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
 // Polls until `pred` holds (the worker runs on another thread); fails the test after 20 s.
 template <class Pred>
 void wait_until(Pred pred, const char* what) {

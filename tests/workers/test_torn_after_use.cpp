@@ -19,12 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string hex8(std::uint32_t v) {
-  char buf[12];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
 // Like `checksum` (crc32 of the frame, read in place), but runs `during` in the middle of
 // analysing frame `at`, between starting to look at the frame and computing the result.
 class Interrupted final : public Analytic {
