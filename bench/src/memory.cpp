@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "framering/ringbuf/writer.hpp"
 
@@ -179,6 +180,8 @@ int main(int argc, char** argv) {
     ::waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
   }
+  // The writer parks and leaves with _exit (its Writer never closes): remove its segment here.
+  if (o.mode == "ring") ::unlink(ring::segment_path(name).c_str());
   nlohmann::json out = {{"mode", o.mode},       {"readers", o.readers},     {"slots", o.slots},
                         {"frame_bytes", frame}, {"ring_bytes", ring_bytes}, {"writer", writer},
                         {"reader", readers},    {"total_pss", total_pss},   {"failures", failures}};
