@@ -10,6 +10,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "ingest"))
 
@@ -83,3 +85,20 @@ class StallingServer:
         self.sock.close()
         for c in self.accepted:
             c.close()
+
+
+@pytest.fixture
+def stalling_server():
+    """A StallingServer for one test (import this fixture into the test module)."""
+    s = StallingServer()
+    yield s
+    s.close()
+
+
+def start_stalled_ingest(procs, framering_bin, ring, server, url):
+    """Starts ingest on `url` (served by `server`, a StallingServer) with a 600 s I/O timeout and
+    returns it once the server accepted its connection: it hangs in the RTSP handshake."""
+    p = procs.start([framering_bin, "ingest", "--ring", ring, "--source", url, "--timeout", "600",
+                     "--metrics-addr", "0"], text=True)
+    wait_for(lambda: server.accepted, timeout=20, what="ingest to connect")
+    return p

@@ -3,13 +3,12 @@ message naming the input, never a crash or a hang (every run has a hard timeout)
 leaves a ring behind. tests/ingest covers random bytes, a header cut at 1500 B, a cut mid-stream,
 a missing file, Megamind_bugy.avi and --width/--height 100000; these are the other cases."""
 import signal
-import time
 
 import pytest
 
-from rel_helpers import (VTEST, StallingServer, assert_no_crash, ffmpeg, ffprobe_frame_count,
-                         free_port, make_clip, run, shm_leftovers, summary, truncated_copy,
-                         wait_for)
+from rel_helpers import (VTEST, assert_no_crash, ffmpeg, ffprobe_frame_count, free_port,
+                         make_clip, run, shm_leftovers, stalling_server, start_stalled_ingest,
+                         summary, truncated_copy, wait_for)  # noqa: F401 (stalling_server)
 
 
 def ingest(framering_bin, ring, source, *args, timeout=60):
@@ -171,13 +170,6 @@ def test_rtsp_to_a_closed_port_gives_up_after_its_retries(framering_bin, ring_na
     assert shm_leftovers(ring_name) == []
 
 
-@pytest.fixture
-def stalling_server():
-    s = StallingServer()
-    yield s
-    s.close()
-
-
 def test_rtsp_server_that_stalls_hits_the_io_deadline(framering_bin, ring_name, stalling_server):
     url = f"rtsp://127.0.0.1:{stalling_server.port}/cam"
     p = ingest(framering_bin, ring_name, url, "--timeout", "1", "--max-retries", "1", timeout=60)
@@ -192,12 +184,7 @@ def test_rtsp_server_that_stalls_hits_the_io_deadline(framering_bin, ring_name, 
 def test_sigterm_interrupts_a_stalled_rtsp_handshake(framering_bin, ring_name, stalling_server,
                                                      procs):
     url = f"rtsp://127.0.0.1:{stalling_server.port}/cam"
-    p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", url,
-                     "--timeout", "600", "--metrics-addr", "0"], text=True)
-    deadline = time.time() + 20
-    while not stalling_server.accepted and time.time() < deadline:
-        time.sleep(0.05)
-    assert stalling_server.accepted, "ingest never connected"
+    p = start_stalled_ingest(procs, framering_bin, ring_name, stalling_server, url)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=15)  # would hang for 600 s if the stop did not interrupt
     assert p.returncode == 0, err

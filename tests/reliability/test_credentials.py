@@ -2,29 +2,14 @@
 every local user can read from /proc/<pid>/cmdline (and `ps`)."""
 import pathlib
 import signal
-import time
 
-import pytest
-
-from rel_helpers import StallingServer
-
-
-@pytest.fixture
-def stalling_server():
-    s = StallingServer()
-    yield s
-    s.close()
+from rel_helpers import stalling_server, start_stalled_ingest  # noqa: F401 (a fixture)
 
 
 def test_password_is_masked_in_proc_cmdline(framering_bin, ring_name, stalling_server, procs):
     url = f"rtsp://alice:Pw-9f2kQ7x@127.0.0.1:{stalling_server.port}/cam?token=Tk-55"
-    p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", url,
-                     "--timeout", "600", "--metrics-addr", "0"], text=True)
-    deadline = time.time() + 20
-    while not stalling_server.accepted and time.time() < deadline:
-        time.sleep(0.05)
+    p = start_stalled_ingest(procs, framering_bin, ring_name, stalling_server, url)
     # It connected, so it parsed the real URL; what others can read is the masked one.
-    assert stalling_server.accepted, "ingest never connected"
     cmdline = pathlib.Path(f"/proc/{p.pid}/cmdline").read_bytes().split(b"\0")
     source = cmdline[cmdline.index(b"--source") + 1].decode()
     assert source == f"rtsp://alice:**********@127.0.0.1:{stalling_server.port}/cam?token=*****"
