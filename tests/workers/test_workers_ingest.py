@@ -26,6 +26,16 @@ def run(args, timeout=60):
     return p.returncode, p.stderr
 
 
+def start_waiting_worker(procs, framering_bin, ring, events, log, *extra):
+    """A checksum worker started before its ring exists, logging to `log`; returns once it says
+    it waits for the ring (so an ingest started next cannot finish before it attaches)."""
+    with open(log, "w") as log_file:
+        worker = procs.start(worker_cmd(framering_bin, ring, "checksum", events, *extra),
+                             stderr=log_file, stdout=subprocess.DEVNULL)
+    wait_for(lambda: "waiting for ring" in log.read_text(), 30, "the worker to wait for its ring")
+    return worker
+
+
 def test_checksum_of_every_frame_matches_ffmpeg_with_no_drops(framering_bin, ring_name, procs,
                                                               tmp_path):
     want = ffmpeg_crcs()
@@ -34,11 +44,8 @@ def test_checksum_of_every_frame_matches_ffmpeg_with_no_drops(framering_bin, rin
     # Started before the ring exists (the ingest starts once it says it waits); the ring holds the
     # whole clip, so nothing can be lapped, and --keep leaves it for the worker even if the ingest
     # is done before the worker's next attach attempt.
-    with open(log, "w") as log_file:
-        worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode",
-                                        "every", "--max-frames", str(len(want))),
-                             stderr=log_file, stdout=subprocess.DEVNULL)
-    wait_for(lambda: "waiting for ring" in log.read_text(), 30, "the worker to wait for its ring")
+    worker = start_waiting_worker(procs, framering_bin, ring_name, events, log, "--mode", "every",
+                                  "--max-frames", str(len(want)))
     rc, err = run(ingest_cmd(framering_bin, ring_name, "--slots", str(len(want) + 5), "--keep"))
     assert rc == 0, err
     worker.wait(timeout=60)
@@ -85,10 +92,7 @@ def test_worker_waits_for_ingest_and_resumes_after_sigkill_restart(framering_bin
     want = ffmpeg_crcs()
     events = tmp_path / "events.jsonl"
     log = tmp_path / "worker.log"
-    with open(log, "w") as log_file:
-        worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode",
-                                        "every"), stderr=log_file, stdout=subprocess.DEVNULL)
-    wait_for(lambda: "waiting for ring" in log.read_text(), 30, "the worker to wait for its ring")
+    worker = start_waiting_worker(procs, framering_bin, ring_name, events, log, "--mode", "every")
     first = procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--loop", "--slots", "16"))
     wait_for(lambda: len(read_events(events)) >= 5, 30, "frames of the first ingest")
     first.send_signal(signal.SIGKILL)

@@ -4,8 +4,9 @@ import functools
 import json
 import pathlib
 import subprocess
-import time
 import zlib
+
+from conftest import wait_for as shared_wait_for
 
 VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 VTEST_FRAME_BYTES = 768 * 576 * 3
@@ -37,10 +38,5 @@ def read_events(path):
 
 
 def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    """The shared conftest wait_for (tests/conftest.py), with this directory's longer default."""
+    return shared_wait_for(predicate, timeout=timeout, what=what)
