@@ -74,40 +74,43 @@ void Publisher::open_ring(const ring::Geometry& geometry) {
                options_.slots, geometry.describe(), writer_->info().frame_bytes, writer_->path());
 }
 
+ring::ReaderGate& Publisher::gate() {
+  if (!gate_) gate_.emplace(options_.ring, options_.wait_for_readers);
+  return *gate_;
+}
+
+// Called by the gate about every 5 s of waiting: who the frame `what` waits for.
+void Publisher::log_gate_wait(const std::string& what, const std::vector<ring::GateHolder>& holders,
+                              std::size_t live) {
+  if (live < gate().required_readers()) {
+    spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
+                 options_.wait_for_readers, live, options_.ring);
+  }
+  for (const ring::GateHolder& h : holders) {
+    spdlog::info("{} waits for reader '{}' (pid {}), still at frame {}", what, h.reader, h.pid,
+                 h.position);
+  }
+}
+
 bool Publisher::wait_for_readers() {
   if (options_.wait_for_readers == 0) return true;
-  if (!gate_) gate_.emplace(options_.ring, options_.wait_for_readers);
   const ring::RingInfo& info = writer_->info();
-  return gate_->wait_to_write(
-      writer_->cursor(), info.slots, info.epoch, [] { return stop_requested(); },
-      [this](const std::vector<ring::GateHolder>& holders, std::size_t live) {
-        if (live < gate_->required_readers()) {
-          spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
-                       options_.wait_for_readers, live, options_.ring);
-        }
-        for (const ring::GateHolder& h : holders) {
-          spdlog::info("frame {} waits for reader '{}' (pid {}), still at frame {}",
-                       writer_->cursor(), h.reader, h.pid, h.position);
-        }
+  const std::uint64_t next = writer_->cursor();
+  return gate().wait_to_write(
+      next, info.slots, info.epoch, [] { return stop_requested(); },
+      [this, next](const std::vector<ring::GateHolder>& holders, std::size_t live) {
+        log_gate_wait("frame " + std::to_string(next), holders, live);
       });
 }
 
 void Publisher::drain_readers() {
-  if (!gate_) gate_.emplace(options_.ring, options_.wait_for_readers);
   const std::uint64_t cursor = writer_->cursor();
   spdlog::info("--wait-for-readers {}: waiting until the workers have read all {} frames",
                options_.wait_for_readers, cursor);
-  gate_->wait_drained(
+  gate().wait_drained(
       cursor, writer_->info().epoch, [] { return stop_requested(); },
       [this, cursor](const std::vector<ring::GateHolder>& holders, std::size_t live) {
-        if (live < gate_->required_readers()) {
-          spdlog::info("--wait-for-readers {}: {} reader(s) attached to ring '{}'; waiting",
-                       options_.wait_for_readers, live, options_.ring);
-        }
-        for (const ring::GateHolder& h : holders) {
-          spdlog::info("the last of {} frames waits for reader '{}' (pid {}), still at frame {}",
-                       cursor, h.reader, h.pid, h.position);
-        }
+        log_gate_wait("the last of " + std::to_string(cursor) + " frames", holders, live);
       });
 }
 

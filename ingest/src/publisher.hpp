@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "framering/ingest/options.hpp"
 #include "framering/metrics/catalogue.hpp"
@@ -56,6 +57,9 @@ class Publisher {
   // --wait-for-readers at the end of the input: the ring stays open until every reader waited
   // for has read every frame (a stop signal cuts it short).
   void drain_readers();
+  ring::ReaderGate& gate();  // made on first use: only with --wait-for-readers
+  void log_gate_wait(const std::string& what, const std::vector<ring::GateHolder>& holders,
+                     std::size_t live);
   metrics::IngestMetrics& metrics_;
   IngestCounters counters_;
   std::uint64_t claim_ns_ = 0;
