@@ -9,10 +9,10 @@ DEMO_SECONDS ?=
 # pytest runs against the release build; the sanitizer presets run ctest only.
 PYTEST ?= $(if $(filter release,$(PRESET)),1,0)
 
-.PHONY: deps configure build test test-tsan demo bench chaos fuzz format clean help
+.PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check format clean help
 
 help:
-	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | format | clean"
+	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | fresh-check | fuzz | chaos | format | clean"
 
 deps:
 	./scripts/deps.sh
@@ -51,6 +51,10 @@ chaos: build
 # Bounded libFuzzer runs, FUZZ_SECONDS (default 60) per target (clang `fuzz` preset).
 fuzz:
 	./tests/fuzz/run_fuzzers.sh $(or $(FUZZ_SECONDS),60)
+
+# The README's two commands on a minimal Debian 12 root made with debootstrap (needs root; ~15 min).
+fresh-check:
+	./scripts/fresh-check.sh
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
