@@ -109,6 +109,22 @@ def procs():
     p.stop_all()
 
 
+def json_lines(path):
+    """The JSON objects of a JSON-lines file another process may be appending to right now.
+
+    Only lines ended by a newline count: the text after the last newline is a line still being
+    written, and it is read whole on a later call. A missing file has no lines yet.
+    """
+    import json
+    path = pathlib.Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import json_lines, wait_for
 from ingest_ring import VTEST
 
 pytestmark = pytest.mark.skipif(not VTEST.exists(), reason="opencv-doc's vtest.avi is missing")
@@ -43,9 +43,7 @@ def start_ingest(procs, framering_bin, ring, readers, *extra):
 
 
 def frames_in(events):
-    if not events.exists():
-        return []
-    return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    return json_lines(events)
 
 
 def reader(st, name):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import framering
+from conftest import json_lines
 from pyhelpers import PYTHON, ROOT, py_env, wait_until
 
 WORKER = str(ROOT / "examples" / "brightness_worker.py")
@@ -30,14 +31,7 @@ def stamped(n):
 
 
 def events_of(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def events_of_safe(path):
-    try:
-        return events_of(path)
-    except (OSError, json.JSONDecodeError):
-        return []
+    return json_lines(path)
 
 
 def test_events_carry_the_frames_brightness(ring_name, procs, tmp_path):
@@ -47,7 +41,7 @@ def test_events_carry_the_frames_brightness(ring_name, procs, tmp_path):
         worker = start_worker(procs, ring_name, events=tmp_path / "ev.jsonl")
         for n in range(10, 12):
             w.write(stamped(n), pts_ns=n * 100)
-        wait_until(lambda: len(events_of_safe(tmp_path / "ev.jsonl")) == 12, timeout=20,
+        wait_until(lambda: len(events_of(tmp_path / "ev.jsonl")) == 12, timeout=20,
                    what="12 events")  # then the writer goes away and the worker ends
     _, err = worker.communicate(timeout=20)
     assert worker.returncode == 0, err
@@ -69,7 +63,7 @@ def test_group_members_split_the_frames(ring_name, procs, tmp_path):
             w.write(np.full((8, 8, 1), n, np.uint8))
         workers = [start_worker(procs, ring_name, "--group", "g", "--member", str(i), "--members", "2",
                                 events=tmp_path / f"m{i}.jsonl") for i in range(2)]
-        wait_until(lambda: sum(len(events_of_safe(tmp_path / f"m{i}.jsonl")) for i in range(2)) == 20,
+        wait_until(lambda: sum(len(events_of(tmp_path / f"m{i}.jsonl")) for i in range(2)) == 20,
                    timeout=20, what="20 events from the two members")
     for p in workers:
         _, err = p.communicate(timeout=20)

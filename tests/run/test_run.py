@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, VTEST, free_port, wait_for
+from conftest import ROOT, VTEST, free_port, json_lines, wait_for
 
 
 
@@ -83,9 +83,7 @@ def shm_files(ring):
 
 
 def event_lines(path):
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json_lines(path)
 
 
 def write_config(tmp_path, ring, base_port, extra_workers=""):

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import zlib
 
+from conftest import json_lines
 from conftest import wait_for as shared_wait_for
 
 VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -29,12 +30,7 @@ def ffmpeg_crcs(path=str(VTEST), frame_bytes=VTEST_FRAME_BYTES):
 
 
 def read_events(path):
-    path = pathlib.Path(path)
-    if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
-    # A line being written right now may be incomplete: only whole lines count.
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    return json_lines(path)
 
 
 def wait_for(predicate, timeout=20.0, what="condition"):
