@@ -1,8 +1,11 @@
 // ReaderGate decides from real reader-stats files (the ones workers publish) whether a writer
 // may write the next frame: the slot it overwrites must be behind every live reader.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <memory>
 
@@ -84,7 +87,6 @@ TEST(ReaderGate, ReadersOfAnotherEpochOrDeadOnesHoldNothing) {
 }
 
 TEST(ReaderGate, StatsFilesOfAnotherUserHoldNothing) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand a file to another user";
   const std::string ring = framering::testing::unique_ring("gate");
   framering::testing::RingCleanup cleanup{ring};
   ReaderGate gate(ring, 0);
@@ -92,7 +94,10 @@ TEST(ReaderGate, StatsFilesOfAnotherUserHoldNothing) {
   ReaderStatsPublisher planted(ring, "planted");
   planted.epoch().store(kEpoch);
   planted.position().store(0);  // as the other tests show, an own user's reader here holds
-  ASSERT_EQ(::chown(reader_stats_path(ring, "planted").c_str(), 65534, 65534), 0);
+  // A probe, not a uid check: handing a file to another user needs CAP_CHOWN.
+  if (::chown(reader_stats_path(ring, "planted").c_str(), 65534, 65534) != 0)
+    GTEST_SKIP() << "cannot hand a file to another user here (chown: " << std::strerror(errno)
+                 << "); needs CAP_CHOWN";
   gate.rescan();
   EXPECT_TRUE(may_write(gate, 50));
   EXPECT_EQ(gate.live_readers(), 0u);
