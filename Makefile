@@ -32,10 +32,12 @@ test: build
 	fi
 	ctest --preset $(PRESET)
 
-# The thread-based ring stress test under ThreadSanitizer (only the tsan-labelled tests).
+# ThreadSanitizer over the threaded parts (only the tsan-labelled tests): the ring's thread
+# stress test, ReaderGate, the metrics HTTP server under parallel scrapes, the supervisor.
+TSAN_TARGETS := ringbuf_thread_test reader_gate_test metrics_concurrency_test run_test
 test-tsan: deps
 	cmake --preset tsan
-	cmake --build --preset tsan -j $(JOBS) --target ringbuf_thread_test
+	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	ctest --preset tsan
 
 demo: build

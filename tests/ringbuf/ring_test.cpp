@@ -290,10 +290,21 @@ TEST_F(RingTest, KilledWriterIsGoneAndSuccessorIsFollowed) {
     status = r->wait_next(next, 20ms).status;
   }
   EXPECT_EQ(status, ReadStatus::kEpochChanged);
-  const std::uint64_t wanted = r->cursor();
-  res = r->wait_next(wanted, 5s);
-  ASSERT_EQ(res.status, ReadStatus::kOk);
-  EXPECT_TRUE(verify_stamp(res.frame.data, res.frame.bytes, wanted));
+  // The successor publishes every millisecond into 4 slots: a loaded machine can deschedule this
+  // reader for longer than that, and then LAPPED (or a frame overwritten while it was checked)
+  // is the right answer. The reader goes on with the newest frame, as a real one does.
+  bool intact = false;
+  for (int attempt = 0; attempt < 100 && !intact; ++attempt) {
+    const std::uint64_t wanted = r->cursor();
+    res = r->wait_next(wanted, 5s);
+    if (res.status == ReadStatus::kLapped) continue;
+    ASSERT_EQ(res.status, ReadStatus::kOk);
+    const bool stamped = verify_stamp(res.frame.data, res.frame.bytes, wanted);
+    if (!r->valid(res.frame)) continue;  // overwritten while checked: the stamp proves nothing
+    EXPECT_TRUE(stamped);
+    intact = true;
+  }
+  EXPECT_TRUE(intact) << "no intact frame of the successor in 100 attempts";
 }
 
 TEST_F(RingTest, KilledReaderDoesNotAffectWriter) {
@@ -335,13 +346,14 @@ TEST_F(RingTest, CleanupStaleRemovesOnlyDeadRings) {
   Writer live = make_writer();
   const std::string kept = unique_ring("kept");
   RingCleanup kept_cleanup{kept};
-  Writer::create({.name = kept, .geometry = small_geometry(), .slots = 2, .keep_on_close = true}).close();
+  Writer::create({.name = kept, .geometry = small_geometry(), .slots = 2, .keep_on_close = true})
+      .close();
   ASSERT_TRUE(framering::testing::ring_file_exists(dead));
   EXPECT_GE(cleanup_stale(), 1);
   EXPECT_FALSE(framering::testing::ring_file_exists(dead));
   EXPECT_TRUE(framering::testing::ring_file_exists(name));
   EXPECT_TRUE(framering::testing::ring_file_exists(kept));  // closed and kept on purpose
-  EXPECT_EQ(cleanup_stale(), 0);  // idempotent
+  EXPECT_EQ(cleanup_stale(), 0);                            // idempotent
 }
 
 TEST_F(RingTest, AttachErrorsSayWhatToDo) {
