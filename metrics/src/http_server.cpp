@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
+#include <system_error>
 #include <thread>
 
 namespace framering::metrics {
@@ -32,12 +34,41 @@ const char* reason_phrase(int status) {
   }
 }
 
+// Writes the response with mg_write only: no printf-family call on a civetweb thread (see
+// run_on_full_stack for why those threads have almost no stack to spare).
 void send(mg_connection* conn, const HttpResponse& r, bool head) {
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            r.status, reason_phrase(r.status), r.content_type.c_str(), r.body.size());
+  std::string header = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) +
+                       "\r\nContent-Type: " + r.content_type +
+                       "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                       "\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+  mg_write(conn, header.data(), header.size());
   if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+}
+
+// civetweb's worker threads get a fixed stack of 100 KiB (a build-time setting of the library,
+// not an option), and glibc places the static thread-local storage of every loaded library in
+// that same stack. With OpenCV and its BLAS loaded (OpenBLAS where it is the system's BLAS),
+// that storage is about 70 KiB, leaving ~28 KiB: not enough for a glibc printf on its slow path
+// (taken whenever a library registered printf hooks, as libquadmath does), JPEG encoding or text
+// serialisation. A handler therefore runs on a thread of ours, with the process's default
+// stack; the civetweb thread only parses the request and moves bytes.
+HttpResponse run_on_full_stack(const HttpHandler& handler, const std::string& query) {
+  HttpResponse r;
+  std::exception_ptr failure;
+  try {
+    std::thread worker([&] {
+      try {
+        r = handler(query);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    worker.join();
+  } catch (const std::system_error& e) {  // no thread could be started
+    return {503, "text/plain; charset=utf-8", std::string("busy: ") + e.what() + "\n"};
+  }
+  if (failure) std::rethrow_exception(failure);
+  return r;
 }
 
 // civetweb reports bind errors through mg_cry → log_message; keep them out of stderr (the
@@ -165,7 +196,7 @@ int HttpServer::dispatch(mg_connection* conn, void* self_ptr) {
     r = {404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
   } else {
     try {
-      r = (*handler)(req->query_string ? req->query_string : "");
+      r = run_on_full_stack(*handler, req->query_string ? req->query_string : "");
     } catch (const std::exception& e) {
       r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
     }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,6 +80,26 @@ TEST(MetricsConcurrency, EndpointsStartServeAndStopRepeatedly) {
     scraping.join();
     endpoint.reset();
   }
+}
+
+// A handler may need a real stack (JPEG encoding, text serialisation, printf's slow path): it
+// gets the process's default one, not what is left of a server thread's after thread-local
+// storage. 256 KiB of locals would overflow civetweb's own 100 KiB worker stacks.
+TEST(MetricsConcurrency, HandlersRunOnAFullSizeStack) {
+  fm::Endpoint endpoint("127.0.0.1:0");
+  endpoint.handle("/deep", [](const std::string&) {
+    volatile char scratch[256 * 1024];
+    for (std::size_t i = 0; i < sizeof scratch; i += 4096) scratch[i] = static_cast<char>(i);
+    char text[64];
+    std::snprintf(text, sizeof text, "%s %d\n", "deep", static_cast<int>(scratch[4096]));
+    return fm::HttpResponse{200, "text/plain; charset=utf-8", text};
+  });
+  for (int i = 0; i < 3; ++i) {
+    const auto r = http_get(endpoint.port(), "/deep");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "deep 0\n");
+  }
+  EXPECT_EQ(http_get(endpoint.port(), "/metrics").status, 200);
 }
 
 }  // namespace
