@@ -6,8 +6,17 @@ BUILD_DIR := build/$(PRESET)
 BIN := $(BUILD_DIR)/bin/framering
 DEMO_CONFIG ?= config/demo.yaml
 DEMO_SECONDS ?=
-# pytest runs against the release build; the sanitizer presets run ctest only.
-PYTEST ?= $(if $(filter release,$(PRESET)),1,0)
+# pytest runs the end-to-end suites against the preset's build: all of them for release and
+# debug; under ASan+UBSan (several times slower) the suites that start every kind of process:
+# libav decoding into slots (ingest), each analytic (workers), the supervisor with restarts (run).
+PYTEST_SUITES_release := tests
+PYTEST_SUITES_debug := tests
+PYTEST_SUITES_asan := tests/ingest tests/workers tests/run
+PYTEST_SUITES ?= $(PYTEST_SUITES_$(PRESET))
+# ASan in the processes the tests start: leaks fail them (LSan), reports name the file and line.
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check format clean help
 
@@ -27,8 +36,9 @@ build: configure
 
 # C++ tests (ctest) and then Python tests (pytest) against the same build; ctest's summary last.
 test: build
-	@if [ "$(PYTEST)" = 1 ]; then \
-	  FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests; \
+	@if [ -n "$(PYTEST_SUITES)" ]; then \
+	  $(if $(filter asan,$(PRESET)),$(SAN_ENV)) FRAMERING_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) \
+	    $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_SUITES); \
 	fi
 	ctest --preset $(PRESET)
 
