@@ -158,10 +158,15 @@ def fanout(res):
                      + " and ".join(f"{fmt(a['bound'], 1)}× at N = {a['n']}" for a in capped)
                      + ", short of the goal"
                      + ("s" if len(capped) > 1 else "")
-                     + "; the goal would need the floor to shrink to "
-                     + " and ".join(f"{fmt(max(a['floor_for_goal'], 0), 2)} ms (N = {a['n']}, from "
-                                    f"{fmt(a['floor'], 2)})" for a in capped)
-                     + " — a cheaper reader pass, i.e. a different experiment, not a faster ring.")
+                     + "; " + "; ".join(
+                         f"at N = {a['n']} the goal would need the floor to shrink from "
+                         f"{fmt(a['floor'], 2)} to {fmt(a['floor_for_goal'], 2)} ms"
+                         if a["floor_for_goal"] > 0 else
+                         f"at N = {a['n']} no floor would do: {a['goal']}× the ring's own transport "
+                         f"cost ({fmt(a['ring_transport'], 2)} ms) already exceeds the copies"
+                         for a in capped)
+                     + ". A smaller floor means a cheaper reader pass, i.e. a different experiment, "
+                     "not a faster ring.")
         else:
             text += ("On this run's floor a ring that cost nothing could reach "
                      + " and ".join(f"{fmt(a['bound'], 1)}× at N = {a['n']}" for a in short)
@@ -297,9 +302,11 @@ def workers(res):
     single = [gains[a] for a in SINGLE_THREADED if a in gains]
     if single:
         text += (f" A consumer group of 2 runs the single-threaded analytics "
-                 f"({', '.join(a for a in SINGLE_THREADED if a in gains)}) "
-                 f"{fmt(min(single), 2)}–{fmt(max(single), 2)}× faster than one worker on "
-                 f"{res['machine']['cores']} cores.")
+                 f"({', '.join(a for a in SINGLE_THREADED if a in gains)}) at "
+                 f"{fmt(min(single), 2)}–{fmt(max(single), 2)}× the frames/s of one worker on "
+                 f"{res['machine']['cores']} cores" + ("." if min(single) > 1 else
+                                                       " (below 1×: the group did not get the cores "
+                                                       "to itself; see the load in the header)."))
     one = by.get("people", {}).get(1)
     if "people" in gains and one:
         text += (f" The people detector (HOG) gains {fmt(gains['people'], 2)}×; one detection takes "
