@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The origin document's experiment, reproduced: the same workload three ways in one run.
+"""Pickling vs shared memory vs framering in Python: the same workload three ways in one run.
 
 Workload: N frames of H x W x 3 uint8 (default 200 x 1080p) that exist in the producer's memory,
 summed by 4 worker processes (`frame.sum()`), each frame exactly once.
@@ -50,6 +50,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 import framering  # noqa: E402  (after the path set-up, like the tests)
+import provenance  # noqa: E402  (bench/, this script's own directory)
 
 SECTION = "## Python: pickling vs shared memory vs framering"
 WORKERS = 4
@@ -382,7 +383,7 @@ def main():
     text = "\n".join([
         SECTION, "",
         f"`{cmd}` on {os.cpu_count()} cores (load average {load:.1f} at the end of the run), "
-        f"{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, NumPy {np.__version__}.",
+        f"{provenance.now_utc()}, commit {provenance.commit()}, Python {sys.version.split()[0]}, NumPy {np.__version__}.",
         f"Workload: {n} frames of {width}x{height}x3 uint8 ({frame_bytes / 2**20:.1f} MiB each), "
         f"`frame.sum()` on each by {WORKERS} worker processes (spawned), every frame exactly once "
         "(sums checked against one process).", "",
@@ -398,8 +399,7 @@ def main():
         *([f"The machine was shared while this ran (load average {load:.1f} on {os.cpu_count()} "
            "cores), so absolute rates are below an idle machine's; compare the rows with each "
            "other (all ran in one run, one after the other)."] if load > os.cpu_count() else []),
-        "Reference numbers from the origin document on this machine (Pool(4), 200 1080p frames, sum "
-        "each): pickling 87 f/s, shared_memory 581 f/s, one process 541 f/s.", ""])
+        ""])
     print(text)
     if doc:
         write_section(doc, text)

@@ -14,4 +14,4 @@ done
 quick=()
 if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then quick=(--quick); fi
 /usr/bin/python3 bench/run_all.py --build-dir "$build_dir" "${quick[@]}"
-/usr/bin/python3 bench/report.py --results build/bench/results.json --doc docs/benchmarks.md
+/usr/bin/python3 bench/report.py --results build/bench/results.json --doc docs/benchmarks.md --readme README.md
