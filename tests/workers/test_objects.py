@@ -115,7 +115,10 @@ def test_unknown_output_shape_is_exit_2_with_the_shape_and_the_layouts(framering
 
 
 def test_labels_count_mismatch_is_exit_2(framering_bin, tmp_path):
-    model = constant_output_model(tmp_path / "v8.onnx", yolov8_output([], classes=80), INPUT)
+    # Anchors outnumber attributes, as in every real export (yolov8n: 8400 anchors): that is how
+    # the layout is told when the labels fit neither.
+    model = constant_output_model(tmp_path / "v8.onnx",
+                                  yolov8_output([], classes=80, anchors=400), INPUT)
     labels = tmp_path / "three.txt"
     labels.write_text("person\ncar\ndog\n")
     r = run_worker_expecting_exit(framering_bin, f"model={model}", "input=320x320",
