@@ -1,4 +1,5 @@
-// `framering worker`: analyse frames of a ring in place (motion, people, tamper, checksum).
+// `framering worker`: analyse frames of a ring in place (motion, people, objects, tamper,
+// checksum).
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -71,7 +72,7 @@ void add_worker_command(CLI::App& app, int& exit_code) {
   o.metrics_addr = metrics::kWorkerDefaultAddr;
   auto* sub = app.add_subcommand(
       "worker",
-      "analyse frames of a ring in place (motion, people, tamper, checksum).\n"
+      "analyse frames of a ring in place (motion, people, objects, tamper, checksum).\n"
       "Waits for the ring to appear and survives ingest restarts; exits 0 on SIGINT/SIGTERM.\n"
       "Example: framering worker --ring cam0 --analytic motion --param min_area=400 --events "
       "events.jsonl");

@@ -69,7 +69,8 @@ struct Endpoint::Impl {
           .Name("framering_frames_dropped_total")
           .Help(
               "Frames a worker did not analyse, by reason: lapped (overwritten before it looked), "
-              "torn (overwritten while it looked), skipped (mode latest or another group member).")
+              "torn (overwritten while it looked), skipped (mode latest or another group member), "
+              "analytic_error (the analysis failed on it, e.g. model inference threw).")
           .Register(r);
   Family<Counter>& decode_errors = BuildCounter()
                                        .Name("framering_decode_errors_total")
@@ -111,6 +112,11 @@ struct Endpoint::Impl {
                                 .Name("framering_events_total")
                                 .Help("Events a worker emitted, by kind.")
                                 .Register(r);
+  Family<Counter>& objects_detected =
+      BuildCounter()
+          .Name("framering_objects_detected_total")
+          .Help("Objects an object-detection worker found in analysed frames, by class.")
+          .Register(r);
   Family<Gauge>& build_info =
       BuildGauge()
           .Name("framering_build_info")
@@ -128,17 +134,20 @@ struct Endpoint::Impl {
 WorkerMetrics::WorkerMetrics(Counter& frames_read_, Counter& bytes_read_in_place_,
                              Counter& bytes_copied_, Counter& dropped_lapped_,
                              Counter& dropped_torn_, Counter& dropped_skipped_,
-                             Histogram& frame_latency_, Gauge& reader_lag_,
-                             Family<Counter>& events_family, std::string ring, std::string worker)
+                             Counter& dropped_analytic_error_, Histogram& frame_latency_,
+                             Gauge& reader_lag_, Family<Counter>& events_family,
+                             Family<Counter>& objects_family, std::string ring, std::string worker)
     : frames_read(frames_read_),
       bytes_read_in_place(bytes_read_in_place_),
       bytes_copied(bytes_copied_),
       dropped_lapped(dropped_lapped_),
       dropped_torn(dropped_torn_),
       dropped_skipped(dropped_skipped_),
+      dropped_analytic_error(dropped_analytic_error_),
       frame_latency(frame_latency_),
       reader_lag(reader_lag_),
       events_family_(events_family),
+      objects_family_(objects_family),
       ring_(std::move(ring)),
       worker_(std::move(worker)) {}
 
@@ -149,6 +158,22 @@ Counter& WorkerMetrics::events(const std::string& kind) {
   check_label_value("event kind", kind);
   Counter& c = events_family_.Add({{"ring", ring_}, {"worker", worker_}, {"kind", kind}});
   events_.emplace(kind, &c);
+  return c;
+}
+
+Counter& WorkerMetrics::objects_detected(const std::string& class_name) {
+  std::string value = class_name.substr(0, 64);
+  for (char& ch : value) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+    if (!ok) ch = '_';
+  }
+  if (value.empty()) value = "_";
+  std::lock_guard lock(mutex_);
+  auto it = objects_.find(value);
+  if (it != objects_.end()) return *it->second;
+  Counter& c = objects_family_.Add({{"ring", ring_}, {"worker", worker_}, {"class", value}});
+  objects_.emplace(value, &c);
   return c;
 }
 
@@ -204,8 +229,9 @@ WorkerMetrics& Endpoint::worker(const std::string& ring, const std::string& work
     slot = std::make_unique<WorkerMetrics>(
         m.frames_read.Add(l), m.bytes_read_in_place.Add(l),
         m.bytes_copied.Add({{"ring", ring}, {"component", "worker"}}), dropped("lapped"),
-        dropped("torn"), dropped("skipped"), m.frame_latency.Add(l, duration_buckets()),
-        m.reader_lag.Add(l), m.events, ring, worker);
+        dropped("torn"), dropped("skipped"), dropped("analytic_error"),
+        m.frame_latency.Add(l, duration_buckets()), m.reader_lag.Add(l), m.events,
+        m.objects_detected, ring, worker);
   }
   return *slot;
 }

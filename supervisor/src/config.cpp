@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -23,7 +24,7 @@ struct Entry {
   YAML::Node value;
 };
 
-const std::set<std::string> kAnalytics = {"motion", "people", "tamper", "checksum"};
+const std::set<std::string> kAnalytics = {"motion", "people", "objects", "tamper", "checksum"};
 const std::set<std::string> kPixFmts = {"bgr24", "rgb24", "gray8"};
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
@@ -159,8 +160,12 @@ class Parser {
   }
 
   // "0.1,0.2;0.9,0.2;..." from a list of [x, y] points given as fractions of width/height.
-  std::string polygon(const YAML::Node& node, const std::string& key) const {
-    const std::string want = "expected a list of at least 3 [x, y] points (fractions 0..1)";
+  // `pixels`: coordinates may also be frame pixels (the objects analytic's zones and masks).
+  std::string polygon(const YAML::Node& node, const std::string& key, bool pixels = false) const {
+    const std::string want = pixels
+                                 ? "expected a list of at least 3 [x, y] points (fractions "
+                                   "0..1 or frame pixels)"
+                                 : "expected a list of at least 3 [x, y] points (fractions 0..1)";
     if (!node.IsSequence() || node.size() < 3) fail(node, key, want + ", got " + describe(node));
     std::string out;
     for (std::size_t i = 0; i < node.size(); ++i) {
@@ -169,8 +174,8 @@ class Parser {
       if (!point.IsSequence() || point.size() != 2) {
         fail(point, pkey, "expected a point [x, y], got " + describe(point));
       }
-      number(point[0], pkey + ".x", 0.0, 1.0);
-      number(point[1], pkey + ".y", 0.0, 1.0);
+      number(point[0], pkey + ".x", 0.0, pixels ? 1e6 : 1.0);
+      number(point[1], pkey + ".y", 0.0, pixels ? 1e6 : 1.0);
       out += (i ? ";" : "") + point[0].Scalar() + "," + point[1].Scalar();
     }
     return out;
@@ -331,16 +336,16 @@ class Parser {
     w.line = line_of(e.key_node);
     bool have_analytic = false;
     const YAML::Node body = e.value.IsNull() ? YAML::Node(YAML::NodeType::Map) : e.value;
-    for (const Entry& f :
-         entries(body, path,
-                 {"analytic", "mode", "replicas", "tiles", "zone", "params", "max_frames"})) {
+    for (const Entry& f : entries(body, path,
+                                  {"analytic", "mode", "replicas", "tiles", "zone", "zones", "mask",
+                                   "params", "max_frames"})) {
       const std::string key = path + "." + f.key;
       if (f.key == "analytic") {
         w.analytic = string(f.value, key);
         have_analytic = true;
         if (!kAnalytics.count(w.analytic)) {
           fail(f.value, key,
-               "expected motion, people, tamper or checksum, got '" + w.analytic + "'");
+               "expected motion, people, objects, tamper or checksum, got '" + w.analytic + "'");
         }
       } else if (f.key == "mode") {
         w.mode = string(f.value, key);
@@ -353,6 +358,30 @@ class Parser {
         w.tiles = boolean(f.value, key);
       } else if (f.key == "zone") {
         w.params.emplace_back("zone", polygon(f.value, key));
+      } else if (f.key == "zones") {
+        // zones: {driveway: [[x, y], ...], gate: [...]} → zones=driveway:x,y;...|gate:...
+        std::string text;
+        for (const Entry& z : entries(f.value, key, {})) {
+          const bool ok =
+              !z.key.empty() && z.key.size() <= 64 &&
+              std::all_of(z.key.begin(), z.key.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+              });
+          if (!ok) fail(z.key_node, key + "." + z.key, "zone names use A-Z a-z 0-9 _ -");
+          text +=
+              (text.empty() ? "" : "|") + z.key + ":" + polygon(z.value, key + "." + z.key, true);
+        }
+        w.params.emplace_back("zones", text);
+      } else if (f.key == "mask") {
+        // mask: [[[x, y], ...], ...] (a list of polygons) → mask=x,y;...|x,y;...
+        if (!f.value.IsSequence() || f.value.size() == 0) {
+          fail(f.value, key, "expected a list of polygons, each a list of [x, y] points");
+        }
+        std::string text;
+        for (std::size_t i = 0; i < f.value.size(); ++i) {
+          text += (i ? "|" : "") + polygon(f.value[i], key + "[" + std::to_string(i) + "]", true);
+        }
+        w.params.emplace_back("mask", text);
       } else if (f.key == "params") {
         for (const Entry& p : entries(f.value, key, {})) {
           const std::string pkey = key + "." + p.key;
@@ -360,7 +389,9 @@ class Parser {
             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
           });
           if (!ok || p.key.empty()) fail(p.key_node, pkey, "parameter names use a-z 0-9 _");
-          if (p.key == "zone") fail(p.key_node, pkey, "give the zone as `zone:` beside `params:`");
+          if (p.key == "zone" || p.key == "zones" || p.key == "mask") {
+            fail(p.key_node, pkey, "give " + p.key + " as `" + p.key + ":` beside `params:`");
+          }
           w.params.emplace_back(p.key, string(p.value, pkey));
         }
       } else {
@@ -371,7 +402,7 @@ class Parser {
       // `motion: {}` is shorthand for a worker named after its analytic.
       if (!kAnalytics.count(w.name)) {
         fail(e.key_node, path + ".analytic",
-             "missing; set analytic: motion, people, tamper or checksum");
+             "missing; set analytic: motion, people, objects, tamper or checksum");
       }
       w.analytic = w.name;
     }

@@ -89,7 +89,7 @@ TEST(Catalogue, ServesEveryDesignMetricOverHttp) {
   // Zero-copy proof series exist up front, at 0, for both sides.
   EXPECT_EQ(sample(r.body, R"(framering_bytes_copied_total{component="ingest",ring="cam0"})"), 0.0);
   EXPECT_EQ(sample(r.body, R"(framering_bytes_copied_total{component="worker",ring="cam0"})"), 0.0);
-  for (const char* reason : {"lapped", "torn", "skipped"}) {
+  for (const char* reason : {"lapped", "torn", "skipped", "analytic_error"}) {
     EXPECT_EQ(sample(r.body, std::string(R"(framering_frames_dropped_total{reason=")") + reason +
                                  R"(",ring="cam0",worker="motion"})"),
               0.0)

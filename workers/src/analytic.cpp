@@ -39,7 +39,8 @@ void register_analytic(const std::string& name, AnalyticFactory factory) {
 }
 
 const std::vector<std::string>& analytic_names() {
-  static const std::vector<std::string> names = {"motion", "people", "tamper", "checksum"};
+  static const std::vector<std::string> names = {"motion", "people", "objects", "tamper",
+                                                 "checksum"};
   return names;
 }
 
@@ -51,13 +52,15 @@ std::unique_ptr<Analytic> make_analytic(const std::string& name, Params params) 
     a = analytics::make_motion(params);
   else if (name == "people")
     a = analytics::make_people(params);
+  else if (name == "objects")
+    a = analytics::make_objects(params);
   else if (name == "tamper")
     a = analytics::make_tamper(params);
   else if (const AnalyticFactory factory = registered_factory(name))
     a = factory(params);
   else
     throw ConfigError("--analytic " + name +
-                      ": unknown analytic; choose motion, people, tamper or checksum");
+                      ": unknown analytic; choose motion, people, objects, tamper or checksum");
   params.reject_unknown(name);
   return a;
 }

@@ -63,4 +63,18 @@ void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns
   }
 }
 
+void Report::detected(const std::vector<std::string>& classes) {
+  if (!metrics_) return;
+  for (const std::string& c : classes) {
+    auto it = objects_.find(c);
+    if (it == objects_.end()) it = objects_.emplace(c, &metrics_->objects_detected(c)).first;
+    it->second->Increment();
+  }
+}
+
+std::uint64_t Report::analytic_error() {
+  if (metrics_) metrics_->dropped_analytic_error.Increment();
+  return ++analytic_errors_;
+}
+
 }  // namespace framering::workers

@@ -29,12 +29,19 @@ class Report {
   // One analysed, validated frame: bytes read in place, capture-to-done latency, its events.
   void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
              const std::vector<Event>& events);
+  // Objects detected in that frame, by class name (framering_objects_detected_total).
+  void detected(const std::vector<std::string>& classes);
+  // One frame the analytic failed on; returns the total so far.
+  std::uint64_t analytic_error();
+  std::uint64_t analytic_errors() const { return analytic_errors_; }
 
  private:
   ring::ReaderStatsPublisher stats_;
   metrics::WorkerMetrics* metrics_;
   std::uint64_t lapped_ = 0, torn_ = 0, skipped_ = 0;
+  std::uint64_t analytic_errors_ = 0;
   std::unordered_map<std::string, prometheus::Counter*> events_;
+  std::unordered_map<std::string, prometheus::Counter*> objects_;
 };
 
 }  // namespace framering::workers

@@ -10,6 +10,7 @@
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "framering/workers/analytic.hpp"
+#include "framering/workers/analytic_error.hpp"
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/frame_mat.hpp"
@@ -202,7 +203,18 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
       const cv::Mat view = o.share.tiles ? full(stream.info.band) : full;
       const FrameContext ctx{f.frame_no, f.seq, f.pts_ns, f.capture_realtime_ns};
       events.clear();
-      analytic->analyse(view, ctx, events);
+      try {
+        analytic->analyse(view, ctx, events);
+      } catch (const AnalyticError& e) {
+        report.copied(analytic->bytes_copied());
+        // Logged the first time and then every 100th, so a model failing on every frame
+        // does not flood the log; the metric counts each one.
+        if (report.analytic_error() % 100 == 1) {
+          log.warn("frame " + std::to_string(f.frame_no) + ": " + e.what() +
+                   " (dropped as analytic_error; going on)");
+        }
+        continue;
+      }
       report.copied(analytic->bytes_copied());
       // The seqlock re-check after use: if the writer reused the slot meanwhile, what we
       // computed mixes two frames; drop it.
@@ -216,12 +228,14 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
       for (const Event& e : events) sink.write(e, ctx, stream.info.band.tl());
       ++processed;
       report.frame(view.total() * view.elemSize(), f.capture_realtime_ns, events);
+      report.detected(analytic->detected_classes());
     }
     publish_stats();
     const FollowCounts& c = follower.counts();
-    log.info("stopping: " + std::to_string(processed) + " frames analysed, dropped: " +
-             std::to_string(c.lapped) + " lapped, " + std::to_string(c.torn + torn_after_use) +
-             " torn, " + std::to_string(c.skipped) + " skipped");
+    log.info("stopping: " + std::to_string(processed) +
+             " frames analysed, dropped: " + std::to_string(c.lapped) + " lapped, " +
+             std::to_string(c.torn + torn_after_use) + " torn, " + std::to_string(c.skipped) +
+             " skipped, " + std::to_string(report.analytic_errors()) + " analytic errors");
     return 0;
   } catch (const ConfigError& e) {
     log.error(e.what());

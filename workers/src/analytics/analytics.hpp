@@ -12,6 +12,7 @@ namespace framering::workers::analytics {
 
 std::unique_ptr<Analytic> make_checksum(Params& params);
 std::unique_ptr<Analytic> make_motion(Params& params);
+std::unique_ptr<Analytic> make_objects(Params& params);
 std::unique_ptr<Analytic> make_people(Params& params);
 std::unique_ptr<Analytic> make_tamper(Params& params);
 

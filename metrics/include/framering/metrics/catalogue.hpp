@@ -59,6 +59,7 @@ struct WorkerMetrics {
       dropped_lapped;                 // framering_frames_dropped_total{ring,worker,reason="lapped"}
   prometheus::Counter& dropped_torn;  // ... reason="torn"
   prometheus::Counter& dropped_skipped;  // ... reason="skipped" (mode latest / other group member)
+  prometheus::Counter& dropped_analytic_error;  // ... reason="analytic_error" (analysis threw)
   prometheus::Histogram&
       frame_latency;              // framering_frame_latency_seconds{ring,worker}: capture→done
   prometheus::Gauge& reader_lag;  // framering_reader_lag_frames{ring,worker}
@@ -68,20 +69,28 @@ struct WorkerMetrics {
   // map lookup — cache the reference if an analytic emits events every frame.
   // Throws MetricsError if `kind` is not a safe label value.
   prometheus::Counter& events(const std::string& kind);
+  // framering_objects_detected_total{ring,worker,class}: detections in analysed frames. Class
+  // names come from a labels file, so characters a label value may not carry become '_'
+  // ("traffic light" → "traffic_light"); same caching advice as events().
+  prometheus::Counter& objects_detected(const std::string& class_name);
 
   WorkerMetrics(prometheus::Counter& frames_read_, prometheus::Counter& bytes_read_in_place_,
                 prometheus::Counter& bytes_copied_, prometheus::Counter& dropped_lapped_,
                 prometheus::Counter& dropped_torn_, prometheus::Counter& dropped_skipped_,
-                prometheus::Histogram& frame_latency_, prometheus::Gauge& reader_lag_,
-                prometheus::Family<prometheus::Counter>& events_family, std::string ring,
+                prometheus::Counter& dropped_analytic_error_, prometheus::Histogram& frame_latency_,
+                prometheus::Gauge& reader_lag_,
+                prometheus::Family<prometheus::Counter>& events_family,
+                prometheus::Family<prometheus::Counter>& objects_family, std::string ring,
                 std::string worker);
 
  private:
   prometheus::Family<prometheus::Counter>& events_family_;
+  prometheus::Family<prometheus::Counter>& objects_family_;
   std::string ring_;
   std::string worker_;
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> events_;
+  std::map<std::string, prometheus::Counter*> objects_;
 };
 
 // What a page added with Endpoint::handle() returns.

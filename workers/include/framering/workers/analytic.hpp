@@ -27,7 +27,8 @@ class Analytic {
   // cannot read this pixel format.
   virtual void configure(const StreamInfo& stream) = 0;
   // Looks at one frame (a view into shared memory: never keep a pointer into it) and appends
-  // the events it proposes.
+  // the events it proposes. Throws AnalyticError when it fails on this frame only (the runtime
+  // counts the frame as dropped, reason analytic_error, and goes on).
   virtual void analyse(const cv::Mat& frame, const FrameContext& ctx,
                        std::vector<Event>& events) = 0;
   // The frame passed to the last analyse() was intact: adopt the state it staged.
@@ -37,6 +38,13 @@ class Analytic {
   // (torn frame or not: the copy happened). Derived images (downscaled, colour-converted) are
   // not copies. The built-in analytics read in place and copy nothing.
   virtual std::size_t bytes_copied() const { return 0; }
+  // Class names of the objects the last analyse() detected, one entry per object, for
+  // framering_objects_detected_total (counted only when the frame was intact). Analytics that
+  // detect no classed objects leave it empty.
+  virtual const std::vector<std::string>& detected_classes() const {
+    static const std::vector<std::string> none;
+    return none;
+  }
 };
 
 using AnalyticFactory = std::function<std::unique_ptr<Analytic>(Params& params)>;
