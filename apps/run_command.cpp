@@ -28,6 +28,7 @@ struct RunCommandOptions {
 };
 
 int run_supervisor(const RunCommandOptions& opt) {
+  supervisor::hold_stop_signals();
   supervisor::Console console;
   supervisor::make_console_logger(console, opt.log_level);
   try {

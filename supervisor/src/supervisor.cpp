@@ -65,14 +65,21 @@ struct Child {
   std::uint32_t restarts = 0;
 };
 
+// The signals the supervisor handles (children get an empty mask before their exec).
+sigset_t supervisor_signals() {
+  sigset_t set;
+  ::sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::sigaddset(&set, sig);
+  return set;
+}
+
 // Blocks the signals the supervisor handles and delivers them through a descriptor the main
-// loop polls, so a signal never interrupts bookkeeping halfway.
+// loop polls, so a signal never interrupts bookkeeping halfway. Signals that arrived while they
+// were blocked already (hold_stop_signals) are read from it too.
 class SignalFd {
  public:
   SignalFd() {
-    sigset_t set;
-    ::sigemptyset(&set);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::sigaddset(&set, sig);
+    const sigset_t set = supervisor_signals();
     ::sigprocmask(SIG_BLOCK, &set, &old_);
     fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
@@ -117,13 +124,17 @@ class Supervisor {
       spdlog::info("removed {} stale ring file(s) from {}", removed, ring::shm_dir());
     open_events();
     start_ns_ = now_ns();
-    for (Child& c : children_) start(c);
-    announce();
+    stats_.sample(start_ns_);
+    // A stop asked for while the config was being checked ends the run before anything starts.
+    while (const int sig = signals.next()) on_signal(sig);
+    if (!stopping_) {
+      for (Child& c : children_) start(c);
+      announce();
+    }
     if (options_.duration_s) stop_at_ns_ = start_ns_ + to_ns(*options_.duration_s);
     const std::uint64_t progress_every =
         console_.is_tty() ? kSecond : to_ns(config_.supervisor.progress_interval_s);
     next_progress_ns_ = start_ns_ + std::min<std::uint64_t>(progress_every, kSecond);
-    stats_.sample(start_ns_);
 
     for (;;) {
       const std::uint64_t now = now_ns();
@@ -309,7 +320,7 @@ class Supervisor {
     }
     if (stopping_) {
       if (!killed_) {
-        spdlog::warn("{} again: killing the remaining children now", sigabbrev(sig));
+        spdlog::warn("SIG{} again: killing the remaining children now", sigabbrev(sig));
         kill_remaining();
       }
       return;
@@ -476,6 +487,11 @@ class Supervisor {
 };
 
 }  // namespace
+
+void hold_stop_signals() {
+  const sigset_t set = supervisor_signals();
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+}
 
 int check_children(const Config& config, const std::vector<ChildSpec>& plan,
                    const RunOptions& options) {

@@ -17,7 +17,8 @@ was killed. Afterwards it checks:
     frame number alone, computed independently with the ffmpeg CLI. A torn frame that slipped
     past the seqlock would show up here as a mismatch ("undetected");
   * tears really happened and were caught: lapped/torn drops in the workers' stats and probe
-    frames whose valid() was false and whose crc32 is indeed wrong ("detected");
+    frames whose valid() was false and whose crc32 is indeed wrong ("detected"); a run where
+    either count is 0 fails, since it could not have shown a tear slipping through;
   * nothing leaks: no /dev/shm file of the ring, no process of the run left.
 Prints one report (counts of each action and recovery) and exits 0 only if every check holds.
 
@@ -83,8 +84,8 @@ def log(msg):
     print(f"[chaos {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def children_of(pid):
-    """{label: pid} of the supervisor's live children, labelled 'ingest' or the worker --name."""
+def child_commands(pid):
+    """{child pid: argv} of the live children of `pid` (from /proc)."""
     out = {}
     for proc in pathlib.Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -97,11 +98,22 @@ def children_of(pid):
             args = (proc / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        args = [a.decode() for a in args if a]
+        out[int(proc.name)] = [a.decode() for a in args if a]
+    return out
+
+
+def children_of(pid):
+    """{label: pid} of the supervisor's live children, labelled 'ingest' or the worker --name.
+    The short `--check-config` runs the supervisor makes before it starts the pipeline are not
+    its children in this sense."""
+    out = {}
+    for child, args in child_commands(pid).items():
+        if "--check-config" in args:
+            continue
         if "ingest" in args:
-            out["ingest"] = int(proc.name)
+            out["ingest"] = child
         elif "worker" in args and "--name" in args:
-            out[args[args.index("--name") + 1]] = int(proc.name)
+            out[args[args.index("--name") + 1]] = child
     return out
 
 
@@ -372,6 +384,21 @@ class Chaos:
                 self.fail(f"no checksum events from {w}")
         if not probe:
             self.fail("the probe read no frames")
+        # The run must have made tears happen and shown them caught, or "0 undetected" above
+        # proves nothing: the slow probe forces the writer to reuse slots under it (valid() false),
+        # and some of those frames must really carry wrong bytes (torn, and detected).
+        forced = sum(1 for _, _, v in probe if not v)
+        if forced == 0:
+            self.fail("no tear was forced: the probe never saw a frame overwritten while it read")
+        elif self.frames["probe frames invalid, crc32 wrong (torn, detected)"] == 0:
+            self.fail(f"no tear was caught: none of the {forced} frames the probe saw overwritten "
+                      f"had wrong bytes")
+
+    def check_worker_drops(self, recoveries):
+        """The workers, frozen and lapped by the chaos, must have reported frames they lost."""
+        drops = sum(r["lapped"] + r["torn"] for w, r in recoveries.items() if w in WORKERS)
+        if drops == 0:
+            self.fail("no worker reported a lapped or torn frame although workers were frozen")
 
     def recoveries(self):
         """Restart and drop counts from `framering run`'s summary and log."""
@@ -414,8 +441,10 @@ class Chaos:
                 self.summary = ""
         self.check_leaks()
         self.verify_frames()
+        recoveries = self.recoveries()
+        self.check_worker_drops(recoveries)
         report = {"actions": dict(self.actions), "seconds": round(time.time() - self.started),
-                  "recoveries": self.recoveries(),
+                  "recoveries": recoveries,
                   "frames": getattr(self, "frames", {}), "leaks": self.leaks,
                   "failures": self.failures, "seed": self.args.seed}
         text = json.dumps(report, indent=2)

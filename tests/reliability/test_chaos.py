@@ -30,4 +30,9 @@ def test_short_chaos_run(framering_bin, tmp_path):
     assert frames["checksum events with a wrong crc32 (undetected torn)"] == 0
     assert frames["probe frames valid, crc32 wrong (undetected torn)"] == 0
     assert sum(frames["checksum events verified"].values()) > 100
+    # Tears were forced and caught, so the two zeros above mean something.
+    assert frames["probe frames invalid, crc32 wrong (torn, detected)"] > 0, frames
+    worker_drops = {w: r["lapped"] + r["torn"] for w, r in report["recoveries"].items()
+                    if isinstance(r, dict)}
+    assert sum(worker_drops.values()) > 0, report["recoveries"]
     assert report["leaks"] == {"shm files left": 0, "processes left": 0}

@@ -263,25 +263,25 @@ TEST_F(RingTest, KilledWriterIsGoneAndSuccessorIsFollowed) {
   ReadResult res = r->wait_next(r->cursor(), 5s);
   ASSERT_EQ(res.status, ReadStatus::kOk);
 
+  // The promise: a reader that keeps asking sees WRITER_GONE within 1 s of a kill -9 of the
+  // writer (a heartbeat older than stale_after, 300 ms, makes it probe the writer's flock, at most
+  // every 50 ms). Measured from the kill, with the reader waiting the whole time; the loop's own
+  // limit is far longer, so a slower detection fails the bound below instead of the loop.
+  const auto killed_at = std::chrono::steady_clock::now();
   ::kill(writer, SIGKILL);
   ::waitpid(writer, nullptr, 0);
   writer = 0;
-  const auto killed_at = std::chrono::steady_clock::now();
   ReadStatus status = ReadStatus::kOk;
   std::uint64_t next = r->cursor();
-  // Generous bounds (a loaded machine or a sanitizer build is slow); how fast the death is
-  // noticed is printed, not asserted: speed belongs to the benchmarks.
   while (status != ReadStatus::kWriterGone && std::chrono::steady_clock::now() - killed_at < 60s) {
     status = r->wait_next(next, 50ms).status;
   }
-  const auto detect = std::chrono::steady_clock::now() - killed_at;
+  const auto detect_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed_at);
   ASSERT_EQ(status, ReadStatus::kWriterGone);
-  // The 1 s promise is by construction: a heartbeat older than stale_after makes the reader probe
-  // the writer's flock, at most every 50 ms; the measured time is printed below.
-  EXPECT_LE(ReaderOptions{}.stale_after + 50ms, 1s);
-  std::printf("writer death noticed after %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(detect).count()));
+  std::printf("writer death noticed after %lld ms\n", static_cast<long long>(detect_ms.count()));
+  EXPECT_LT(detect_ms, 1000ms) << "WRITER_GONE came " << detect_ms.count()
+                               << " ms after kill -9 of the writer (promise: within 1 s)";
 
   writer = run_writer();
   const auto restarted_at = std::chrono::steady_clock::now();

@@ -126,9 +126,8 @@ TEST_F(SupervisorTest, SigtermStopsEveryChild) {
   }
   EXPECT_EQ(count, 2);
   EXPECT_NE(summary_.find("framering run summary"), std::string::npos);
-  // `framering run` exits within 5 s of SIGTERM by construction: children that ignore SIGTERM
-  // (the stubborn one above) are SIGKILLed when the default grace period ends.
-  EXPECT_LT(fs::SupervisorSettings{}.stop_grace_s + 1.0, 5.0);
+  // How long the real `framering run` takes to stop with its default grace period, a child
+  // ignoring SIGTERM included, is measured in tests/reliability/test_promises.py.
 }
 
 TEST_F(SupervisorTest, ChildRejectingItsConfigurationStopsWithExitCode2) {

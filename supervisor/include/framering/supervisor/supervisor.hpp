@@ -22,6 +22,12 @@ struct RunOptions {
   std::FILE* summary_out = stdout;   // where the end-of-run summary goes
 };
 
+// Blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD from now on. Called first thing by `framering run`:
+// a stop asked for while the config and the children's command lines are still being checked
+// then stays pending for supervise(), which ends the run with exit code 0 before starting
+// anything, instead of the signal's default action killing the process.
+void hold_stop_signals();
+
 // Runs each child's command line with --check-config appended. Returns 0 when all accept it,
 // else 2 after logging each child's complaint with the config line it came from.
 int check_children(const Config& config, const std::vector<ChildSpec>& plan,
