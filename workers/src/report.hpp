@@ -29,6 +29,8 @@ class Report {
   // One analysed, validated frame: bytes read in place, capture-to-done latency, its events.
   void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
              const std::vector<Event>& events);
+  // Empty, or why the stats file is not at its usual name (another user's file holds it).
+  const std::string& stats_displaced() const { return stats_.displaced(); }
 
  private:
   ring::ReaderStatsPublisher stats_;
