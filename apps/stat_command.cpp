@@ -155,7 +155,9 @@ int run_watch(const StatOptions& opt) {
 void add_stat_command(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<StatOptions>();
   auto* sub = app.add_subcommand("stat", "show rings, writer state, fps, readers, lag and drops");
-  sub->add_option("rings", opt->rings, "ring names (default: every ring in /dev/shm)");
+  sub->add_option("rings", opt->rings,
+                  "ring names (default: every ring in /dev/shm of this user or root; name "
+                  "another user's ring to see it)");
   sub->add_flag("--json", opt->json,
                 "print JSON instead of a table (with --watch: one line per refresh)");
   sub->add_flag("--watch", opt->watch,

@@ -111,7 +111,11 @@ def _install(name, temp, path, previous):
             except FileNotFoundError:
                 same = False
             if same:
-                os.rename(temp, path)
+                try:
+                    os.rename(temp, path)
+                except OSError:
+                    os.close(previous)
+                    raise
                 return previous
             os.close(previous)  # removed or replaced by something that ignored the lock
             previous = -1

@@ -24,6 +24,10 @@ using framering::testing::unique_ring;
 
 constexpr int kWriters = 8;
 constexpr int kRounds = 50;
+// 8 slots of 3 MiB, the size of a real 1024x1024 BGR ring: creating it (posix_fallocate) takes
+// long enough for the contenders to overlap, as real ingests starting together would.
+constexpr std::uint64_t kFrameBytes = 3u << 20;
+constexpr std::uint32_t kSlots = 8;
 
 struct Contender {
   pid_t pid = -1;
@@ -47,7 +51,8 @@ std::vector<Contender> start_contenders(const std::string& name, const int go[2]
       char byte = 0;
       if (::read(go_fd, &byte, 1) != 1) ::_exit(1);
       try {
-        Writer w = Writer::create({.name = name, .geometry = small_geometry(), .slots = 2});
+        Writer w = Writer::create(
+            {.name = name, .geometry = small_geometry(kFrameBytes), .slots = kSlots});
         (void)!::write(result[1], "W", 1);
         while (::read(hold_fd, &byte, 1) > 0) {
         }
