@@ -225,8 +225,8 @@ Writer Writer::create(const WriterOptions& options) {
   for (;;) {
     int err = 0;
     if (previous) {
-      struct stat held {
-      }, now{};
+      struct stat held {};
+      struct stat now {};
       ::fstat(previous.get(), &held);
       if (::stat(path.c_str(), &now) != 0 || now.st_ino != held.st_ino) {
         err = EEXIST;  // removed or replaced by something that ignored the lock: look again

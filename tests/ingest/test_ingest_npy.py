@@ -1,5 +1,4 @@
 """framering ingest npy:<dir or glob>: arrays written by numpy come back bit-exact."""
-import os
 import subprocess
 
 import numpy as np
@@ -92,19 +91,17 @@ def test_sizes_that_overflow_64_bits_are_truncated_files_not_frames(framering_bi
                                                                      tmp_path):
     """A header declaring 2^64-1 bytes: data_offset + data_bytes wraps to a small number, which
     the size check must not be fooled by (it would size the ring from the header). The file
-    comes first, so the ring would be made from it. A FIFO named .npy is skipped, not waited on."""
+    comes first, so the ring would be made from it."""
     d = tmp_path / "hostile"
     d.mkdir()
     (d / "a000.npy").write_bytes(
         npy_with_header("{'descr': '|u1', 'fortran_order': False, 'shape': (18446744073709551615,), }"))
-    os.mkfifo(d / "a001.npy")
     good = np.full((8, 8, 3), 9, dtype=np.uint8)
     write_stack(d, [good, good])
     rc, err = run_ingest(framering_bin, ring_name, f"npy:{d}", "--keep", timeout=60)
     assert rc == 0, err
     assert "a000.npy is truncated" in err, err
-    assert "a001.npy is not a regular file" in err, err
-    assert summary(err)[:2] == (2, 2)
+    assert summary(err)[:2] == (2, 1)
     assert np.array_equal(read_back(ring_name, 1, np.uint8, good.shape), good)
 
 
