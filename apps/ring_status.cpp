@@ -1,6 +1,7 @@
 #include "ring_status.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
@@ -87,8 +88,10 @@ std::string fmt_rate(const nlohmann::json& v, const char* format = "%.1f") {
 
 }  // namespace
 
-nlohmann::json ring_status(const std::string& name) {
-  ring::Reader reader = ring::Reader::attach(name);
+nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& owners) {
+  ring::ReaderOptions options;
+  options.owners = owners;
+  ring::Reader reader = ring::Reader::attach(name, options);
   const ring::RingInfo& info = reader.info();
   const std::uint64_t cursor = reader.cursor();
   nlohmann::json j;
@@ -113,7 +116,9 @@ nlohmann::json ring_status(const std::string& name) {
   j["mb_per_s"] = nullptr;  // add_rates()
   j["sampled_ns"] = now;
   nlohmann::json readers = nlohmann::json::array();
-  for (const auto& s : ring::read_reader_stats(name)) {
+  // Stats files are read from private copies and only from this user or the ring's owner: anyone
+  // can create a file named like one.
+  for (const auto& s : ring::read_reader_stats(name, {::geteuid(), reader.owner()})) {
     const bool same_epoch = s.epoch == info.epoch;
     const double hb_age = s.heartbeat_ns && now >= s.heartbeat_ns
                               ? static_cast<double>(now - s.heartbeat_ns) / 1e9
@@ -121,6 +126,7 @@ nlohmann::json ring_status(const std::string& name) {
     readers.push_back(
         {{"reader", s.reader},
          {"pid", s.pid},
+         {"uid", s.uid},
          {"position", s.position},
          {"lag", same_epoch && cursor > s.position ? cursor - s.position : 0},
          {"frames_read", s.frames_read},

@@ -4,13 +4,18 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace framering::cli {
 
 // Attaches read-only to `name` and describes it: header, writer liveness, cursor, fps over the
 // last second (from the slot table's publish times), readers with lag and drops.
 // Throws ring::RingError when the ring cannot be attached.
-nlohmann::json ring_status(const std::string& name);
+// `owners`: uids whose segment is trusted (empty: any, for a ring asked for by name). Reader
+// stats files count only when owned by this user or by the ring's owner.
+nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& owners = {});
 
 // Per-second rates between two samples of the same rings (`before` taken earlier by
 // ring_status()): sets "mb_per_s" (published) on each ring, and "fps", "mb_per_s_in_place" and

@@ -1,5 +1,7 @@
 // `framering stat`: what every ring in /dev/shm is doing, as a table or JSON; `--watch` refreshes
 // it like top, with per-second rates between refreshes.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -56,9 +58,13 @@ nlohmann::json sample(const StatOptions& opt, int& missing, bool report) {
   const std::vector<std::string> names = opt.rings.empty() ? ring::list_rings() : opt.rings;
   nlohmann::json all = nlohmann::json::array();
   missing = 0;
+  // Listing everything: only rings of this user or root. Anyone can create files in /dev/shm,
+  // and another user's segment could be truncated under our mapping; ask by name to see one.
+  const std::vector<uid_t> owners =
+      opt.rings.empty() ? std::vector<uid_t>{::geteuid(), 0} : std::vector<uid_t>{};
   for (const std::string& name : names) {
     try {
-      all.push_back(ring_status(name));
+      all.push_back(ring_status(name, owners));
     } catch (const ring::RingError& e) {
       if (!opt.rings.empty()) {
         if (report) std::fprintf(stderr, "framering stat: %s\n", e.what());
@@ -149,7 +155,9 @@ int run_watch(const StatOptions& opt) {
 void add_stat_command(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<StatOptions>();
   auto* sub = app.add_subcommand("stat", "show rings, writer state, fps, readers, lag and drops");
-  sub->add_option("rings", opt->rings, "ring names (default: every ring in /dev/shm)");
+  sub->add_option("rings", opt->rings,
+                  "ring names (default: every ring in /dev/shm of this user or root; name "
+                  "another user's ring to see it)");
   sub->add_flag("--json", opt->json,
                 "print JSON instead of a table (with --watch: one line per refresh)");
   sub->add_flag("--watch", opt->watch,

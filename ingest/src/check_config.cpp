@@ -4,6 +4,7 @@
 #include <spdlog/common.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "framering/ingest/ingest.hpp"
@@ -89,6 +90,15 @@ void validate_options(const IngestOptions& o, bool check_source) {
     throw ConfigError(
         "--shm-mode must be an octal mode that lets the owner read and write (e.g. "
         "0600 or 0640)");
+  }
+  // Readers never need write access, and whoever may write the segment can truncate it under
+  // every reader (SIGBUS) or forge frames: no group or other write bit.
+  if (o.shm_mode & 0022) {
+    char given[8];
+    std::snprintf(given, sizeof given, "%04o", static_cast<unsigned>(o.shm_mode));
+    throw ConfigError(std::string("--shm-mode ") + given +
+                      " lets group or others write the ring: use at most 0644 (e.g. 0640, with "
+                      "--shm-group for the readers' group)");
   }
   check_metrics_addr(o.metrics_addr);
   check_log_level(o.log_level);

@@ -93,7 +93,8 @@ ring::Geometry geometry_of(const NpyHeader& h, const IngestOptions& options) {
 // One file: parse and check its header, then read its array into a slot. Returns false (after
 // logging why) when the file cannot become a frame.
 bool publish_file(const std::string& path, const IngestOptions& options, Publisher& publisher) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO named *.npy must not stall the ingest (it is refused just below).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     spdlog::error("npy: cannot open {}: {}; skipped", path, std::strerror(errno));
     return false;
@@ -101,6 +102,10 @@ bool publish_file(const std::string& path, const IngestOptions& options, Publish
   struct stat st = {};
   if (::fstat(fd.get(), &st) != 0) {
     spdlog::error("npy: cannot stat {}: {}; skipped", path, std::strerror(errno));
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    spdlog::error("npy: {} is not a regular file; skipped", path);
     return false;
   }
   std::vector<std::byte> head(
@@ -128,9 +133,12 @@ bool publish_file(const std::string& path, const IngestOptions& options, Publish
         path, h.shape.size(), h.data_bytes, ring::kMaxDims);
     return false;
   }
-  if (static_cast<std::uint64_t>(st.st_size) < h.data_offset + h.data_bytes) {
+  // Compared without adding: a header may declare up to 2^64-1 bytes, and data_offset plus that
+  // wraps to a small number that every file passes.
+  const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
+  if (file_bytes < h.data_offset || file_bytes - h.data_offset < h.data_bytes) {
     spdlog::error("npy: {} is truncated: {} B of array data expected, {} B present; skipped", path,
-                  h.data_bytes, static_cast<std::uint64_t>(st.st_size) - h.data_offset);
+                  h.data_bytes, file_bytes > h.data_offset ? file_bytes - h.data_offset : 0);
     return false;
   }
   const ring::Geometry g = geometry_of(h, options);

@@ -107,4 +107,8 @@ def list_rings():
         entries = os.listdir(shm_dir())
     except OSError:
         return []
-    return sorted(e[len(PREFIX):] for e in entries if e.startswith(PREFIX) and "." not in e[len(PREFIX):])
+    # Only valid ring names: temp and stats files have a ".", and anyone may plant a name with
+    # terminal escapes (or, listed as str, undecodable bytes) in a shared /dev/shm.
+    names = (e[len(PREFIX):] for e in entries if e.startswith(PREFIX))
+    return sorted(n for n in names
+                  if len(n) <= MAX_RING_NAME_LENGTH and _NAME_RE.fullmatch(n) and n.isascii())

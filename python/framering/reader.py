@@ -11,14 +11,14 @@ side of the protocol needs; on weaker architectures this module is not a correct
 """
 import dataclasses
 import enum
+import errno
 import mmap
 import os
-import stat as stat_mod
 import time
 
 import numpy as np
 
-from . import _sys
+from . import _files, _sys
 from . import layout as L
 from .errors import (BadHeaderError, NoFrameError, NotFoundError, RingError,
                      RingPermissionError, RingSystemError, TornError)
@@ -97,7 +97,7 @@ class _Mapping:
         path = _sys.segment_path(name)
         self.path = path
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            fd, st = _files.open_regular(path)
         except FileNotFoundError:
             raise NotFoundError(
                 f"no ring '{name}' ({path} does not exist): start "
@@ -106,16 +106,20 @@ class _Mapping:
             raise RingPermissionError(
                 f"ring '{name}': cannot open {path}: {e.strerror} (the segment's mode/owner does "
                 "not allow this user to read it; see --shm-mode)") from None
-        except OSError as e:
+        except (_files.NotRegularFile, OSError) as e:
+            if isinstance(e, _files.NotRegularFile) or e.errno == errno.ELOOP:
+                raise BadHeaderError(f"ring '{name}': {path} {_files.describe_open_error(e)}; "
+                                     "remove it or choose another ring") from None
             raise RingSystemError(f"ring '{name}': cannot open {path}: {e.strerror}") from None
         self.fd = fd
         self.mm = None
         self.name = name
         self.closed = False
         try:
-            st = os.fstat(fd)
-            if not stat_mod.S_ISREG(st.st_mode):
-                raise BadHeaderError(f"ring '{name}': {path} is not a regular file")
+            if st.st_mode & 0o022:
+                raise RingPermissionError(
+                    f"ring '{name}': {path} is writable by group or others (refused: readers "
+                    "never need write access; see --shm-mode)")
             if st.st_size < L.HEADER_BYTES:
                 raise BadHeaderError(f"ring '{name}': not a valid framering ring: {path} is "
                                      f"{st.st_size} bytes, smaller than the 4096-byte header")

@@ -29,11 +29,10 @@ class ReaderStatsPublisher:
         _sys.validate_ring_name(ring)
         _sys.validate_ring_name(reader_id)
         self.path = reader_stats_path(ring, reader_id)
-        temp = self.path + ".tmp"
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        self.displaced = ""  # why the file is not at its usual name, when it is not
+        # A random part keeps anyone from planting a file under the name we create; the ".tmp"
+        # end keeps readers from listing it before it is complete.
+        temp = f"{self.path}.{_sys.random_u64():016x}.tmp"
         try:
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
             try:
@@ -48,9 +47,31 @@ class ReaderStatsPublisher:
             self._mm[12:16] = os.getpid().to_bytes(4, "little")
             self._mm[16:16 + len(ring)] = ring.encode()
             self._mm[80:80 + len(reader_id)] = reader_id.encode()
-            os.rename(temp, self.path)
         except OSError as e:
-            raise RingSystemError(f"reader stats {self.path}: {e.strerror}") from None
+            raise RingSystemError(f"reader stats {temp}: {e.strerror}") from None
+        # Another user's file under our name (the sticky /dev/shm keeps us from replacing it)
+        # must not fail every start: publish as "<id>.<pid>" instead, as the C++ reader does.
+        error = None
+        for target in (self.path, f"{self.path}.{os.getpid()}"):
+            try:
+                os.rename(temp, target)
+            except OSError as e:
+                error = e
+                continue
+            if target != self.path:
+                self.displaced = (f"reader stats {self.path} is held by a file this user cannot "
+                                  f"replace ({error.strerror}); publishing as {target} instead")
+                self.path = target
+            break
+        else:
+            self._mm.close()
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise RingSystemError(f"reader stats: cannot move {temp} into place at {self.path}: "
+                                  f"{error.strerror} (remove that file or choose another reader "
+                                  "id)")
         self._u64 = memoryview(self._mm).cast("Q")
 
     def update(self, ring):

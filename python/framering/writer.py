@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 
-from . import _sys
+from . import _files, _sys
 from . import layout as L
-from .errors import (InvalidArgumentError, LiveWriterError, NoSpaceError, RingPermissionError,
-                     RingSystemError)
+from .errors import (BadHeaderError, InvalidArgumentError, LiveWriterError, NoSpaceError,
+                     RingPermissionError, RingSystemError)
 from .header import Geometry, parse_pix_fmt, plan_layout, write_header
 
 _CURSOR_WORD = L.hdr.CURSOR // 8
@@ -40,38 +40,93 @@ def _mib(n):
 
 
 def _lock_existing(name, path):
-    """Takes the exclusive lock of a dead writer's segment at `path`, or reports a live writer.
+    """Takes the exclusive lock of the dead writer's segment now at `path` (-1: there is none),
+    or reports a live writer.
 
-    Readers probe with short shared locks, so retry briefly before deciding.
+    The lock only counts on the inode still at `path`: another writer may have replaced (or a
+    cleanup removed) the file between our open and our flock, so it is verified against
+    os.stat(path) and the step retried when they differ. Readers probe with short shared locks,
+    so a busy lock is retried briefly before a live writer is reported.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return -1
-    except PermissionError as e:
-        raise RingPermissionError(
-            f"ring '{name}': {path} exists and is not accessible to this user ({e.strerror}); "
-            "remove it as its owner or choose another ring name") from None
-    except OSError as e:
-        raise RingSystemError(f"ring '{name}': open {path}: {e.strerror}") from None
-    for _ in range(40):
+    for _ in range(100):
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
+            fd, st = _files.open_regular(path)
+        except FileNotFoundError:
+            return -1
+        except PermissionError as e:
+            raise RingPermissionError(
+                f"ring '{name}': {path} exists and is not accessible to this user ({e.strerror}); "
+                "remove it as its owner or choose another ring name") from None
         except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if isinstance(e, _files.NotRegularFile) or e.errno == errno.ELOOP:
+                raise BadHeaderError(f"ring '{name}': {path} {_files.describe_open_error(e)}; "
+                                     "remove it or choose another ring name") from None
+            raise RingSystemError(f"ring '{name}': open {path}: {e.strerror}") from None
+        locked = False
+        for _ in range(40):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
                 break
-        time.sleep(0.005)
-    owner = ""
-    try:
-        pid = int.from_bytes(os.pread(fd, 4, L.hdr.WRITER_PID), "little", signed=True)
-        if pid > 0:
-            owner = f" (writer pid {pid})"
-    except OSError:
-        pass
-    os.close(fd)
-    raise LiveWriterError(f"ring '{name}' already has a live writer{owner}; "
-                          "stop it first or choose another ring name")
+            except OSError as e:
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    break
+            time.sleep(0.005)
+        try:
+            now = os.stat(path)
+            same = (now.st_ino, now.st_dev) == (st.st_ino, st.st_dev)
+        except OSError:
+            now, same = None, False
+        if locked and same:
+            return fd
+        if locked or (now is not None and not same):
+            os.close(fd)  # replaced while we waited: the lock guards nothing, look again
+            continue
+        owner = ""
+        try:
+            pid = int.from_bytes(os.pread(fd, 4, L.hdr.WRITER_PID), "little", signed=True)
+            if pid > 0:
+                owner = f" (writer pid {pid})"
+        except OSError:
+            pass
+        os.close(fd)
+        raise LiveWriterError(f"ring '{name}' already has a live writer{owner}; "
+                              "stop it first or choose another ring name")
+    raise LiveWriterError(f"ring '{name}': {path} keeps being replaced by another process; "
+                          "stop the other writer or choose another ring name")
+
+
+def _install(name, temp, path, previous):
+    """Moves the prepared segment `temp` to `path`: over the dead writer's segment whose lock we
+    hold (`previous`, re-verified), or, when there was none, only if nobody else created one
+    meanwhile (os.link fails on an existing name, atomically). Losing that race means another
+    writer won; its segment is locked, and _lock_existing says so. Returns the lock fd still
+    held (to close once our segment is in place)."""
+    while True:
+        if previous >= 0:
+            held = os.fstat(previous)
+            try:
+                now = os.stat(path)
+                same = (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev)
+            except FileNotFoundError:
+                same = False
+            if same:
+                try:
+                    os.rename(temp, path)
+                except OSError:
+                    os.close(previous)
+                    raise
+                return previous
+            os.close(previous)  # removed or replaced by something that ignored the lock
+            previous = -1
+        else:
+            try:
+                os.link(temp, path)
+                os.unlink(temp)
+                return previous
+            except FileExistsError:
+                pass
+        previous = _lock_existing(name, path)
 
 
 class WriterSlot:
@@ -113,6 +168,15 @@ class Writer:
                 raise InvalidArgumentError(
                     f"ring '{name}': pix_fmt {geometry.pix_fmt_name} needs shape (height, width, "
                     f"{channels}) of uint8, got {shape} {typestr}; use pix_fmt='raw' for other arrays")
+        mode = int(mode)
+        if mode & ~0o777 or mode & 0o600 != 0o600:
+            raise InvalidArgumentError(f"ring '{name}': mode {mode:04o} must let the owner read and "
+                                       "write (e.g. 0o600 or 0o640)")
+        if mode & 0o022:
+            # Readers never need write access; whoever may write the segment can truncate it
+            # under every reader or forge frames.
+            raise InvalidArgumentError(f"ring '{name}': mode {mode:04o} lets group or others "
+                                       "write the ring: use at most 0o644 (e.g. 0o640)")
         info = plan_layout(name, geometry, int(slots))
         self.name = name
         self.path = _sys.segment_path(name)
@@ -122,12 +186,13 @@ class Writer:
         self._next_frame = 0
         self.bytes_published = 0
 
-        previous = _lock_existing(name, self.path)  # held until our segment replaces it
+        self._previous = _lock_existing(name, self.path)  # held until our segment replaces it
         try:
             self._create(info, mode, group)
         finally:
-            if previous >= 0:
-                os.close(previous)
+            if self._previous >= 0:
+                os.close(self._previous)
+            self._previous = -1
         self._hb_stop = threading.Event()
         self._hb_thread = threading.Thread(target=self._heartbeat_loop, args=(heartbeat_period,),
                                            name=f"framering-heartbeat-{name}", daemon=True)
@@ -140,11 +205,8 @@ class Writer:
 
     def _create(self, info, mode, group):
         name, path = self.name, self.path
-        temp = f"{path}.tmp.{os.getpid()}"
-        try:
-            os.unlink(temp)  # a leftover of a crashed process with our pid
-        except OSError:
-            pass
+        # A random part, so nobody can plant a file (or a FIFO) under the name we create.
+        temp = f"{path}.tmp.{os.getpid()}.{_sys.random_u64():016x}"
         try:
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
         except OSError as e:
@@ -197,7 +259,8 @@ class Writer:
             self.info = info
             self._beat()
             try:
-                os.rename(temp, path)
+                previous, self._previous = self._previous, -1
+                self._previous = _install(name, temp, path, previous)
             except OSError as e:
                 cls = RingPermissionError if e.errno in (errno.EPERM, errno.EACCES) else RingSystemError
                 raise cls(f"ring '{name}': cannot move the new segment into place at {path}: "

@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <signal.h>
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 
 #include "framering/ringbuf/error.hpp"
@@ -37,6 +39,25 @@ std::vector<std::string> shm_entries() {
   std::sort(names.begin(), names.end());
   return names;
 }
+
+bool remove_if_stale(const std::string& path, bool keep_closed) {
+  struct stat st {};
+  detail::Fd fd = detail::open_regular(path, O_RDONLY, &st);
+  // Another user's file is never ours to judge (root could remove it from a sticky /dev/shm).
+  if (!fd || st.st_uid != ::geteuid()) return false;
+  // Stale means no writer holds the lock; taking it ourselves keeps a writer from taking the
+  // name over while we decide, and the inode check makes sure what we remove is what we locked.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  struct stat now {};
+  if (::lstat(path.c_str(), &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+    return false;
+  std::uint32_t state = 0;
+  if (keep_closed && ::pread(fd.get(), &state, sizeof state, hdr::kState) == sizeof state &&
+      state == static_cast<std::uint32_t>(State::kClosed)) {
+    return false;
+  }
+  return ::unlink(path.c_str()) == 0;  // still holding the lock on the verified inode
+}
 }  // namespace
 
 std::string shm_dir() {
@@ -62,7 +83,12 @@ std::vector<std::string> list_rings() {
   std::vector<std::string> rings;
   for (const std::string& file : shm_entries()) {
     std::string name = file.substr(std::string(kPrefix).size());
-    if (name.find('.') != std::string::npos) continue;  // temp or reader-stats file
+    // Temp and reader-stats files have a '.'; anything else outside the name alphabet (terminal
+    // escapes, invalid UTF-8) was not made by framering and must not reach a table or JSON.
+    if (name.empty() || name.size() > kMaxRingNameLength ||
+        !std::all_of(name.begin(), name.end(), is_name_char)) {
+      continue;
+    }
     rings.push_back(name);
   }
   return rings;
@@ -75,29 +101,31 @@ int cleanup_stale() {
     const std::string rest = file.substr(std::string(kPrefix).size());
     const auto infix = rest.find(kReaderInfix);
     if (infix != std::string::npos) {
-      // Reader stats: stale when the owning pid is gone.
-      for (const auto& snap : read_reader_stats(rest.substr(0, infix))) {
-        if (rest.substr(infix + std::string(kReaderInfix).size()) != snap.reader) continue;
-        if (snap.pid > 0 && ::kill(snap.pid, 0) != 0 && errno == ESRCH &&
-            ::unlink(path.c_str()) == 0) {
-          ++removed;
-        }
+      // Reader stats (ours only: read_reader_stats_file checks the owner): stale when the
+      // owning pid is gone. The file is "<id>" or, when that name was taken, "<id>.<pid>".
+      const std::string ring = rest.substr(0, infix);
+      const std::string id = rest.substr(infix + std::string(kReaderInfix).size());
+      const auto snap = read_reader_stats_file(path, ring);
+      if (!snap || (id != snap->reader && id.rfind(snap->reader + ".", 0) != 0)) continue;
+      struct stat st {};
+      if (snap->pid > 0 && ::kill(snap->pid, 0) != 0 && errno == ESRCH &&
+          ::lstat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid() &&
+          ::unlink(path.c_str()) == 0) {
+        ++removed;
       }
       continue;
     }
     // Ring segments and abandoned temp files: stale when no writer holds the flock. A ring its
     // writer closed on purpose and kept (`--keep`, state CLOSED) is left for whoever inspects it.
-    detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd || detail::flock_held_elsewhere(fd.get())) continue;
-    std::uint32_t state = 0;
     const bool is_ring = rest.find('.') == std::string::npos;
-    if (is_ring && ::pread(fd.get(), &state, sizeof state, hdr::kState) == sizeof state &&
-        state == static_cast<std::uint32_t>(State::kClosed)) {
-      continue;
-    }
-    if (::unlink(path.c_str()) == 0) ++removed;
+    if (remove_if_stale(path, is_ring)) ++removed;
   }
   return removed;
+}
+
+bool remove_stale_ring(const std::string& name) {
+  validate_ring_name(name);
+  return remove_if_stale(segment_path(name), false);
 }
 
 }  // namespace framering::ring

@@ -63,6 +63,7 @@ struct Mapping {
   const std::byte* base = nullptr;
   std::size_t size = 0;
   ino_t inode = 0;
+  uid_t owner = 0;
   RingInfo info;
 
   Mapping() = default;
@@ -74,6 +75,7 @@ struct Mapping {
       base = std::exchange(o.base, nullptr);
       size = std::exchange(o.size, 0);
       inode = o.inode;
+      owner = o.owner;
       info = std::move(o.info);
     }
     return *this;
@@ -85,17 +87,23 @@ struct Mapping {
   }
 };
 
-Mapping open_mapping(const std::string& name) {
+Mapping open_mapping(const std::string& name, const std::vector<uid_t>& owners) {
   validate_ring_name(name);
   const std::string path = segment_path(name);
   Mapping m;
-  m.fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st {};
+  m.fd = detail::open_regular(path, O_RDONLY, &st);
   if (!m.fd) {
     const int err = errno;
     if (err == ENOENT) {
       throw RingError(ErrorKind::kNotFound,
                       "no ring '" + name + "' (" + path +
                           " does not exist): start `framering ingest --ring " + name + "` first");
+    }
+    if (err == ELOOP || err == EINVAL) {
+      throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': " + path + " " +
+                                                 detail::open_regular_error(err) +
+                                                 "; remove it or choose another --ring");
     }
     throw RingError(
         err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
@@ -104,17 +112,25 @@ Mapping open_mapping(const std::string& name) {
                              " see --shm-mode)"
                            : ""));
   }
-  struct stat st {};
-  if (::fstat(m.fd.get(), &st) != 0) {
-    throw RingError(ErrorKind::kSystem, "ring '" + name + "': fstat: " + errno_text(errno));
+  if (!owners.empty() && std::find(owners.begin(), owners.end(), st.st_uid) == owners.end()) {
+    throw RingError(ErrorKind::kPermission,
+                    "ring '" + name + "': " + path + " belongs to uid " +
+                        std::to_string(st.st_uid) +
+                        ", not to a user trusted here (its owner could truncate it under our "
+                        "mapping); remove it or choose another --ring");
   }
-  if (!S_ISREG(st.st_mode))
-    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': not a regular file");
+  // Other users who can write the segment could truncate it under every reader's mapping.
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    throw RingError(ErrorKind::kPermission, "ring '" + name + "': " + path +
+                                                " is writable by group or others (refused: "
+                                                "readers never need write access; see --shm-mode)");
+  }
   if (st.st_size < static_cast<off_t>(kHeaderBytes)) {
     throw RingError(ErrorKind::kBadHeader,
                     "ring '" + name + "': not a valid framering ring: " + path + " is " +
                         std::to_string(st.st_size) + " bytes, smaller than the 4096-byte header");
   }
+  m.owner = st.st_uid;
   m.size = static_cast<std::size_t>(st.st_size);
   m.inode = st.st_ino;
   void* map = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd.get(), 0);
@@ -199,7 +215,7 @@ struct Reader::Impl {
     struct stat st {};
     if (::stat(segment_path(name).c_str(), &st) != 0 || st.st_ino == map.inode) return r;
     try {
-      Mapping next = open_mapping(name);
+      Mapping next = open_mapping(name, options.owners);
       if (next.info.epoch == map.info.epoch) return r;
       map = std::move(next);
       writer_gone = false;
@@ -225,7 +241,7 @@ Reader Reader::attach(const std::string& name, ReaderOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->name = name;
   impl->options = options;
-  impl->map = open_mapping(name);
+  impl->map = open_mapping(name, options.owners);
   return Reader(std::move(impl));
 }
 
@@ -319,6 +335,9 @@ bool Reader::writer_alive() {
 }
 const RingInfo& Reader::info() const {
   return impl_->map.info;
+}
+uid_t Reader::owner() const {
+  return impl_->map.owner;
 }
 std::string Reader::name() const {
   return impl_->name;

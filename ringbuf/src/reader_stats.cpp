@@ -8,6 +8,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "bytes.hpp"
@@ -28,6 +29,47 @@ constexpr std::size_t kHeartbeat = 192, kPosition = 200, kFramesRead = 208, kByt
                       kLapped = 224, kTorn = 232, kSkipped = 240, kBytesCopied = 248, kEpoch = 256;
 }  // namespace off
 constexpr std::size_t kNameField = 64;
+
+bool valid_stats(const std::byte* b, const std::string& ring) {
+  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
+  return std::memcmp(b, kStatsMagic, sizeof kStatsMagic) == 0 &&
+         detail::load_le<std::uint32_t>(b, off::kVersion) == kStatsVersion &&
+         std::string(ring_field, strnlen(ring_field, kNameField)) == ring;
+}
+
+// A name field as text safe to print or put in JSON: whoever wrote the file may have put terminal
+// escapes or invalid UTF-8 there, so anything outside the ring-name alphabet becomes '?'.
+std::string name_field(const std::byte* b, std::size_t offset) {
+  const char* field = reinterpret_cast<const char*>(b + offset);
+  std::string name(field, strnlen(field, kNameField));
+  for (char& c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) c = '?';
+  }
+  return name;
+}
+
+std::uint64_t load_u64(const std::byte* b, std::size_t offset) {
+  return detail::atomic_at<std::uint64_t>(b, offset).load(std::memory_order_acquire);
+}
+
+ReaderStatsSnapshot decode_stats(const std::byte* b) {
+  ReaderStatsSnapshot s;
+  s.ring = name_field(b, off::kRing);
+  s.reader = name_field(b, off::kReader);
+  s.pid = detail::load_le<std::int32_t>(b, off::kPid);
+  s.heartbeat_ns = load_u64(b, off::kHeartbeat);
+  s.position = load_u64(b, off::kPosition);
+  s.frames_read = load_u64(b, off::kFramesRead);
+  s.bytes_in_place = load_u64(b, off::kBytesInPlace);
+  s.lapped = load_u64(b, off::kLapped);
+  s.torn = load_u64(b, off::kTorn);
+  s.skipped = load_u64(b, off::kSkipped);
+  s.bytes_copied = load_u64(b, off::kBytesCopied);
+  s.epoch = load_u64(b, off::kEpoch);
+  return s;
+}
 }  // namespace
 
 std::string reader_stats_path(const std::string& ring, const std::string& reader_id) {
@@ -39,15 +81,23 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
   validate_ring_name(ring);
   validate_ring_name(reader_id);
   path_ = reader_stats_path(ring, reader_id);
-  const std::string temp = path_ + ".tmp";
-  ::unlink(temp.c_str());
+  // A random part keeps anyone from planting a file under the name we create; the ".tmp" end
+  // keeps readers from listing it before it is complete.
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, ".%016llx.tmp",
+                static_cast<unsigned long long>(detail::random_u64()));
+  const std::string temp = path_ + suffix;
   detail::Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd || ::fchmod(fd.get(), mode) != 0 || ::ftruncate(fd.get(), kStatsBytes) != 0) {
-    throw RingError(ErrorKind::kSystem, "reader stats " + path_ + ": " + detail::errno_text(errno));
+    const int err = errno;
+    if (fd) ::unlink(temp.c_str());
+    throw RingError(ErrorKind::kSystem, "reader stats " + temp + ": " + detail::errno_text(err));
   }
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (map == MAP_FAILED)
+  if (map == MAP_FAILED) {
+    ::unlink(temp.c_str());
     throw RingError(ErrorKind::kSystem, "reader stats mmap: " + detail::errno_text(errno));
+  }
   base_ = map;
   auto* b = static_cast<std::byte*>(base_);
   std::memcpy(b + off::kMagic, kStatsMagic, sizeof kStatsMagic);
@@ -55,12 +105,28 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
   detail::store_le<std::uint32_t>(b, off::kPid, static_cast<std::uint32_t>(::getpid()));
   std::memcpy(b + off::kRing, ring.data(), std::min(ring.size(), kNameField - 1));
   std::memcpy(b + off::kReader, reader_id.data(), std::min(reader_id.size(), kNameField - 1));
-  if (::rename(temp.c_str(), path_.c_str()) != 0) {
-    ::munmap(base_, kStatsBytes);
-    ::unlink(temp.c_str());
-    throw RingError(ErrorKind::kSystem,
-                    "reader stats rename " + path_ + ": " + detail::errno_text(errno));
+  // Our own file of an earlier run is replaced. Anything else under the name (another user's
+  // file, which the sticky /dev/shm keeps us from replacing, or a directory) would make the
+  // rename fail on every restart: publish under "<id>.<pid>" instead (readers of stats go by
+  // the reader field inside, and skip files of other users anyway).
+  std::string err_text;
+  for (const std::string& target : {path_, path_ + "." + std::to_string(::getpid())}) {
+    if (::rename(temp.c_str(), target.c_str()) == 0) {
+      if (target != path_) {
+        displaced_ = "reader stats " + path_ + " is held by a file this user cannot replace (" +
+                     err_text + "); publishing as " + target + " instead";
+      }
+      path_ = target;
+      return;
+    }
+    err_text = detail::errno_text(errno);
   }
+  ::munmap(base_, kStatsBytes);
+  base_ = nullptr;
+  ::unlink(temp.c_str());
+  throw RingError(ErrorKind::kSystem, "reader stats: cannot move " + temp + " into place at " +
+                                          path_ + ": " + err_text +
+                                          " (remove that file or choose another worker id)");
 }
 
 ReaderStatsPublisher::~ReaderStatsPublisher() {
@@ -109,23 +175,20 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() {
 std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
                                                        const std::string& ring,
                                                        std::optional<uid_t> owner) {
-  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size != static_cast<off_t>(kStatsBytes) ||
-      (owner && st.st_uid != *owner)) {
+  detail::Fd fd = detail::open_regular(path, O_RDONLY, &st);
+  if (!fd || st.st_size != static_cast<off_t>(kStatsBytes) || (owner && st.st_uid != *owner)) {
+    return nullptr;
+  }
+  // Validate from a private copy before mapping anything.
+  alignas(8) std::byte copy[kStatsBytes];
+  if (::pread(fd.get(), copy, kStatsBytes, 0) != static_cast<ssize_t>(kStatsBytes) ||
+      !valid_stats(copy, ring)) {
     return nullptr;
   }
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return nullptr;
-  std::unique_ptr<ReaderStatsView> view(new ReaderStatsView(map, st.st_uid, st.st_ino));
-  const auto* b = static_cast<const std::byte*>(map);
-  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
-  if (std::memcmp(b, kStatsMagic, sizeof kStatsMagic) != 0 ||
-      detail::load_le<std::uint32_t>(b, off::kVersion) != kStatsVersion ||
-      std::string(ring_field, strnlen(ring_field, kNameField)) != ring) {
-    return nullptr;
-  }
-  return view;
+  return std::unique_ptr<ReaderStatsView>(new ReaderStatsView(map, st.st_uid, st.st_ino));
 }
 
 ReaderStatsView::~ReaderStatsView() {
@@ -153,22 +216,31 @@ void ReaderStatsView::wait_position_change(std::uint64_t seen, std::uint64_t tim
 }
 
 ReaderStatsSnapshot ReaderStatsView::snapshot() const {
-  const auto* b = static_cast<const std::byte*>(base_);
-  ReaderStatsSnapshot s;
-  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
-  const char* reader_field = reinterpret_cast<const char*>(b + off::kReader);
-  s.ring.assign(ring_field, strnlen(ring_field, kNameField));
-  s.reader.assign(reader_field, strnlen(reader_field, kNameField));
-  s.pid = pid();
-  s.heartbeat_ns = load(off::kHeartbeat);
-  s.position = load(off::kPosition);
-  s.frames_read = load(off::kFramesRead);
-  s.bytes_in_place = load(off::kBytesInPlace);
-  s.lapped = load(off::kLapped);
-  s.torn = load(off::kTorn);
-  s.skipped = load(off::kSkipped);
-  s.bytes_copied = load(off::kBytesCopied);
-  s.epoch = load(off::kEpoch);
+  ReaderStatsSnapshot s = decode_stats(static_cast<const std::byte*>(base_));
+  s.uid = owner_;
+  return s;
+}
+
+std::optional<ReaderStatsSnapshot> read_reader_stats_file(const std::string& path,
+                                                          const std::string& ring,
+                                                          const std::vector<uid_t>& owners) {
+  struct stat st {};
+  detail::Fd fd = detail::open_regular(path, O_RDONLY, &st);
+  if (!fd || st.st_size != static_cast<off_t>(kStatsBytes)) return std::nullopt;
+  const uid_t me = ::geteuid();
+  const bool trusted = owners.empty()
+                           ? st.st_uid == me
+                           : std::find(owners.begin(), owners.end(), st.st_uid) != owners.end();
+  if (!trusted) return std::nullopt;
+  // A private copy, never a mapping: the owner may truncate the file while we read it, which
+  // on a mapping is a SIGBUS and here is a short read.
+  alignas(8) std::byte copy[kStatsBytes];
+  if (::pread(fd.get(), copy, kStatsBytes, 0) != static_cast<ssize_t>(kStatsBytes) ||
+      !valid_stats(copy, ring)) {
+    return std::nullopt;
+  }
+  ReaderStatsSnapshot s = decode_stats(copy);
+  s.uid = st.st_uid;
   return s;
 }
 
@@ -188,10 +260,11 @@ std::vector<std::string> reader_stats_files(const std::string& ring) {
   return files;
 }
 
-std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring) {
+std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring,
+                                                   const std::vector<uid_t>& owners) {
   std::vector<ReaderStatsSnapshot> out;
   for (const std::string& path : reader_stats_files(ring)) {
-    if (auto view = ReaderStatsView::open(path, ring)) out.push_back(view->snapshot());
+    if (auto s = read_reader_stats_file(path, ring, owners)) out.push_back(std::move(*s));
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -29,6 +30,33 @@ Fd::~Fd() {
 
 std::string errno_text(int err) {
   return std::strerror(err);
+}
+
+Fd open_regular(const std::string& path, int flags, struct stat* st) {
+  Fd fd(::open(path.c_str(), flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return fd;
+  if (::fstat(fd.get(), st) != 0) return Fd{};
+  if (!S_ISREG(st->st_mode)) {
+    errno = EINVAL;
+    return Fd{};
+  }
+  return fd;
+}
+
+std::string open_regular_error(int err) {
+  if (err == ELOOP) return "is a symbolic link (refused: a ring file is never a link)";
+  if (err == EINVAL) return "is not a regular file (a FIFO, socket, device or directory)";
+  return errno_text(err);
+}
+
+int rename_noreplace(const std::string& temp, const std::string& target) {
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  // No RENAME_NOREPLACE here: link(2) fails with EEXIST just as atomically.
+  if (::link(temp.c_str(), target.c_str()) != 0) return errno;
+  ::unlink(temp.c_str());
+  return 0;
 }
 
 void futex_wake_all(const void* addr) {

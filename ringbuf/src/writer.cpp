@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -32,33 +33,65 @@ std::string mib(std::uint64_t bytes) {
   return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
 }
 
-// Takes the exclusive lock of an existing segment at `path` (a dead writer's), or reports that
-// a live writer holds it. Readers probe with short shared locks, so retry briefly before deciding.
+[[noreturn]] void throw_not_accessible(const std::string& name, const std::string& path, int err) {
+  if (err == EACCES || err == EPERM) {
+    throw RingError(ErrorKind::kPermission,
+                    "ring '" + name + "': " + path +
+                        " exists and is not accessible to this user (" + errno_text(err) +
+                        "); remove it as its owner or choose another --ring");
+  }
+  if (err == ELOOP || err == EINVAL) {
+    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': " + path + " " +
+                                               detail::open_regular_error(err) +
+                                               "; remove it or choose another --ring");
+  }
+  throw RingError(ErrorKind::kSystem, "ring '" + name + "': open " + path + ": " + errno_text(err));
+}
+
+// Takes the exclusive lock of the segment now at `path` (a dead writer's), or reports that a
+// live writer holds it; an empty Fd means there is no segment. The lock is only worth something
+// on the inode that is still at `path`: another writer may have replaced (or a cleanup removed)
+// the file between our open and our flock, so the lock is verified against stat(path) and the
+// whole step retried when they differ. Readers probe with short shared locks, so a busy lock is
+// retried briefly before a live writer is reported.
 Fd lock_existing(const std::string& name, const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    if (errno == ENOENT) return Fd{};
-    if (errno == EACCES || errno == EPERM) {
-      throw RingError(ErrorKind::kPermission,
-                      "ring '" + name + "': " + path +
-                          " exists and is not accessible to this user (" + errno_text(errno) +
-                          "); remove it as its owner or choose another --ring");
+  for (int round = 0; round < 100; ++round) {
+    struct stat st {};
+    Fd fd = detail::open_regular(path, O_RDONLY, &st);
+    if (!fd) {
+      if (errno == ENOENT) return Fd{};
+      throw_not_accessible(name, path, errno);
     }
-    throw RingError(ErrorKind::kSystem,
-                    "ring '" + name + "': open " + path + ": " + errno_text(errno));
+    bool locked = false;
+    for (int attempt = 0; attempt < 40 && !locked; ++attempt) {
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        locked = true;
+      } else if (errno != EWOULDBLOCK) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (locked) {
+      struct stat now {};
+      if (::stat(path.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+        return fd;
+      continue;  // replaced or removed while we waited: the lock guards nothing, look again
+    }
+    struct stat now {};
+    if (::stat(path.c_str(), &now) == 0 && now.st_ino != st.st_ino) continue;  // a newer file
+    std::string owner;
+    std::int32_t pid = 0;
+    if (::pread(fd.get(), &pid, sizeof pid, hdr::kWriterPid) == sizeof pid && pid > 0) {
+      owner = " (writer pid " + std::to_string(pid) + ")";
+    }
+    throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "' already has a live writer" +
+                                                owner +
+                                                "; stop it first or choose another --ring name");
   }
-  for (int attempt = 0; attempt < 40; ++attempt) {
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
-    if (errno != EWOULDBLOCK) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  std::string owner;
-  std::int32_t pid = 0;
-  if (::pread(fd.get(), &pid, sizeof pid, hdr::kWriterPid) == sizeof pid && pid > 0) {
-    owner = " (writer pid " + std::to_string(pid) + ")";
-  }
-  throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "' already has a live writer" + owner +
-                                              "; stop it first or choose another --ring name");
+  throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "': " + path +
+                                              " keeps being replaced by another process; stop the "
+                                              "other writer or choose another --ring name");
 }
 
 }  // namespace
@@ -134,8 +167,11 @@ Writer Writer::create(const WriterOptions& options) {
 
   Fd previous = lock_existing(name, path);  // held until our segment replaces it
 
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  ::unlink(temp.c_str());  // a leftover of a crashed process with our pid
+  // A random part, so nobody can plant a file (or a FIFO) under the name we are about to use.
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, ".%016llx",
+                static_cast<unsigned long long>(detail::random_u64()));
+  const std::string temp = path + ".tmp." + std::to_string(::getpid()) + suffix;
   Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, options.mode));
   if (!fd) {
     throw RingError(errno == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
@@ -183,11 +219,36 @@ Writer Writer::create(const WriterOptions& options) {
   impl->info = info;
   impl->beat();
 
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::munmap(map, info.segment_bytes);
-    fail(err == EPERM || err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
-         "cannot move the new segment into place at " + path + ": " + errno_text(err));
+  // Into place: over the dead writer's segment whose lock we hold (re-verified: nothing that
+  // respects the lock can have replaced it), or, when there was none, only if nobody else has
+  // created one meanwhile. Losing that race means another writer won: its segment is locked.
+  for (;;) {
+    int err = 0;
+    if (previous) {
+      struct stat held {};
+      struct stat now {};
+      ::fstat(previous.get(), &held);
+      if (::stat(path.c_str(), &now) != 0 || now.st_ino != held.st_ino) {
+        err = EEXIST;  // removed or replaced by something that ignored the lock: look again
+      } else if (::rename(temp.c_str(), path.c_str()) != 0) {
+        err = errno;
+      }
+    } else {
+      err = detail::rename_noreplace(temp, path);
+    }
+    if (err == 0) break;
+    if (err != EEXIST) {
+      ::munmap(map, info.segment_bytes);
+      fail(err == EPERM || err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
+           "cannot move the new segment into place at " + path + ": " + errno_text(err));
+    }
+    try {
+      previous = lock_existing(name, path);
+    } catch (...) {
+      ::munmap(map, info.segment_bytes);
+      ::unlink(temp.c_str());
+      throw;
+    }
   }
   struct stat st {};
   ::fstat(fd.get(), &st);

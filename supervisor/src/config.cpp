@@ -434,8 +434,17 @@ class Parser {
             (mode.size() == 3 || (mode.size() == 4 && mode[0] == '0')) &&
             std::all_of(mode.begin(), mode.end(), [](char c) { return c >= '0' && c <= '7'; });
         if (!ok)
-          fail(f.value, key, "expected an octal file mode such as \"0660\", got '" + mode + "'");
+          fail(f.value, key, "expected an octal file mode such as \"0640\", got '" + mode + "'");
         if (mode.size() == 3) mode = "0" + mode;
+        // Readers never need write access, and whoever may write the segment can truncate it
+        // under every reader (SIGBUS) or forge frames.
+        const unsigned bits = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+        if (bits & 0022)
+          fail(f.value, key,
+               "'" + mode + "' lets group or others write the ring: use at most 0644 (e.g. 0640)");
+        if ((bits & 0600) != 0600)
+          fail(f.value, key,
+               "'" + mode + "' must let the owner read and write (e.g. 0600 or 0640)");
         shm.mode = mode;
       } else {
         shm.group = string(f.value, key);

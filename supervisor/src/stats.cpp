@@ -1,5 +1,7 @@
 #include "framering/supervisor/stats.hpp"
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -54,7 +56,11 @@ void PipelineStats::sample_ring(CameraStats& cam, std::size_t index) {
   }
   if (!reader) {
     try {
-      auto fresh = std::make_unique<ring::Reader>(ring::Reader::attach(cam.ring));
+      // Only a segment of our own user (our ingest made it): anyone can plant a file under the
+      // ring's name, and one its owner truncates under our mapping would SIGBUS the supervisor.
+      ring::ReaderOptions options;
+      options.owners = {::geteuid()};
+      auto fresh = std::make_unique<ring::Reader>(ring::Reader::attach(cam.ring, options));
       const std::uint64_t epoch = fresh->info().epoch;
       if (epoch != cam.epoch) {
         cam.earlier += cam.cursor;
@@ -81,6 +87,7 @@ void PipelineStats::sample(std::uint64_t now_ns) {
     const std::uint64_t after = cam.earlier + cam.cursor;
     cam.published = after;
     cam.fps = dt > 0 ? static_cast<double>(after - before) / dt : 0.0;
+    // Private copies of our own user's stats files only (read_reader_stats' default).
     by_ring[cam.ring] = ring::read_reader_stats(cam.ring);
   }
   for (WorkerStats& w : workers_) {

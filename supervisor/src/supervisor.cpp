@@ -449,19 +449,19 @@ class Supervisor {
   void remove_rings() {
     int removed = ring::cleanup_stale();
     for (const Child& c : children_) {
-      if (c.spec.kind != ChildKind::kIngest) continue;
-      const std::string path = ring::segment_path(c.spec.ring);
-      if (::access(path.c_str(), F_OK) != 0) continue;
-      bool live = false;
-      try {
-        live = ring::Reader::attach(c.spec.ring).writer_alive();
-      } catch (const ring::RingError&) {
-      }
-      if (!live && ::unlink(path.c_str()) == 0) ++removed;
+      // Our ingest's ring, even a closed one: removed only while we hold its lock on the inode
+      // we checked, so a ring some other writer has taken over meanwhile stays.
+      if (c.spec.kind == ChildKind::kIngest && ring::remove_stale_ring(c.spec.ring)) ++removed;
     }
     for (const Child& c : children_) {
       if (c.spec.kind != ChildKind::kWorker) continue;
-      if (::unlink(ring::reader_stats_path(c.spec.ring, c.spec.worker_id).c_str()) == 0) ++removed;
+      // Only a file of our own user (as root we could remove anyone's from the sticky /dev/shm).
+      const std::string path = ring::reader_stats_path(c.spec.ring, c.spec.worker_id);
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+          ::unlink(path.c_str()) == 0) {
+        ++removed;
+      }
     }
     if (removed > 0) spdlog::info("removed {} ring file(s) left in {}", removed, ring::shm_dir());
   }

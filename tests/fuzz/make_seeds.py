@@ -65,6 +65,9 @@ def ring_segments():
     struct.pack_into("<Q", bad_stride, 48, 8192)
     out["stride-mismatch"] = bytes(bad_stride)
     out["padded"] = base + b"\0" * 4096
+    hostile = bytearray(base)
+    struct.pack_into("<Q", hostile, 384, 2**64 - 1)  # cursor 2^64-1, every slot still seq 0
+    out["gray-2slots-hostile-cursor"] = bytes(hostile)
     out["tiny"] = base[:100]
     return out
 

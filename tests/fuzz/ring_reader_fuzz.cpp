@@ -1,8 +1,9 @@
 // Fuzz target: a Reader attached to a segment file with fuzzed contents — the attach check,
 // then every read path (read, latest, wait_next, valid, peek_slot, writer liveness) over a
 // fuzzed slot table, cursor, state and heartbeat, as a reader meets a hostile or corrupt
-// writer's segment. Frames it returns as OK are touched end to end: an out-of-bounds view
-// faults here instead of in a worker.
+// writer's segment; then the workers' Follower in both modes and several consumer-group
+// shares, each of whose steps must return (a spinning follower is a hang here). Frames it returns
+// as OK are touched end to end: an out-of-bounds view faults here instead of in a worker.
 //
 // The first 4096 bytes are the header. When its segment_bytes field is a plausible size
 // (<= 4 MiB) the file is cut or zero-padded to that size, so inputs with a consistent header
@@ -20,6 +21,7 @@
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "framering/workers/follower.hpp"
 #include "fuzz_target.hpp"
 
 using namespace framering::ring;
@@ -106,6 +108,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)reader.writer_alive();
     (void)reader.state();
     (void)reader.heartbeat_ns();
+    using framering::workers::Follower;
+    using framering::workers::FollowMode;
+    using framering::workers::Share;
+    for (FollowMode mode : {FollowMode::kEvery, FollowMode::kLatest}) {
+      for (Share share : {Share{0, 1, false}, Share{0, 2, false}, Share{1, 2, false},
+                          Share{2, 3, false}, Share{1, 2, true}}) {
+        Follower follower(reader, mode, share);
+        for (int step = 0; step < 3; ++step) {
+          const Follower::Step s = follower.next(std::chrono::nanoseconds(0));
+          if (s.kind == Follower::Kind::kFrame) {
+            const auto map = reader.mapping();
+            FUZZ_CHECK(s.frame.data >= map.data() &&
+                       s.frame.data + s.frame.bytes <= map.data() + map.size());
+            sink = sink ^ touch(s.frame);
+          }
+        }
+      }
+    }
   } catch (const RingError& e) {
     FUZZ_CHECK(e.kind() == ErrorKind::kBadHeader);
   }

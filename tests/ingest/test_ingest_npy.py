@@ -79,6 +79,32 @@ def test_unusable_files_are_skipped_and_counted(framering_bin, ring_name, tmp_pa
     assert np.array_equal(read_back(ring_name, 2, np.uint8, good.shape), good + 1)
 
 
+def npy_with_header(text):
+    """A version 1.0 .npy file holding only `text` as its header (padded as numpy pads it)."""
+    body = text.encode("latin1")
+    pad = 64 - (10 + len(body) + 1) % 64
+    header = body + b" " * (pad % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def test_sizes_that_overflow_64_bits_are_truncated_files_not_frames(framering_bin, ring_name,
+                                                                     tmp_path):
+    """A header declaring 2^64-1 bytes: data_offset + data_bytes wraps to a small number, which
+    the size check must not be fooled by (it would size the ring from the header). The file
+    comes first, so the ring would be made from it."""
+    d = tmp_path / "hostile"
+    d.mkdir()
+    (d / "a000.npy").write_bytes(
+        npy_with_header("{'descr': '|u1', 'fortran_order': False, 'shape': (18446744073709551615,), }"))
+    good = np.full((8, 8, 3), 9, dtype=np.uint8)
+    write_stack(d, [good, good])
+    rc, err = run_ingest(framering_bin, ring_name, f"npy:{d}", "--keep", timeout=60)
+    assert rc == 0, err
+    assert "a000.npy is truncated" in err, err
+    assert summary(err)[:2] == (2, 1)
+    assert np.array_equal(read_back(ring_name, 1, np.uint8, good.shape), good)
+
+
 def test_npy_source_that_matches_nothing(framering_bin, ring_name, tmp_path):
     rc, err = run_ingest(framering_bin, ring_name, f"npy:{tmp_path}/*.npy")
     assert rc == 3 and "matches no .npy files" in err

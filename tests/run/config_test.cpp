@@ -39,7 +39,7 @@ metrics:
 events:
   path: /tmp/events.jsonl
 shm:
-  mode: "0660"
+  mode: "0640"
   group: video
 supervisor:
   stop_grace: 2
@@ -87,7 +87,7 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.metrics.bind, "0.0.0.0");
   EXPECT_EQ(c.metrics.base_port, 9500);
   EXPECT_EQ(c.events.path, "/tmp/events.jsonl");
-  EXPECT_EQ(c.shm.mode, "0660");
+  EXPECT_EQ(c.shm.mode, "0640");
   EXPECT_EQ(c.shm.group, "video");
   EXPECT_DOUBLE_EQ(c.supervisor.stop_grace_s, 2.0);
   EXPECT_DOUBLE_EQ(c.supervisor.stable_run_s, 4.5);

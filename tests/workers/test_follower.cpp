@@ -1,7 +1,17 @@
 // Follow modes and consumer-group shares over a real ring fed by ring::Writer.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
 #include <set>
+#include <thread>
+
+#include "framering/ringbuf/layout.hpp"
 
 #include "framering/ringbuf/reader.hpp"
 #include "framering/workers/follower.hpp"
@@ -149,6 +159,55 @@ TEST(Follower, WriterGoneThenNewEpoch) {
   const Follower::Step s = f.next(0ns);
   ASSERT_EQ(s.kind, Follower::Kind::kFrame);
   EXPECT_EQ(s.frame.frame_no, 0u);
+}
+
+TEST(Share, FirstAtOrAfterSaturatesInsteadOfWrapping) {
+  for (std::uint32_t members : {2u, 3u, 7u}) {
+    for (std::uint32_t member = 0; member < members; ++member) {
+      const Share s{member, members, false};
+      for (std::uint64_t n = UINT64_MAX - 20; n != 0; ++n) {
+        const std::uint64_t first = s.first_at_or_after(n);
+        EXPECT_GE(first, n) << members << "/" << member << " at " << n;
+        EXPECT_TRUE(first == UINT64_MAX || s.mine(first));
+      }
+    }
+  }
+}
+
+// A segment whose cursor is 2^64-1 while every slot still holds sequence 0 (what anyone who can
+// write a ring may leave): a two-member group's every-mode follower must return from next()
+// within its timeout instead of bouncing between two positions forever. It runs in a child
+// process, so a spinning follower fails the test (killed at the deadline) instead of hanging it.
+TEST(Follower, HostileCursorNearTwoToTheSixtyFourDoesNotSpin) {
+  const std::string name = unique_ring_name();
+  ring::Writer w = make_writer(name, {16, 8}, 4, ring::PixFmt::kGray8);
+  {
+    const int fd = ::open(w.path().c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const std::uint64_t cursor = UINT64_MAX;
+    ASSERT_EQ(::pwrite(fd, &cursor, sizeof cursor, ring::hdr::kCursor), 8);
+    ::close(fd);
+  }
+  for (std::uint32_t member : {0u, 1u}) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ring::Reader reader = ring::Reader::attach(name);
+      Follower follower(reader, FollowMode::kEvery, Share{member, 2, false});
+      for (int i = 0; i < 3; ++i) (void)follower.next(20ms);
+      ::_exit(0);
+    }
+    int status = -1;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (::waitpid(child, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
+    if (::waitpid(child, &status, WNOHANG) == 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      FAIL() << "member " << member << ": Follower::next spun for 20 s on a hostile cursor";
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "member " << member;
+  }
 }
 
 }  // namespace

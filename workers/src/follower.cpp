@@ -4,10 +4,17 @@ namespace framering::workers {
 
 using ring::ReadStatus;
 
+namespace {
+constexpr int kMaxSkipsPerStep = 64;
+}  // namespace
+
 std::uint64_t Share::first_at_or_after(std::uint64_t n) const {
   if (tiles || members <= 1) return n;
   const std::uint64_t r = n % members;
-  return r <= member ? n + (member - r) : n + (members - r) + member;
+  const std::uint64_t ahead = r <= member ? member - r : std::uint64_t{members} - r + member;
+  // Saturate: near 2^64 (only a hostile or corrupt cursor gets there) there may be no frame of
+  // ours left, and wrapping to a small number would send the follower back to frame 0 forever.
+  return ahead > UINT64_MAX - n ? UINT64_MAX : n + ahead;
 }
 
 bool Share::last_at_or_before(std::uint64_t n, std::uint64_t& out) const {
@@ -56,7 +63,9 @@ Follower::Step Follower::next(std::chrono::nanoseconds timeout) {
 }
 
 Follower::Step Follower::every(std::chrono::nanoseconds timeout) {
-  for (;;) {
+  // Bounded, so a segment whose slots never match its cursor (hostile or corrupt) cannot keep
+  // the caller from its stop check: after this many skips it reports idle and is called again.
+  for (int attempt = 0; attempt < kMaxSkipsPerStep; ++attempt) {
     const ring::ReadResult r = reader_.wait_next(pos_, timeout);
     switch (r.status) {
       case ReadStatus::kOk:
@@ -77,6 +86,7 @@ Follower::Step Follower::every(std::chrono::nanoseconds timeout) {
         return {Kind::kEpochChanged, {}};
     }
   }
+  return {Kind::kIdle, {}};
 }
 
 Follower::Step Follower::latest(std::chrono::nanoseconds timeout) {

@@ -34,6 +34,8 @@ class Report {
   // One frame the analytic failed on; returns the total so far.
   std::uint64_t analytic_error();
   std::uint64_t analytic_errors() const { return analytic_errors_; }
+  // Empty, or why the stats file is not at its usual name (another user's file holds it).
+  const std::string& stats_displaced() const { return stats_.displaced(); }
 
  private:
   ring::ReaderStatsPublisher stats_;

@@ -147,6 +147,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
 
     std::unique_ptr<metrics::Endpoint> endpoint = open_endpoint(o, log);
     Report report(o.ring, o.name, endpoint ? &endpoint->worker(o.ring, o.name) : nullptr);
+    if (!report.stats_displaced().empty()) log.warn(report.stats_displaced());
     Stream stream = open_stream(*reader, o, *analytic);
     Follower follower(*reader, o.mode, o.share);
     // Position before epoch: a writer waiting for readers (ReaderGate) counts this reader from

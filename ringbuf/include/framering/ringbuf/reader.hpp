@@ -13,6 +13,9 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 #include "framering/ringbuf/header.hpp"
 
@@ -51,6 +54,10 @@ struct ReadResult {
 struct ReaderOptions {
   // A writer whose heartbeat is older than this is probed (flock) for liveness.
   std::chrono::milliseconds stale_after{300};
+  // When not empty, a segment owned by any other uid is refused (kPermission) before it is
+  // mapped: its owner could truncate it under the mapping. Empty: any owner (a group-readable
+  // ring of another user is a supported setup).
+  std::vector<uid_t> owners;
 };
 
 class Reader {
@@ -78,6 +85,7 @@ class Reader {
   std::uint64_t cursor() const;  // frames published so far
   bool writer_alive();           // LIVE, and heartbeat fresh or flock still held
   const RingInfo& info() const;
+  uid_t owner() const;  // the segment's owner
   std::string name() const;
   std::span<const std::byte> mapping() const;  // the whole read-only mapping
   // Slot table entry k as the reader sees it right now (for stat; not seqlock-checked).

@@ -20,8 +20,11 @@
 namespace framering::ring {
 
 struct ReaderStatsSnapshot {
+  // Names as read from the file, with anything outside [A-Za-z0-9_-] replaced by '?' (whoever
+  // wrote the file chose these bytes: they are printed and put in JSON).
   std::string ring;
   std::string reader;
+  uid_t uid = 0;  // the file's owner
   std::int32_t pid = 0;
   std::uint64_t heartbeat_ns = 0;
   std::uint64_t position = 0;
@@ -36,7 +39,9 @@ struct ReaderStatsSnapshot {
 
 class ReaderStatsPublisher {
  public:
-  // Creates (or replaces) the stats file for reader `reader_id` ([A-Za-z0-9_-]) of `ring`.
+  // Creates (or replaces) the stats file for reader `reader_id` ([A-Za-z0-9_-]) of `ring`. When
+  // that name is held by a file this user cannot replace (planted by another user), publishes
+  // under "<id>.<pid>" instead and says so in displaced(): never a failure on every restart.
   ReaderStatsPublisher(const std::string& ring, const std::string& reader_id, mode_t mode = 0600);
   ~ReaderStatsPublisher();  // unlinks the file
   ReaderStatsPublisher(const ReaderStatsPublisher&) = delete;
@@ -55,18 +60,24 @@ class ReaderStatsPublisher {
   std::atomic<std::uint64_t>& bytes_copied();
   std::atomic<std::uint64_t>& epoch();
 
+  const std::string& path() const { return path_; }
+  // Empty, or why the file is not at its usual name (for the caller to log).
+  const std::string& displaced() const { return displaced_; }
+
  private:
   std::atomic<std::uint64_t>& field(std::size_t offset);
   std::string path_;
+  std::string displaced_;
   void* base_ = nullptr;
 };
 
 // One reader's stats file mapped read-only: what `framering stat` and ReaderGate read.
 class ReaderStatsView {
  public:
-  // nullptr unless `path` is a stats file (right size, magic, version) of reader of `ring` and,
-  // if `owner` is given, owned by that uid (checked before the file is mapped: a stranger's file
-  // could be truncated under the mapping).
+  // nullptr unless `path` is a regular stats file (right size, magic, version) of a reader of
+  // `ring` and, if `owner` is given, owned by that uid (checked before the file is mapped: a
+  // stranger's file could be truncated under the mapping). Only for files of our own user; every
+  // other reader of stats uses read_reader_stats(), which copies instead of mapping.
   static std::unique_ptr<ReaderStatsView> open(const std::string& path, const std::string& ring,
                                                std::optional<uid_t> owner = std::nullopt);
   ~ReaderStatsView();
@@ -94,8 +105,17 @@ class ReaderStatsView {
 // Paths of the stats files that name `ring` (sorted; not yet validated).
 std::vector<std::string> reader_stats_files(const std::string& ring);
 
-// Every readable, valid stats file of `ring` (invalid or foreign files are skipped).
-std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring);
+// One stats file of `ring`, read with pread into a private copy (never mapped: its owner could
+// truncate it under a mapping), or nullopt unless it is a regular file of the right size, magic,
+// version and ring, owned by one of `owners` (empty: this process's effective uid).
+std::optional<ReaderStatsSnapshot> read_reader_stats_file(const std::string& path,
+                                                          const std::string& ring,
+                                                          const std::vector<uid_t>& owners = {});
+
+// Every valid stats file of `ring` owned by one of `owners` (empty: this process's effective
+// uid); anything else under a stats name is skipped.
+std::vector<ReaderStatsSnapshot> read_reader_stats(const std::string& ring,
+                                                   const std::vector<uid_t>& owners = {});
 std::string reader_stats_path(const std::string& ring, const std::string& reader_id);
 
 }  // namespace framering::ring

@@ -72,7 +72,7 @@ struct EventsConfig {
 };
 
 struct ShmConfig {
-  std::optional<std::string> mode;  // octal, e.g. "0660"
+  std::optional<std::string> mode;  // octal, e.g. "0640" (never group/other write)
   std::optional<std::string> group;
 };
 
