@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
 #include "framering/ingest/ingest.hpp"
 #include "framering/ringbuf/geometry.hpp"
@@ -89,8 +90,16 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
   sub->add_option("--decode-threads", o.decode_threads, "decoder threads (0: auto)")
       ->capture_default_str();
   sub->add_option("--metrics-addr", o.metrics_addr,
-                  "HOST:PORT serving /metrics; \"0\" disables the server")
+                  "HOST:PORT serving /metrics (Prometheus text only, never pictures); \"0\" "
+                  "disables the server")
       ->capture_default_str();
+  sub->add_option("--preview-addr", o.preview_addr,
+                  "HOST:PORT (or PORT, meaning 127.0.0.1:PORT) serving the newest frame as "
+                  "/preview; off by default. Camera pictures: keep it on 127.0.0.1. Never the "
+                  "metrics port");
+  sub->add_option("--preview-host", o.preview_hosts,
+                  "a host name /preview answers to besides IP addresses and localhost "
+                  "(repeatable); other Host headers get 403 (DNS rebinding)");
   sub->add_option("--preview-events", o.preview_events,
                   "workers' events file (JSON lines) whose newest boxes the /preview page draws");
   sub->add_option("--shm-mode", flags->shm_mode, "octal mode of the ring segment")
@@ -104,7 +113,7 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
   sub->callback([flags, &exit_code] {
     const std::string error = finish_options(*flags);
     if (!error.empty()) {
-      std::fprintf(stderr, "framering ingest: %s\n", error.c_str());
+      std::fprintf(stderr, "framering ingest: %s\n", redacted(error).c_str());
       exit_code = 2;
       return;
     }
@@ -112,7 +121,7 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
       try {
         ingest::validate_options(flags->options, /*check_source=*/true);
       } catch (const ingest::ConfigError& e) {
-        std::fprintf(stderr, "framering ingest: %s\n", e.what());
+        std::fprintf(stderr, "framering ingest: %s\n", redacted(e.what()).c_str());
         exit_code = 2;
         return;
       }

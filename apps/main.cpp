@@ -2,11 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
-#include "framering/ingest/redact.hpp"
 #include "framering/ringbuf/error.hpp"
 
 int main(int argc, char** argv) {
@@ -20,22 +21,27 @@ int main(int argc, char** argv) {
   framering::cli::add_worker_command(app, exit_code);
   framering::cli::add_stat_command(app, exit_code);
   framering::cli::add_run_command(app, exit_code);
-  // Parse a copy; mask URL passwords in the real argv, which /proc/<pid>/cmdline shows to others.
+  // Parse a copy; mask URL secrets in the real argv, which /proc/<pid>/cmdline shows to others.
   const std::vector<std::string> args(argv, argv + argc);
   std::vector<const char*> arg_ptrs;
   for (const std::string& a : args) arg_ptrs.push_back(a.c_str());
-  for (int i = 1; i < argc; ++i) framering::ingest::mask_secrets_in_place(argv[i]);
+  framering::cli::take_argv_secrets(argc, argv);
+  using framering::cli::redacted;
   try {
     app.parse(argc, arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
+    // CLI11 echoes the offending value ("--width: Value rtsp://u:pw@h could not be converted").
+    std::ostringstream out, err;
+    const int code = app.exit(e, out, err);
+    std::fputs(redacted(out.str()).c_str(), stdout);
+    std::fputs(redacted(err.str()).c_str(), stderr);
     return code == 0 ? 0 : 2;
   } catch (const framering::ring::RingError& e) {
-    std::fprintf(stderr, "framering: %s\n", e.what());
+    std::fprintf(stderr, "framering: %s\n", redacted(e.what()).c_str());
     return e.exit_code();
   } catch (const std::exception& e) {
     // Anything a subcommand did not turn into its own exit code: say what, never abort silently.
-    std::fprintf(stderr, "framering: unexpected error: %s\n", e.what());
+    std::fprintf(stderr, "framering: unexpected error: %s\n", redacted(e.what()).c_str());
     return 1;
   }
   return exit_code;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/supervisor/child_plan.hpp"
@@ -48,10 +49,10 @@ int run_supervisor(const RunCommandOptions& opt) {
     }
     return supervisor::supervise(config, plan, run_options, console);
   } catch (const supervisor::ConfigError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", redacted(e.what()));
     return 2;
   } catch (const ring::RingError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", redacted(e.what()));
     return e.exit_code();
   }
 }

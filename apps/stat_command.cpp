@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/names.hpp"
@@ -67,7 +68,7 @@ nlohmann::json sample(const StatOptions& opt, int& missing, bool report) {
       all.push_back(ring_status(name, owners));
     } catch (const ring::RingError& e) {
       if (!opt.rings.empty()) {
-        if (report) std::fprintf(stderr, "framering stat: %s\n", e.what());
+        if (report) std::fprintf(stderr, "framering stat: %s\n", redacted(e.what()).c_str());
         ++missing;
       }
     }

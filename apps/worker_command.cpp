@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
 #include "framering/metrics/catalogue.hpp"
 #include "framering/workers/analytic.hpp"
@@ -46,14 +47,14 @@ int run(WorkerCli& cli) {
   o.mode = cli.mode == "every" ? workers::FollowMode::kEvery : workers::FollowMode::kLatest;
   if (!workers::parse_log_level(cli.log_level, o.log_level)) {
     std::fprintf(stderr, "framering worker: --log-level %s: use debug, info, warn or error\n",
-                 cli.log_level.c_str());
+                 redacted(cli.log_level).c_str());
     return 2;
   }
   if (cli.check_config) {
     try {
       workers::validate(o);
     } catch (const workers::ConfigError& e) {
-      std::fprintf(stderr, "framering worker: %s\n", e.what());
+      std::fprintf(stderr, "framering worker: %s\n", redacted(e.what()).c_str());
       return 2;
     }
     std::printf("framering worker: configuration ok (ring '%s', analytic '%s', worker '%s')\n",

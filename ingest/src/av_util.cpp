@@ -57,6 +57,11 @@ void av_log_to_spdlog(void* avcl, int level, const char* fmt, va_list args) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) return;
   text = redact_text(std::move(text), g_secrets);
+  // "Format not on whitelist '<every demuxer of libavformat>'": the list is ours and long.
+  if (const std::size_t w = text.find("not on whitelist '");
+      w != std::string::npos && text.size() > w + 200) {
+    text.resize(w + 16);
+  }
   if (level <= AV_LOG_ERROR) {
     // Without the leading "[component @ 0x...] " contexts: the reason alone, for a message.
     std::size_t start = 0;

@@ -8,8 +8,10 @@
 #include <cstring>
 
 #include "framering/ingest/ingest.hpp"
+#include "framering/ingest/input_policy.hpp"
 #include "framering/ingest/redact.hpp"
 #include "framering/ingest/source_spec.hpp"
+#include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/geometry.hpp"
 #include "framering/ringbuf/names.hpp"
@@ -33,6 +35,45 @@ void check_metrics_addr(const std::string& addr) {
   if (!ok) {
     throw ConfigError("--metrics-addr '" + addr +
                       "' is not HOST:PORT (e.g. 127.0.0.1:9464); use \"0\" to disable metrics");
+  }
+}
+
+// --preview-addr serves camera pictures: its own HOST:PORT, never the metrics one.
+void check_preview(const IngestOptions& o) {
+  if (o.preview_addr.empty()) {
+    if (!o.preview_hosts.empty()) {
+      throw ConfigError("--preview-host needs --preview-addr HOST:PORT (the preview is off)");
+    }
+    return;
+  }
+  const bool bare_port = o.preview_addr.find_first_not_of("0123456789") == std::string::npos;
+  const std::string addr = bare_port ? "127.0.0.1:" + o.preview_addr : o.preview_addr;
+  std::string host, metrics_host;
+  std::uint16_t port = 0, metrics_port = 0;
+  try {
+    if (!metrics::parse_listen_addr("--preview-addr", addr, host, port)) {
+      throw ConfigError("--preview-addr '" + o.preview_addr +
+                        "': give HOST:PORT (e.g. 127.0.0.1:9463) or leave it out to serve nothing");
+    }
+    if (metrics::parse_metrics_addr(o.metrics_addr, metrics_host, metrics_port) && port != 0 &&
+        port == metrics_port) {
+      throw ConfigError("--preview-addr " + o.preview_addr + " uses the port of --metrics-addr " +
+                        o.metrics_addr +
+                        ": camera pictures get a port of their own, which a Prometheus scrape "
+                        "never reaches; choose another port");
+    }
+  } catch (const metrics::MetricsError& e) {
+    throw ConfigError(e.what());
+  }
+  for (const std::string& name : o.preview_hosts) {
+    if (name.empty() || name.size() > 253 ||
+        name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+            std::string::npos) {
+      throw ConfigError("--preview-host '" + name +
+                        "' is not a host name; give the name browsers use for this host, "
+                        "e.g. nvr.lan");
+    }
   }
 }
 
@@ -102,6 +143,7 @@ void validate_options(const IngestOptions& o, bool check_source) {
   }
   check_metrics_addr(o.metrics_addr);
   check_log_level(o.log_level);
+  check_preview(o);
 
   switch (spec.kind) {
     case SourceKind::kNpy:
@@ -120,8 +162,24 @@ void validate_options(const IngestOptions& o, bool check_source) {
             "--source testsrc: needs a lavfi graph, e.g. "
             "testsrc:testsrc2=size=1280x720:rate=30");
       }
+      if (const std::string bad = first_disallowed_filter(spec.target); !bad.empty()) {
+        throw ConfigError("--source testsrc: filter '" + bad +
+                          "' is not allowed in a test pattern (only generators such as testsrc2 "
+                          "and in-memory filters such as scale, format, fps: nothing that opens "
+                          "files, sockets or plugins)");
+      }
       break;
     case SourceKind::kFile:
+      if (const std::size_t scheme = spec.target.find("://");
+          scheme != std::string::npos && scheme > 0 &&
+          spec.target.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789+-.") >= scheme &&
+          spec.target.compare(0, scheme, "file") != 0) {
+        throw ConfigError("--source " + label +
+                          ": framering reads local files, rtsp:// and rtsps:// cameras, "
+                          "testsrc: and npy:, not '" +
+                          spec.target.substr(0, scheme) + "://' URLs");
+      }
       if (check_source && ::access(spec.target.c_str(), R_OK) != 0) {
         throw ConfigError("--source " + label + ": " + std::strerror(errno) +
                           "; give a readable video file, rtsp://, testsrc: or npy:");

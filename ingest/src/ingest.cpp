@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "av_util.hpp"
 #include "framering/ingest/redact.hpp"
 #include "framering/ingest/source_spec.hpp"
@@ -40,10 +42,18 @@ int run_ingest(const IngestOptions& options) {
     route_av_logs(source_secrets(options.source), level <= spdlog::level::debug);
     install_stop_handlers();
     metrics::Endpoint endpoint(options.metrics_addr);
-    if (endpoint.serving()) {
-      metrics::enable_preview(endpoint, options.ring, options.preview_events);
-      spdlog::info("metrics on http://{0}/metrics, newest frame on http://{0}/preview",
-                   endpoint.address());
+    if (endpoint.serving()) spdlog::info("metrics on http://{}/metrics", endpoint.address());
+    std::optional<metrics::PreviewServer> preview;
+    if (!options.preview_addr.empty()) {
+      preview.emplace(options.preview_addr, options.ring, options.preview_events,
+                      options.preview_hosts);
+      spdlog::info("newest frame on http://{}/preview", preview->address());
+      if (preview->public_address()) {
+        spdlog::warn(
+            "--preview-addr {} is not a loopback address: anyone who can reach it sees "
+            "the camera; bind 127.0.0.1 and tunnel to it instead where you can",
+            preview->address());
+      }
     }
     metrics::IngestMetrics& ingest_metrics = endpoint.ingest(options.ring);
     ingest_metrics.source_up.Set(0.0);
@@ -61,19 +71,20 @@ int run_ingest(const IngestOptions& options) {
                  c.bytes >> 20, c.decode_errors, c.reconnects);
     publisher.close();
   } catch (const metrics::MetricsError& e) {
-    spdlog::error("{}", e.what());
+    // Messages may echo a flag's value; a URL in the wrong flag must not show its password.
+    spdlog::error("{}", redact_urls(e.what()));
     return 2;
   } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", redact_urls(e.what()));
     return 2;
   } catch (const ring::RingError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", redact_urls(e.what()));
     return e.exit_code();
   } catch (const SourceError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", redact_urls(e.what()));
     return 3;
   } catch (const std::exception& e) {
-    spdlog::error("{}: {}", label, e.what());
+    spdlog::error("{}: {}", label, redact_urls(e.what()));
     return 3;
   }
   return code;

@@ -14,9 +14,11 @@ namespace {
 
 constexpr std::string_view kMask = "***";
 
-// Query keys whose values are credentials (lower case; matched as substrings of the key).
-constexpr std::array<std::string_view, 8> kSecretKeys = {"pass", "pwd", "token",     "secret",
-                                                         "auth", "key", "signature", "credential"};
+// Query keys whose values are credentials (lower case; matched as substrings of the key, so
+// "access_token", "X-Amz-Signature", "apikey", "passwd", "sessionid" are covered). Masking a
+// harmless value by mistake costs a log line's detail; missing a secret costs the camera.
+constexpr std::array<std::string_view, 9> kSecretKeys = {
+    "pass", "pwd", "token", "secret", "auth", "key", "sig", "credential", "session"};
 
 struct UrlParts {
   std::size_t authority_begin = std::string_view::npos;  // after "scheme://"
@@ -96,7 +98,59 @@ std::string percent_decode(std::string_view text) {
   return out;
 }
 
+bool is_scheme_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+}
+
+bool ends_url(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) ||
+         std::iscntrl(static_cast<unsigned char>(c)) || c == '"' || c == '\'' || c == '<' ||
+         c == '>' || c == '`';
+}
+
+// Calls fn(begin, end) for every URL inside `text`, in order, without overlaps.
+template <typename Fn>
+void for_each_url(std::string_view text, Fn fn) {
+  std::size_t pos = 0;
+  for (std::size_t sep; (sep = text.find("://", pos)) != std::string_view::npos;) {
+    std::size_t begin = sep;
+    while (begin > pos && is_scheme_char(text[begin - 1])) --begin;
+    // "--source=rtsp" stops at '='; "--rtsp" and "9rtsp" lose what cannot start a scheme.
+    while (begin < sep && !std::isalpha(static_cast<unsigned char>(text[begin]))) ++begin;
+    if (begin == sep) {
+      pos = sep + 3;
+      continue;
+    }
+    std::size_t end = sep + 3;
+    while (end < text.size() && !ends_url(text[end])) ++end;
+    fn(begin, end);
+    pos = end;
+  }
+}
+
 }  // namespace
+
+std::string redact_urls(std::string_view text) {
+  std::string out;
+  std::size_t copied = 0;
+  for_each_url(text, [&](std::size_t b, std::size_t e) {
+    out += text.substr(copied, b - copied);
+    out += redact_source(text.substr(b, e - b));
+    copied = e;
+  });
+  out += text.substr(copied);
+  return out;
+}
+
+std::vector<std::string> secrets_in_text(std::string_view text) {
+  std::vector<std::string> secrets;
+  for_each_url(text, [&](std::size_t b, std::size_t e) {
+    for (std::string& s : source_secrets(text.substr(b, e - b))) secrets.push_back(std::move(s));
+  });
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return secrets;
+}
 
 std::string redact_source(std::string_view source) {
   const UrlParts p = split_url(source);
@@ -165,7 +219,7 @@ std::string redact_text(std::string text, const std::vector<std::string>& secret
 
 void mask_secrets_in_place(char* arg) {
   const std::string_view text(arg);
-  for (const std::string& secret : source_secrets(text)) {
+  for (const std::string& secret : secrets_in_text(text)) {
     for (std::size_t pos = text.find(secret); pos != std::string_view::npos;
          pos = text.find(secret, pos + secret.size())) {
       std::memset(arg + pos, '*', secret.size());

@@ -6,10 +6,15 @@ extern "C" {
 }
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <mutex>
+#include <vector>
 
+#include "framering/ingest/input_policy.hpp"
 #include "stop_signal.hpp"
 
 namespace framering::ingest {
@@ -62,6 +67,45 @@ const AVInputFormat* lavfi_input_format() {
   return format;
 }
 
+// libavformat's format_whitelist for file sources: every demuxer of this libavformat except
+// those that open other resources (input_policy.hpp). Built once; libavformat checks it on
+// every open, nested opens included.
+const std::string& self_contained_demuxers() {
+  static const std::string list = [] {
+    std::string out;
+    void* it = nullptr;
+    while (const AVInputFormat* f = av_demuxer_iterate(&it)) {
+      if (opens_other_resources(f->name)) continue;
+      if (!out.empty()) out += ',';
+      out += f->name;
+    }
+    return out;
+  }();
+  return list;
+}
+
+// The demuxer libavformat would pick for a regular file (for the message when a file is
+// refused); "" for FIFOs and anything that cannot be read without consuming it.
+std::string probe_demuxer_name(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return "";
+  struct stat st {};
+  std::string name;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    std::vector<unsigned char> buf(4096 + AVPROBE_PADDING_SIZE, 0);
+    const ssize_t n = ::read(fd, buf.data(), 4096);
+    if (n >= 0) {
+      AVProbeData probe{};
+      probe.filename = path.c_str();
+      probe.buf = buf.data();
+      probe.buf_size = static_cast<int>(n);
+      if (const AVInputFormat* f = av_probe_input_format(&probe, 1)) name = f->name;
+    }
+  }
+  ::close(fd);
+  return name;
+}
+
 }  // namespace
 
 int VideoInput::interrupt_cb(void* opaque) {
@@ -69,8 +113,11 @@ int VideoInput::interrupt_cb(void* opaque) {
   return stop_requested() || std::chrono::steady_clock::now() > interrupt->deadline ? 1 : 0;
 }
 
+// Every source, not only cameras: a file can sit on a network mount or be a FIFO whose writer
+// stalls. (A read blocked inside the kernel returns first; libav checks the deadline between
+// reads.)
 void VideoInput::arm_deadline() {
-  if (spec_.live()) interrupt_.deadline = std::chrono::steady_clock::now() + settings_.io_timeout;
+  interrupt_.deadline = std::chrono::steady_clock::now() + settings_.io_timeout;
 }
 
 VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
@@ -86,15 +133,35 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
 
   DictGuard options;
   std::string url = spec.target;
+  // What libav may open (input_policy.hpp); both lists are inherited by nested opens.
+  options.set("protocol_whitelist", protocol_whitelist(spec.kind));
   if (spec.kind == SourceKind::kRtsp) {
+    options.set("format_whitelist", "rtsp");
     options.set("rtsp_transport", "tcp");
     // libavformat's socket timeout in microseconds; the interrupt deadline backs it up.
     options.set("timeout", std::to_string(std::chrono::microseconds(settings.io_timeout).count()));
+  } else if (spec.kind == SourceKind::kTestsrc) {
+    options.set("format_whitelist", "lavfi");
+  } else {
+    options.set("format_whitelist", self_contained_demuxers());
   }
   arm_deadline();
   // On failure avformat_open_input frees the context and nulls `raw`.
   int ret = avformat_open_input(&raw, url.c_str(), input_format, &options.dict);
-  if (ret < 0) throw SourceError("cannot open " + settings.label + ": " + av_failure(ret));
+  if (ret < 0) {
+    const std::string why = av_failure(ret);
+    if (spec.kind == SourceKind::kFile &&
+        why.find("Format not on whitelist") != std::string::npos) {
+      const std::string demuxer = probe_demuxer_name(url);
+      throw SourceError(
+          "cannot open " + settings.label + ": it is " +
+          (demuxer.empty() ? std::string("a playlist or list") : "a '" + demuxer + "' file") +
+          ", which makes libav open other files or URLs (HLS/DASH playlists, concat lists, "
+          "SDP); framering reads only self-contained video files: give the media file itself, "
+          "or the camera's rtsp:// URL");
+    }
+    throw SourceError("cannot open " + settings.label + ": " + why);
+  }
   format_.reset(raw);
 
   arm_deadline();

@@ -1,11 +1,14 @@
 #include "http_server.hpp"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,12 +20,24 @@ namespace framering::metrics {
 
 namespace {
 
+// Each connection holds a civetweb worker thread until its request has arrived or
+// kRequestTimeoutMs passed (civetweb counts from the connection's start, so a client trickling
+// a byte a second is cut off too). Idle or slow clients below kThreads cannot delay a scrape at
+// all; above it, by at most kRequestTimeoutMs per kThreads of them (docs/security.md). Threads
+// wait idle on a condition variable: 32 cost a few hundred KiB of resident memory.
+constexpr const char* kThreads = "32";
+constexpr const char* kRequestTimeoutMs = "2000";
+// Accepted connections waiting for a free thread; beyond it the kernel's listen backlog holds them.
+constexpr const char* kConnectionQueue = "64";
+
 const char* reason_phrase(int status) {
   switch (status) {
     case 200:
       return "OK";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -71,6 +86,37 @@ HttpResponse run_on_full_stack(const HttpHandler& handler, const std::string& qu
   return r;
 }
 
+// Whether a request's Host header may be answered by a server that checks it (require_host):
+// an IP literal (a page can only send one if its own origin is that address), "localhost", or
+// one of `names`. Never a name the client made up: that is what a DNS-rebinding page sends.
+bool host_allowed(const char* header, const std::vector<std::string>& names) {
+  if (header == nullptr) return false;
+  std::string host(header);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  in6_addr v6{};
+  in_addr v4{};
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string::npos) return false;
+    const std::string rest = host.substr(close + 1);
+    if (!rest.empty() &&
+        (rest[0] != ':' || rest.find_first_not_of("0123456789", 1) != std::string::npos)) {
+      return false;
+    }
+    return ::inet_pton(AF_INET6, host.substr(1, close - 1).c_str(), &v6) == 1;
+  }
+  const std::size_t colon = host.find(':');
+  if (colon != std::string::npos) {
+    if (host.find_first_not_of("0123456789", colon + 1) != std::string::npos) return false;
+    host.resize(colon);
+  }
+  if (!host.empty() && host.back() == '.') host.pop_back();  // "localhost." is localhost
+  if (host.empty()) return false;
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return true;
+  return host == "localhost" || std::find(names.begin(), names.end(), host) != names.end();
+}
+
 // civetweb reports bind errors through mg_cry → log_message; keep them out of stderr (the
 // exception carries the message) but keep the text for the error.
 int quiet_log(const mg_connection*, const char*) {
@@ -104,12 +150,21 @@ std::string bind_failure_reason(const std::string& host, std::uint16_t port) {
 
 }  // namespace
 
-HttpServer::HttpServer(const std::string& host, std::uint16_t port, const std::string& addr) {
+HttpServer::HttpServer(const std::string& host, std::uint16_t port, const std::string& addr,
+                       const std::string& flag) {
   host_ = host;
   const std::string listen = (host.empty() ? std::string() : host + ":") + std::to_string(port);
-  const char* options[] = {
-      "listening_ports", listen.c_str(),      "num_threads", "4",    "request_timeout_ms",
-      "10000",           "enable_keep_alive", "no",          nullptr};
+  const char* options[] = {"listening_ports",
+                           listen.c_str(),
+                           "num_threads",
+                           kThreads,
+                           "connection_queue",
+                           kConnectionQueue,
+                           "request_timeout_ms",
+                           kRequestTimeoutMs,
+                           "enable_keep_alive",
+                           "no",
+                           nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = quiet_log;
   mg_init_data init{};
@@ -126,9 +181,11 @@ HttpServer::HttpServer(const std::string& host, std::uint16_t port, const std::s
   if (ctx_ == nullptr) {
     std::string why = bind_failure_reason(host, port);
     if (why.empty()) why = text[0] ? text : "the HTTP server could not start";
-    throw MetricsError("metrics: cannot listen on --metrics-addr " + addr + ": " + why +
-                       "; pick a free port with --metrics-addr HOST:PORT (another framering "
-                       "process may use this one), or disable metrics with --metrics-addr 0");
+    throw MetricsError(
+        std::string(flag == "--metrics-addr" ? "metrics" : "preview") + ": cannot listen on " +
+        flag + " " + addr + ": " + why + "; pick a free port with " + flag +
+        " HOST:PORT (another framering process may use this one)" +
+        (flag == "--metrics-addr" ? ", or disable metrics with --metrics-addr 0" : ""));
   }
   mg_server_port ports[4] = {};
   const int n = mg_get_server_ports(ctx_, 4, ports);
@@ -171,6 +228,16 @@ HttpServer::~HttpServer() {
   stopper.join();
 }
 
+void HttpServer::require_host(std::vector<std::string> names) {
+  for (std::string& n : names) {
+    std::transform(n.begin(), n.end(), n.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  std::lock_guard lock(mutex_);
+  allowed_hosts_ = std::move(names);
+  check_host_ = true;
+}
+
 void HttpServer::route(const std::string& path, HttpHandler handler) {
   std::lock_guard lock(mutex_);
   routes_[path] = std::make_shared<const HttpHandler>(std::move(handler));
@@ -180,6 +247,20 @@ int HttpServer::dispatch(mg_connection* conn, void* self_ptr) {
   auto* self = static_cast<HttpServer*>(self_ptr);
   const mg_request_info* req = mg_get_request_info(conn);
   const bool head = std::strcmp(req->request_method, "HEAD") == 0;
+  bool check_host = false;
+  std::vector<std::string> allowed;
+  {
+    std::lock_guard lock(self->mutex_);
+    check_host = self->check_host_;
+    if (check_host) allowed = self->allowed_hosts_;
+  }
+  if (check_host && !host_allowed(mg_get_header(conn, "Host"), allowed)) {
+    HttpResponse r{403, "text/plain; charset=utf-8",
+                   "this server answers only requests for an IP address, localhost or a name "
+                   "given with --preview-host\n"};
+    send(conn, r, head);
+    return r.status;
+  }
   if (!head && std::strcmp(req->request_method, "GET") != 0) {
     HttpResponse r{405, "text/plain; charset=utf-8", "only GET and HEAD are served\n"};
     send(conn, r, false);

@@ -1,4 +1,4 @@
-// /preview, /preview.jpg, /preview.json: see preview.hpp.
+// PreviewServer: /preview, /preview.jpg, /preview.json on their own address (see preview.hpp).
 #include "framering/metrics/preview.hpp"
 
 #include <turbojpeg.h>
@@ -13,6 +13,7 @@
 
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "http_server.hpp"
 
 namespace framering::metrics {
 
@@ -28,7 +29,7 @@ const char* kPage = R"html(<!doctype html>
 rect{fill:none;stroke-width:3}text{font:bold 16px sans-serif}</style></head>
 <body><h1 id="t">framering preview</h1>
 <div id="v"><img id="img" alt="newest frame"><svg id="boxes" preserveAspectRatio="none"></svg></div>
-<p id="info"></p><p><a href="/metrics" style="color:#8cf">/metrics</a></p>
+<p id="info"></p>
 <script>
 const colors = ["#0f0", "#f80", "#0cf", "#f0f", "#ff0", "#f44"];
 const ns = "http://www.w3.org/2000/svg";
@@ -179,14 +180,32 @@ std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::
   return out;
 }
 
-void enable_preview(Endpoint& endpoint, const std::string& ring, const std::string& events_path) {
+PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
+                             const std::string& events_path, std::vector<std::string> host_names) {
+  const bool bare_port = !addr.empty() && addr.find_first_not_of("0123456789") == std::string::npos;
+  const std::string full = bare_port ? "127.0.0.1:" + addr : addr;
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_listen_addr("--preview-addr", full, host, port)) {
+    throw MetricsError("--preview-addr '" + addr +
+                       "': give HOST:PORT (e.g. 127.0.0.1:9463) or leave it out to serve nothing");
+  }
+  server_ = std::make_unique<HttpServer>(host, port, addr, "--preview-addr");
+  server_->require_host(std::move(host_names));
+  const std::string shown_host = host.empty() ? std::string("0.0.0.0") : host;
+  address_ = shown_host + ":" + std::to_string(server_->port());
+  public_ =
+      !(shown_host == "localhost" || shown_host.rfind("127.", 0) == 0 || shown_host == "[::1]");
+  HttpServer& endpoint = *server_;
   auto state = std::make_shared<PreviewState>();
   state->ring = ring;
   state->events_path = events_path;
-  endpoint.handle("/preview", [](const std::string&) {
-    return HttpResponse{200, "text/html; charset=utf-8", kPage};
-  });
-  endpoint.handle("/preview.jpg", [state](const std::string&) {
+  for (const char* page : {"/", "/preview"}) {
+    endpoint.route(page, [](const std::string&) {
+      return HttpResponse{200, "text/html; charset=utf-8", kPage};
+    });
+  }
+  endpoint.route("/preview.jpg", [state](const std::string&) {
     std::lock_guard lock(state->mutex);
     std::string why;
     ring::Reader* reader = state->attach(why);
@@ -195,7 +214,7 @@ void enable_preview(Endpoint& endpoint, const std::string& ring, const std::stri
     if (!frame) return unavailable("ring '" + state->ring + "' has no frame yet");
     return HttpResponse{200, "image/jpeg", std::move(frame->jpeg)};
   });
-  endpoint.handle("/preview.json", [state](const std::string&) {
+  endpoint.route("/preview.json", [state](const std::string&) {
     nlohmann::json j;
     j["ring"] = state->ring;
     {
@@ -219,6 +238,12 @@ void enable_preview(Endpoint& endpoint, const std::string& ring, const std::stri
     }
     return HttpResponse{200, "application/json", j.dump()};
   });
+}
+
+PreviewServer::~PreviewServer() = default;
+
+std::uint16_t PreviewServer::port() const {
+  return server_->port();
 }
 
 }  // namespace framering::metrics

@@ -7,7 +7,8 @@ Ring yields only OK frames and handles the other outcomes itself (see Ring.frame
 
 Memory ordering: the seqlock is read with plain aligned 8-byte loads through a memoryview over
 the mapping. On x86-64 (TSO) loads are not reordered with other loads, which is all the reader
-side of the protocol needs; on weaker architectures this module is not a correct reader.
+side of the protocol needs; on weaker architectures this module is not a correct reader, so
+Ring() refuses to attach there (_arch.require_supported_machine).
 """
 import dataclasses
 import enum
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 
-from . import _files, _sys
+from . import _arch, _files, _sys
 from . import layout as L
 from .errors import (BadHeaderError, NoFrameError, NotFoundError, RingError,
                      RingPermissionError, RingSystemError, TornError)
@@ -245,6 +246,7 @@ class Ring:
     def __init__(self, name, start="oldest", stale_after=0.3):
         if start not in ("oldest", "next") and not (isinstance(start, int) and start >= 0):
             raise ValueError(f"start must be 'oldest', 'next' or a frame number, got {start!r}")
+        _arch.require_supported_machine(f"ring '{name}'")
         self.name = name
         self._stale_ns = int(stale_after * 1e9)
         self._map = _Mapping(name)

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from . import _files, _sys
+from . import _arch, _files, _sys
 from . import layout as L
 from .errors import (BadHeaderError, InvalidArgumentError, LiveWriterError, NoSpaceError,
                      RingPermissionError, RingSystemError)
@@ -156,6 +156,7 @@ class Writer:
 
     def __init__(self, name, shape, dtype=np.uint8, slots=8, pix_fmt="raw", rate=(0, 1),
                  mode=0o600, group=None, keep=False, heartbeat_period=0.1):
+        _arch.require_supported_machine(f"ring '{name}'")
         typestr = np.dtype(dtype).str
         if typestr not in L.TYPESTRS:
             raise InvalidArgumentError(f"ring '{name}': dtype {np.dtype(dtype)} ({typestr}) is "

@@ -1,5 +1,7 @@
 #include "framering/supervisor/child_plan.hpp"
 
+#include "framering/ingest/redact.hpp"
+
 namespace framering::supervisor {
 
 namespace {
@@ -22,6 +24,7 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
     ingest.ring = cam.ring;
     ingest.metrics_addr = metrics_addr(config.metrics, port++);
     ingest.config_line = cam.line;
+    ingest.secrets = framering::ingest::source_secrets(cam.source);
     auto& a = ingest.args;
     a = {"ingest", "--ring", cam.ring, "--source", cam.source};
     if (cam.width) a.insert(a.end(), {"--width", std::to_string(*cam.width)});
@@ -41,9 +44,17 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
       if (processes) a.insert(a.end(), {"--wait-for-readers", std::to_string(processes)});
     }
     a.insert(a.end(), {"--metrics-addr", ingest.metrics_addr});
-    // The ingest's /preview page draws the newest worker boxes from the file the supervisor
-    // appends every worker's events to.
-    if (!config.events.path.empty()) a.insert(a.end(), {"--preview-events", config.events.path});
+    if (cam.preview) {
+      ingest.preview_addr =
+          cam.preview->find(':') == std::string::npos ? "127.0.0.1:" + *cam.preview : *cam.preview;
+      a.insert(a.end(), {"--preview-addr", ingest.preview_addr});
+      if (cam.preview_host) a.insert(a.end(), {"--preview-host", *cam.preview_host});
+      // The /preview page draws the newest worker boxes from the file the supervisor appends
+      // every worker's events to.
+      if (!config.events.path.empty()) {
+        a.insert(a.end(), {"--preview-events", config.events.path});
+      }
+    }
     if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
     if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
     a.insert(a.end(), {"--log-level", options.log_level});
@@ -85,27 +96,19 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
   return plan;
 }
 
-std::string redact_url(const std::string& text) {
-  const std::size_t scheme = text.find("://");
-  if (scheme == std::string::npos) return text;
-  const std::size_t host_start = scheme + 3;
-  const std::size_t slash = text.find('/', host_start);
-  const std::size_t at = text.rfind('@', slash == std::string::npos ? text.size() : slash);
-  if (at == std::string::npos || at < host_start) return text;
-  const std::size_t colon = text.find(':', host_start);
-  if (colon == std::string::npos || colon > at) return text;
-  return text.substr(0, colon + 1) + "***" + text.substr(at);
-}
-
 std::string printable_command(const ChildSpec& child) {
   std::string out = "framering";
   for (const std::string& arg : child.args) {
-    const std::string shown = redact_url(arg);
+    const std::string shown = framering::ingest::redact_urls(arg);
     const bool plain =
         !shown.empty() && shown.find_first_of(" \t'\"$;&|<>*?()") == std::string::npos;
     out += " " + (plain ? shown : "'" + shown + "'");
   }
   return out;
+}
+
+std::string printable_output(const ChildSpec& child, std::string_view text) {
+  return framering::ingest::redact_text(framering::ingest::redact_urls(text), child.secrets);
 }
 
 }  // namespace framering::supervisor

@@ -248,9 +248,9 @@ class Parser {
     bool have_source = false;
     YAML::Node wait_node;
     const std::vector<std::string> keys = {
-        "source",           "ring",   "size",       "pix_fmt",     "slots",
-        "realtime",         "loop",   "max_frames", "max_retries", "decode_threads",
-        "wait_for_workers", "workers"};
+        "source",           "ring",    "size",       "pix_fmt",     "slots",
+        "realtime",         "loop",    "max_frames", "max_retries", "decode_threads",
+        "wait_for_workers", "workers", "preview",    "preview_host"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
@@ -291,6 +291,21 @@ class Parser {
       } else if (f.key == "wait_for_workers") {
         cam.wait_for_workers = boolean(f.value, key);
         wait_node = f.value;
+      } else if (f.key == "preview") {
+        cam.preview = string(f.value, key);
+        const std::size_t colon = cam.preview->rfind(':');
+        const std::string port =
+            colon == std::string::npos ? *cam.preview : cam.preview->substr(colon + 1);
+        if (port.empty() || port.size() > 5 ||
+            port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+            std::stoul(port) > 65535) {
+          fail(f.value, key,
+               "expected HOST:PORT such as 127.0.0.1:9463 (camera pictures: keep it on "
+               "127.0.0.1), got '" +
+                   *cam.preview + "'");
+        }
+      } else if (f.key == "preview_host") {
+        cam.preview_host = string(f.value, key);
       } else {
         parse_workers(f.value, key, cam);
       }
@@ -298,6 +313,9 @@ class Parser {
     if (!have_source) {
       fail(e.key_node, path + ".source",
            "missing; every camera needs a source (file, rtsp://..., testsrc:..., npy:...)");
+    }
+    if (cam.preview_host && !cam.preview) {
+      fail(e.key_node, path + ".preview_host", "needs preview: HOST:PORT (the preview is off)");
     }
     if (cam.wait_for_workers && cam.source.rfind("rtsp://", 0) == 0) {
       fail(wait_node, path + ".wait_for_workers",

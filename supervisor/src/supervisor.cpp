@@ -188,9 +188,11 @@ class Supervisor {
   void announce() {
     for (const Child& c : children_) {
       if (c.spec.kind != ChildKind::kIngest) continue;
+      if (!c.spec.preview_addr.empty()) {
+        spdlog::info("camera {}: preview http://{}/preview", c.spec.camera, c.spec.preview_addr);
+      }
       if (c.spec.metrics_addr != "0") {
-        spdlog::info("camera {}: preview http://{}/preview  metrics http://{}/metrics",
-                     c.spec.camera, c.spec.metrics_addr, c.spec.metrics_addr);
+        spdlog::info("camera {}: metrics http://{}/metrics", c.spec.camera, c.spec.metrics_addr);
       }
     }
     for (const Child& c : children_) {
@@ -310,7 +312,7 @@ class Supervisor {
       }
       return;
     }
-    console_.print(c.spec.label + " | " + std::string(line) + "\n");
+    console_.print(c.spec.label + " | " + printable_output(c.spec, line) + "\n");
   }
 
   void on_signal(int sig) {
@@ -375,7 +377,12 @@ class Supervisor {
       }
       return;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    // Exit 2 is a child rejecting its configuration only while it starts: on its first run and
+    // before it has been up supervisor.stable_run seconds. Later (after running a while, or on a
+    // restart, e.g. its port still taken) it is a crash like any other and restarts with backoff:
+    // one child must not stop every camera of the host.
+    const bool at_start_up = c.restarts == 0 && ran < to_ns(config_.supervisor.stable_run_s);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2 && at_start_up) {
       c.state = State::kFailed;
       spdlog::error("{} rejected its configuration ({}); see its message above and fix {}:{}",
                     c.spec.label, how, config_.origin, c.spec.config_line);
@@ -510,7 +517,8 @@ int check_children(const Config& config, const std::vector<ChildSpec>& plan,
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     spdlog::error("{}:{}: {} rejects its settings ({}): {}", config.origin, plan[i].config_line,
-                  plan[i].label, describe_exit(status), err.empty() ? "(no message)" : err);
+                  plan[i].label, describe_exit(status),
+                  err.empty() ? "(no message)" : printable_output(plan[i], err));
     spdlog::error("  command: {}", printable_command(plan[i]));
     result = 2;
   }

@@ -96,3 +96,57 @@ def test_command_lines_pass_check_config(path, framering_bin):
             args = expand_k8s_args(c, config_maps)
             out = subprocess.run([framering_bin, *args, "--check-config"], capture_output=True, text=True, timeout=20)
             assert out.returncode == 0, f"{d['metadata']['name']}/{c['name']}: {args}:\n{out.stderr}"
+
+
+def is_loopback(addr):
+    host = addr.rsplit(":", 1)[0] if ":" in addr else "127.0.0.1"
+    return host == "localhost" or host.startswith("127.") or host == "[::1]"
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_no_port_serves_camera_pictures(path):
+    """Every container port is a metrics port serving /metrics only; a preview, if a container
+    enables one, stays on the pod's loopback (reached with kubectl port-forward only)."""
+    config_maps, deployments, _ = rendered(path)
+    for d in deployments:
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            where = f"{d['metadata']['name']}/{c['name']}"
+            args = expand_k8s_args(c, config_maps)
+            preview = option(args, "--preview-addr")
+            assert preview is None or is_loopback(preview), f"{where}: preview on {preview}"
+            assert all(p["name"].startswith("metrics-") for p in c["ports"]), where
+
+
+@pytest.mark.parametrize("path", LAYOUTS)
+def test_network_policy_admits_only_prometheus_to_the_metrics_ports(path):
+    docs = kustomize(K8S / path)
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert len(policies) == len(deployments)
+    for d in deployments:
+        pod = d["spec"]["template"]
+        labels = pod["metadata"]["labels"]
+        mine = [p for p in policies
+                if p["spec"]["podSelector"].get("matchLabels")
+                and p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
+        assert len(mine) == 1, f"{d['metadata']['name']}: {len(mine)} policies select its pod"
+        spec = mine[0]["spec"]
+        # It selects this camera's pod only, not every pod of the namespace.
+        others = [o for o in deployments if o is not d and spec["podSelector"]["matchLabels"].items()
+                  <= o["spec"]["template"]["metadata"]["labels"].items()]
+        assert not others, "a policy of one camera selects another camera's pod"
+        assert "Ingress" in spec["policyTypes"]
+        metrics_ports = {p["name"] for c in pod["spec"]["containers"] for p in c["ports"]}
+        assert spec["ingress"], "no rule: nothing admitted (Prometheus could not scrape)"
+        for rule in spec["ingress"]:
+            assert rule.get("from"), "a rule without `from` admits every source"
+            for peer in rule["from"]:
+                assert "ipBlock" not in peer
+                names = [v for e in peer["podSelector"].get("matchExpressions", [])
+                         if e["key"] == "app.kubernetes.io/name" for v in e["values"]]
+                names += [v for k, v in peer["podSelector"].get("matchLabels", {}).items()
+                          if k == "app.kubernetes.io/name"]
+                assert names == ["prometheus"], peer
+                assert "namespaceSelector" in peer, "Prometheus of the monitoring namespace only"
+            ports = {p["port"] for p in rule["ports"]}
+            assert ports == metrics_ports, f"rule ports {ports} != metrics ports {metrics_ports}"

@@ -11,7 +11,9 @@
 
 namespace framering::test {
 
-HttpResult http_get(std::uint16_t port, const std::string& path, const std::string& host) {
+namespace {
+
+HttpResult request(std::uint16_t port, const std::string& host, const std::string& req) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_in sa{};
@@ -23,7 +25,6 @@ HttpResult http_get(std::uint16_t port, const std::string& path, const std::stri
     ::close(fd);
     throw std::runtime_error("connect " + host + ":" + std::to_string(port) + ": " + err);
   }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     throw std::runtime_error("send failed");
@@ -46,6 +47,18 @@ HttpResult http_get(std::uint16_t port, const std::string& path, const std::stri
   r.headers = raw.substr(0, split);
   r.body = raw.substr(split + 4);
   return r;
+}
+
+}  // namespace
+
+HttpResult http_get(std::uint16_t port, const std::string& path, const std::string& host) {
+  return request(port, host, "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n");
+}
+
+HttpResult http_get_host(std::uint16_t port, const std::string& path,
+                         const std::string& host_header) {
+  const std::string host_line = host_header.empty() ? "" : "Host: " + host_header + "\r\n";
+  return request(port, "127.0.0.1", "GET " + path + " HTTP/1.0\r\n" + host_line + "\r\n");
 }
 
 }  // namespace framering::test

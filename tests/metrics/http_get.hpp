@@ -17,4 +17,8 @@ struct HttpResult {
 HttpResult http_get(std::uint16_t port, const std::string& path,
                     const std::string& host = "127.0.0.1");
 
+// The same GET with a Host header of the caller's choosing ("" sends none), over 127.0.0.1.
+HttpResult http_get_host(std::uint16_t port, const std::string& path,
+                         const std::string& host_header);
+
 }  // namespace framering::test

@@ -1,5 +1,7 @@
 // /preview over real HTTP against a real ring: the JPEG decodes (cv::imdecode) to the ring
-// geometry with the pixels that were written, and /preview.json carries the newest worker boxes.
+// geometry with the pixels that were written, /preview.json carries the newest worker boxes, the
+// pictures are served only on the preview's own address and only to requests whose Host header
+// names this machine (DNS rebinding).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "framering/metrics/catalogue.hpp"
 #include "framering/metrics/preview.hpp"
@@ -19,6 +22,7 @@
 namespace fm = framering::metrics;
 namespace ring = framering::ring;
 using framering::test::http_get;
+using framering::test::http_get_host;
 
 namespace {
 
@@ -42,7 +46,7 @@ void publish_halves(ring::Writer& w, const std::uint8_t left[3], const std::uint
   w.publish(std::move(slot));
 }
 
-cv::Mat get_jpeg(const fm::Endpoint& endpoint, int flags) {
+cv::Mat get_jpeg(const fm::PreviewServer& endpoint, int flags) {
   const auto r = http_get(endpoint.port(), "/preview.jpg");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.headers.find("image/jpeg"), std::string::npos) << r.headers;
@@ -58,8 +62,7 @@ bool near(const cv::Vec3b& got, int b, int g, int r) {
 
 TEST(Preview, JpegHasRingGeometryAndPixels) {
   const std::string name = unique_ring("pvbgr");
-  fm::Endpoint endpoint("127.0.0.1:0");
-  fm::enable_preview(endpoint, name);
+  fm::PreviewServer endpoint("127.0.0.1:0", name);
   const auto before = http_get(endpoint.port(), "/preview.jpg");
   EXPECT_EQ(before.status, 503);
   EXPECT_NE(before.body.find(name), std::string::npos) << "must name the ring: " << before.body;
@@ -91,8 +94,7 @@ TEST(Preview, JpegHasRingGeometryAndPixels) {
 
 TEST(Preview, Rgb24AndGray8AreShownInTheirTrueColours) {
   const std::string name = unique_ring("pvrgb");
-  fm::Endpoint endpoint("127.0.0.1:0");
-  fm::enable_preview(endpoint, name);
+  fm::PreviewServer endpoint("127.0.0.1:0", name);
   {
     auto w = ring::Writer::create(
         {.name = name, .geometry = ring::Geometry::image(64, 48, ring::PixFmt::kRgb24)});
@@ -106,8 +108,7 @@ TEST(Preview, Rgb24AndGray8AreShownInTheirTrueColours) {
     w.close();
   }
   const std::string gray_name = unique_ring("pvgray");
-  fm::Endpoint gray_endpoint("127.0.0.1:0");
-  fm::enable_preview(gray_endpoint, gray_name);
+  fm::PreviewServer gray_endpoint("127.0.0.1:0", gray_name);
   auto g = ring::Writer::create(
       {.name = gray_name, .geometry = ring::Geometry::image(100, 50, ring::PixFmt::kGray8)});
   const std::uint8_t dark[3] = {20, 20, 20}, light[3] = {230, 230, 230};
@@ -146,8 +147,7 @@ TEST(Preview, JsonCarriesNewestBoxesPerWorkerOfThisRing) {
        << R"(","worker":"checksum","kind":"checksum","frame_no":6,"crc32":"00000000"})"
        << "\n";
   }
-  fm::Endpoint endpoint("127.0.0.1:0");
-  fm::enable_preview(endpoint, name, path);
+  fm::PreviewServer endpoint("127.0.0.1:0", name, path);
   auto w = ring::Writer::create(
       {.name = name, .geometry = ring::Geometry::image(64, 48, ring::PixFmt::kBgr24)});
   const std::uint8_t c[3] = {1, 2, 3};
@@ -163,4 +163,48 @@ TEST(Preview, JsonCarriesNewestBoxesPerWorkerOfThisRing) {
   EXPECT_EQ(j["boxes"][2]["box"], nlohmann::json({11, 12, 13, 14}));
   w.close();
   std::remove(path);
+}
+
+TEST(Preview, TheMetricsPortServesNoPictures) {
+  const std::string name = unique_ring("pvnone");
+  fm::Endpoint metrics("127.0.0.1:0");
+  fm::PreviewServer preview("127.0.0.1:0", name);
+  auto w = ring::Writer::create(
+      {.name = name, .geometry = ring::Geometry::image(32, 24, ring::PixFmt::kBgr24)});
+  const std::uint8_t c[3] = {9, 9, 9};
+  publish_halves(w, c, c);
+  EXPECT_NE(metrics.port(), preview.port());
+  EXPECT_EQ(http_get(preview.port(), "/preview.jpg").status, 200);
+  for (const char* path : {"/preview", "/preview.jpg", "/preview.json"}) {
+    EXPECT_EQ(http_get(metrics.port(), path).status, 404) << path;
+  }
+  EXPECT_EQ(http_get(preview.port(), "/metrics").status, 404) << "and no metrics on the preview";
+  w.close();
+}
+
+TEST(Preview, AnswersOnlyHostHeadersThatNameThisMachine) {
+  const std::string name = unique_ring("pvhost");
+  fm::PreviewServer preview("127.0.0.1:0", name, "", {"NVR.lan"});
+  auto w = ring::Writer::create(
+      {.name = name, .geometry = ring::Geometry::image(32, 24, ring::PixFmt::kBgr24)});
+  const std::uint8_t c[3] = {9, 9, 9};
+  publish_halves(w, c, c);
+  const std::string port = ":" + std::to_string(preview.port());
+  for (const std::string& host :
+       std::vector<std::string>{"127.0.0.1" + port, "127.0.0.1", "localhost" + port, "LOCALHOST.",
+                                "[::1]" + port, "10.1.2.3" + port, "nvr.lan" + port, "Nvr.Lan"}) {
+    EXPECT_EQ(http_get_host(preview.port(), "/preview.jpg", host).status, 200) << host;
+  }
+  // What a page of evil.example sends after rebinding its name to 127.0.0.1, and look-alikes.
+  for (const std::string& host : std::vector<std::string>{
+           "evil.example" + port, "evil.example", "localhost.evil.example" + port,
+           "127.0.0.1.nip.io" + port, "nvr.lan.evil.example", "[::1" + port, "127.0.0.1:80x",
+           std::string()}) {
+    for (const char* path : {"/preview", "/preview.jpg", "/preview.json", "/"}) {
+      const auto r = http_get_host(preview.port(), path, host);
+      EXPECT_EQ(r.status, 403) << "Host '" << host << "' " << path;
+      EXPECT_EQ(r.body.find("\xff\xd8"), std::string::npos) << "no JPEG to " << host;
+    }
+  }
+  w.close();
 }

@@ -1,9 +1,13 @@
-"""/preview on a live ingest's metrics port: the JPEG has the ring geometry (read from its SOF
-header; pixel decoding is checked with cv::imdecode in preview_test.cpp), the HTML page refreshes
-it, and /preview.json carries the newest boxes of each worker from --preview-events."""
+"""/preview of a live ingest, opt-in on its own --preview-addr: the JPEG has the ring geometry
+(read from its SOF header; pixel decoding is checked with cv::imdecode in preview_test.cpp), the
+HTML page refreshes it, /preview.json carries the newest boxes of each worker from
+--preview-events; the metrics port never serves a picture, and a request whose Host header is
+not this machine's (DNS rebinding) gets 403."""
+import http.client
 import json
 import os
 import struct
+import subprocess
 
 from metrics_helpers import free_port, http_get, wait_for
 
@@ -27,6 +31,7 @@ def jpeg_size(data):
 
 def test_preview_serves_newest_frame_and_boxes(framering_bin, ring_name, procs, tmp_path):
     port = free_port()
+    metrics_port = free_port()
     events = tmp_path / "events.jsonl"
     events.write_text(
         json.dumps({"ring": ring_name, "worker": "people", "kind": "people", "frame_no": 1,
@@ -34,7 +39,8 @@ def test_preview_serves_newest_frame_and_boxes(framering_bin, ring_name, procs, 
         json.dumps({"ring": "elsewhere", "worker": "people", "kind": "people", "frame_no": 2,
                     "boxes": [[1, 1, 1, 1]]}) + "\n")
     procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", VTEST, "--realtime", "--loop",
-                 "--metrics-addr", f"127.0.0.1:{port}", "--preview-events", str(events), "--log-level", "warn"])
+                 "--metrics-addr", f"127.0.0.1:{metrics_port}", "--preview-addr", f"127.0.0.1:{port}",
+                 "--preview-events", str(events), "--log-level", "warn"])
     status, jpeg = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
         http_get(f"http://127.0.0.1:{port}/preview.jpg")), what="/preview.jpg to serve a frame")
     assert jpeg_size(jpeg) == (768, 576, 3)
@@ -54,6 +60,10 @@ def test_preview_serves_newest_frame_and_boxes(framering_bin, ring_name, procs, 
     info = json.loads(http_get(f"http://127.0.0.1:{port}/preview.json")[1])
     assert [b["box"] for b in info["boxes"]] == [[5, 6, 7, 8], [100, 110, 20, 40]]
     assert {b["frame_no"] for b in info["boxes"]} == {9}
+    # The scrape port shows no picture, whatever the preview does.
+    for path in ("/preview", "/preview.jpg", "/preview.json"):
+        assert http_get(f"http://127.0.0.1:{metrics_port}{path}")[0] == 404, path
+    assert http_get(f"http://127.0.0.1:{metrics_port}/metrics")[0] == 200
 
 
 def test_preview_waits_for_the_ring(framering_bin, ring_name, procs, tmp_path):
@@ -62,7 +72,8 @@ def test_preview_waits_for_the_ring(framering_bin, ring_name, procs, tmp_path):
     fifo = tmp_path / "never.y4m"
     os.mkfifo(fifo)  # nobody writes: the ingest waits for its source, the ring has no frame
     procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(fifo), "--width", "64",
-                 "--height", "48", "--metrics-addr", f"127.0.0.1:{port}", "--log-level", "warn"])
+                 "--height", "48", "--metrics-addr", "0", "--preview-addr", str(port),
+                 "--log-level", "warn"])
     status, body = wait_for(lambda: (lambda r: r if r[0] else None)(http_get(f"http://127.0.0.1:{port}/preview.jpg")),
                             what="ingest metrics port")
     assert status == 503 and ring_name.encode() in body, body
@@ -70,3 +81,62 @@ def test_preview_waits_for_the_ring(framering_bin, ring_name, procs, tmp_path):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     except OSError:
         pass
+
+
+def get_with_host(port, path, host):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.putrequest("GET", path, skip_host=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, body
+
+
+def test_preview_is_off_unless_asked_and_the_metrics_port_never_shows_frames(
+        framering_bin, ring_name, procs):
+    metrics_port = free_port()
+    p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source",
+                     "testsrc:testsrc2=size=64x48:rate=25", "--metrics-addr",
+                     f"127.0.0.1:{metrics_port}"], text=True)
+    wait_for(lambda: "framering_frames_published_total" in
+             http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1].decode(), what="a scrape")
+    for path in ("/preview", "/preview.jpg", "/preview.json"):
+        status, body = http_get(f"http://127.0.0.1:{metrics_port}{path}")
+        assert status == 404 and b"\xff\xd8" not in body, (path, status)
+    p.terminate()
+    _, err = p.communicate(timeout=15)
+    assert "/preview" not in err, "no preview was asked for, none is announced"
+
+
+def test_preview_refuses_requests_for_other_host_names(framering_bin, ring_name, procs):
+    port = free_port()
+    p = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source",
+                     "testsrc:testsrc2=size=64x48:rate=25", "--metrics-addr", "0",
+                     "--preview-addr", f"127.0.0.1:{port}", "--preview-host", "nvr.lan"], text=True)
+    wait_for(lambda: http_get(f"http://127.0.0.1:{port}/preview.jpg")[0] == 200,
+             what="a preview frame")
+    for host in (f"localhost:{port}", f"nvr.lan:{port}", "NVR.LAN", f"[::1]:{port}"):
+        assert get_with_host(port, "/preview.jpg", host)[0] == 200, host
+    # A page on evil.example whose name was rebound to 127.0.0.1 sends its own name.
+    for host in (f"evil.example:{port}", "localhost.evil.example", f"nvr.lan.evil.example:{port}"):
+        for path in ("/preview", "/preview.jpg", "/preview.json"):
+            status, body = get_with_host(port, path, host)
+            assert status == 403 and b"\xff\xd8" not in body, (host, path, status)
+    p.terminate()
+    p.communicate(timeout=15)
+
+
+def test_preview_needs_a_port_of_its_own(framering_bin, ring_name):
+    base = [framering_bin, "ingest", "--ring", ring_name, "--source", "testsrc:testsrc2",
+            "--check-config"]
+    same = subprocess.run(base + ["--metrics-addr", "127.0.0.1:9464", "--preview-addr",
+                                  "127.0.0.1:9464"], capture_output=True, text=True, timeout=30)
+    assert same.returncode == 2 and "--preview-addr" in same.stderr, same.stderr
+    bad = subprocess.run(base + ["--preview-addr", "nowhere"], capture_output=True, text=True,
+                         timeout=30)
+    assert bad.returncode == 2 and "--preview-addr 'nowhere'" in bad.stderr, bad.stderr
+    host_alone = subprocess.run(base + ["--preview-host", "nvr.lan"], capture_output=True,
+                                text=True, timeout=30)
+    assert host_alone.returncode == 2 and "--preview-host" in host_alone.stderr

@@ -137,6 +137,44 @@ TEST_F(SupervisorTest, ChildRejectingItsConfigurationStopsWithExitCode2) {
   EXPECT_EQ(run(plan, 20.0), 2) << summary_;
 }
 
+TEST_F(SupervisorTest, Exit2AfterStartUpIsACrashAndIsRestarted) {
+  // The ingest runs past the start-up window (stable_run) and then exits 2: not a configuration
+  // error any more, so the run goes on and the ingest is restarted. The worker stops the run once
+  // it has seen the second start.
+  config_.supervisor.stable_run_s = 0.3;
+  const std::string marker = (dir_ / "starts").string();
+  const std::vector<fs::ChildSpec> plan = {
+      sh(fs::ChildKind::kIngest, "cam/ingest", "echo x >> " + marker + "; sleep 0.6; exit 2"),
+      sh(fs::ChildKind::kWorker, "cam/w",
+         "while [ \"$(cat " + marker +
+             " 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; done; "
+             "kill -TERM $PPID; exec sleep 30")};
+  ASSERT_EQ(run(plan, 120.0), 0) << "a runtime exit 2 stopped the run: " << summary_;
+  EXPECT_GE(count_lines(read_file("starts")), 2);
+  const std::size_t line = summary_.find("camera cam (ring cam): ");
+  ASSERT_NE(line, std::string::npos) << summary_;
+  const std::size_t end = summary_.find(" restarts", line);
+  ASSERT_NE(end, std::string::npos) << summary_;
+  const std::size_t begin = summary_.rfind(' ', end - 1) + 1;
+  EXPECT_GE(std::stoi(summary_.substr(begin, end - begin)), 1) << summary_;
+}
+
+TEST_F(SupervisorTest, Exit2OnARestartIsACrashAndIsRestarted) {
+  // First run crashes (exit 3); the restart exits 2 at once, as an ingest does when its metrics
+  // port is still taken. That restart is not a configuration error: a third start follows.
+  const std::string marker = (dir_ / "starts").string();
+  const std::vector<fs::ChildSpec> plan = {
+      sh(fs::ChildKind::kIngest, "cam/ingest",
+         "n=$(cat " + marker + " 2>/dev/null | wc -l); echo x >> " + marker +
+             "; if [ \"$n\" -eq 0 ]; then exit 3; else exit 2; fi"),
+      sh(fs::ChildKind::kWorker, "cam/w",
+         "while [ \"$(cat " + marker +
+             " 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; "
+             "kill -TERM $PPID; exec sleep 30")};
+  ASSERT_EQ(run(plan, 120.0), 0) << "exit 2 of a restart stopped the run: " << summary_;
+  EXPECT_GE(count_lines(read_file("starts")), 3);
+}
+
 TEST_F(SupervisorTest, StopsWhenEverySourceFinished) {
   const std::vector<fs::ChildSpec> plan = {
       sh(fs::ChildKind::kIngest, "cam/ingest", "sleep 0.2; exit 0"),

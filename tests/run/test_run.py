@@ -428,12 +428,17 @@ def test_demo_with_duration_detects_people(framering_bin, tmp_path):
     # Exactly what `make demo DEMO_SECONDS=10` runs after building, on free metrics ports.
     env = dict(os.environ, FRAMERING_DEMO_SECONDS="10",
                FRAMERING_METRICS_BASE_PORT=str(free_port()))
-    out = subprocess.run([str(ROOT / "scripts" / "demo.sh"), framering_bin,
-                          str(ROOT / "config" / "demo.yaml")],
+    # The demo's config, with its fixed preview port swapped for a free one.
+    preview = f"127.0.0.1:{free_port()}"
+    demo = (ROOT / "config" / "demo.yaml").read_text()
+    assert "preview: 127.0.0.1:9463" in demo
+    config = tmp_path / "demo.yaml"
+    config.write_text(demo.replace("127.0.0.1:9463", preview))
+    out = subprocess.run([str(ROOT / "scripts" / "demo.sh"), framering_bin, str(config)],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=90)
     assert out.returncode == 0, out.stderr
     summary = out.stdout
-    assert "/preview" in out.stderr, "the run says where to open the preview"
+    assert f"preview http://{preview}/preview" in out.stderr, "the run says where the preview is"
     published = int(re.search(r"camera pedestrians .*?: (\d+) frames published", summary).group(1))
     assert published > 0, summary
     people = re.findall(r"worker people-\d \(people\): (\d+) frames analysed.*?(\d+) people detected",

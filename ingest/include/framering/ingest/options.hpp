@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "framering/ringbuf/layout.hpp"
 
@@ -25,6 +26,9 @@ struct IngestOptions {
   std::optional<std::int64_t> max_retries;  // unset: unlimited for RTSP, 0 otherwise; -1 unlimited
   int decode_threads = 0;                   // 0: libavcodec picks
   std::string metrics_addr = "127.0.0.1:9464";
+  // Opt-in picture server (HOST:PORT; "": none). Never the metrics port: see preview.hpp.
+  std::string preview_addr;
+  std::vector<std::string> preview_hosts;  // Host names /preview answers besides IPs, localhost
   std::string preview_events;  // events file whose newest boxes /preview draws ("": none)
   mode_t shm_mode = 0600;
   std::optional<gid_t> shm_group;

@@ -6,8 +6,8 @@
 //   metrics::IngestMetrics& m = endpoint.ingest("cam0");
 //   m.frames_published.Increment();
 //
-// The HTTP server (civetweb) serves /metrics and any page added with handle() (e.g. /preview,
-// see preview.hpp) on the same port.
+// The HTTP server (civetweb) serves /metrics and any page added with handle() on the same port.
+// Camera pictures are never among them: the preview has its own server (preview.hpp).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -139,5 +139,8 @@ class Endpoint {
 // Splits "HOST:PORT" (also "[::1]:PORT", ":PORT"). Throws MetricsError naming `addr` otherwise.
 // Returns false for "0" and "" (metrics server disabled).
 bool parse_metrics_addr(const std::string& addr, std::string& host, std::uint16_t& port);
+// The same for another listening flag (`flag` names it in the message, e.g. --preview-addr).
+bool parse_listen_addr(const std::string& flag, const std::string& addr, std::string& host,
+                       std::uint16_t& port);
 
 }  // namespace framering::metrics

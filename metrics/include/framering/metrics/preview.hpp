@@ -1,13 +1,15 @@
-// The /preview pages of the ingest metrics port: the ring's newest frame as JPEG, and an HTML
-// page that refreshes it and draws the latest worker boxes from an events file (JSON lines).
-// A separate target (framering_preview: ringbuf + OpenCV) so framering_metrics itself needs only
-// prometheus-cpp.
+// The ingest's opt-in preview (--preview-addr): the ring's newest frame as JPEG, and an HTML page
+// that refreshes it and draws the latest worker boxes from an events file (JSON lines). Camera
+// pictures get their own HTTP server and address, never the metrics port: a port opened for
+// Prometheus (and liveness probes) must not show what the camera sees.
+// A separate target (framering_preview: ringbuf + libjpeg-turbo) so framering_metrics itself
+// needs only prometheus-cpp.
 //
-//   metrics::Endpoint endpoint(opt.metrics_addr);
-//   metrics::enable_preview(endpoint, "cam0", opt.preview_events);  // "" = no boxes
+//   metrics::PreviewServer preview("127.0.0.1:9463", "cam0", opt.preview_events, {"nvr.lan"});
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,15 +22,38 @@ class Reader;
 
 namespace framering::metrics {
 
-// Serves on `endpoint`'s port (no-op when it has no server):
+class HttpServer;
+
+// Serves on its own address:
 //   /preview       HTML page; reloads the JPEG and draws boxes over it
 //   /preview.jpg   newest frame of `ring` (503 while the ring has no frame yet)
 //   /preview.json  {"ring","frame_no","width","height","boxes":[{worker,kind,frame_no,box}]}
+// `addr`: HOST:PORT (PORT 0 = any free port; a bare PORT means 127.0.0.1:PORT).
 // `events_path`: the events file workers append to ("" = no boxes). The ring is attached on the
-// first request (and again after its writer changes), so this may be called before the ring
-// exists.
-void enable_preview(Endpoint& endpoint, const std::string& ring,
-                    const std::string& events_path = "");
+// first request (and again after its writer changes), so the server may start before the ring
+// exists. Every request must name the server in its Host header by an IP address, "localhost"
+// or one of `host_names` (--preview-host), else 403: a web page that rebinds its DNS name to
+// this address cannot read the pictures. Throws MetricsError naming --preview-addr when the
+// address is malformed or cannot be bound.
+class PreviewServer {
+ public:
+  PreviewServer(const std::string& addr, const std::string& ring,
+                const std::string& events_path = "", std::vector<std::string> host_names = {});
+  ~PreviewServer();
+  PreviewServer(const PreviewServer&) = delete;
+  PreviewServer& operator=(const PreviewServer&) = delete;
+
+  std::uint16_t port() const;
+  // "HOST:PORT" as bound, e.g. "127.0.0.1:9463".
+  const std::string& address() const { return address_; }
+  // Whether the address is reachable from other hosts (not a loopback address).
+  bool public_address() const { return public_; }
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+  std::string address_;
+  bool public_ = false;
+};
 
 struct PreviewFrame {
   std::string jpeg;

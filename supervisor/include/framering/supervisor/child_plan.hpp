@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "framering/supervisor/config.hpp"
@@ -20,9 +21,11 @@ struct ChildSpec {
   std::string ring;
   std::string worker_id;  // the worker's --name (reader-stats id, metrics label); empty for ingest
   std::string analytic;   // empty for ingest
-  std::vector<std::string> args;  // after the program name, starting with the subcommand
-  std::string metrics_addr;       // "HOST:PORT", or "0" when disabled
-  int config_line = 0;            // the camera's or worker's line, for messages
+  std::vector<std::string> args;     // after the program name, starting with the subcommand
+  std::string metrics_addr;          // "HOST:PORT", or "0" when disabled
+  std::string preview_addr;          // ingest's --preview-addr HOST:PORT; "" when off
+  int config_line = 0;               // the camera's or worker's line, for messages
+  std::vector<std::string> secrets;  // of the ingest's source (ingest::source_secrets)
 };
 
 struct PlanOptions {
@@ -34,10 +37,12 @@ struct PlanOptions {
 // handed out in that order from the base port. Throws ConfigError if the ports run past 65535.
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options);
 
-// The command line for logs: quoted where needed, rtsp credentials shown as user:***.
+// The command line for logs: quoted where needed, credentials redacted (ingest::redact_urls).
 std::string printable_command(const ChildSpec& child);
 
-// "rtsp://user:secret@host/x" -> "rtsp://user:***@host/x"; other text unchanged.
-std::string redact_url(const std::string& text);
+// A line a child printed, or its whole stderr, as it may be logged: every URL redacted and
+// every secret of the child's source masked (the child redacts its own output; this holds even
+// if a crash or a library prints something raw).
+std::string printable_output(const ChildSpec& child, std::string_view text);
 
 }  // namespace framering::supervisor

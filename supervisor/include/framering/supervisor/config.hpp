@@ -56,6 +56,9 @@ struct CameraConfig {
   // Files: ingest waits for all of this camera's worker processes and never overwrites a frame
   // one of them has not read (ingest --wait-for-readers <worker processes>).
   bool wait_for_workers = false;
+  // The ingest's opt-in picture server (ingest --preview-addr, --preview-host); off when unset.
+  std::optional<std::string> preview;
+  std::optional<std::string> preview_host;
   std::vector<WorkerConfig> workers;
   int line = 0;
   int source_line = 0;
