@@ -9,7 +9,8 @@ import subprocess
 import threading
 import time
 
-from conftest import free_port, wait_for
+from conftest import free_port
+from workers_helpers import wait_for
 
 
 def _accepts(port):

@@ -36,11 +36,12 @@ const Lifecycle* Lifecycles::apply(const Event& event, std::uint64_t frame_no,
     l.boxes = event.boxes.size();
     const auto count = event.fields.find("count");
     l.count = count != event.fields.end() ? *count : nlohmann::json();
+    l.fields = event.fields;
   };
   switch (event.phase) {
     case Phase::kStart: {
       Lifecycle& l = open_[event.subject];
-      l = Lifecycle{new_id(wall_ns), event.kind, event.subject, wall_ns, frame_no, "", 0, {}};
+      l = Lifecycle{new_id(wall_ns), event.kind, event.subject, wall_ns, frame_no, "", 0, {}, {}};
       remember(l);
       return &l;
     }
@@ -77,6 +78,7 @@ std::vector<Event> Lifecycles::close_all(const std::string& reason) {
     e.kind = l.kind;
     e.phase = Phase::kEnd;
     e.subject = subject;
+    e.fields = l.fields.is_object() ? l.fields : nlohmann::json::object();
     e.fields["end_reason"] = reason;
     out.push_back(std::move(e));
   }

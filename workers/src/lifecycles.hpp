@@ -23,6 +23,7 @@ struct Lifecycle {
   std::string snapshot;   // path of the start snapshot, "" when none was written
   std::size_t boxes = 0;  // boxes of the latest start/update
   nlohmann::json count;   // the latest "count" field, null when the analytic gives none
+  nlohmann::json fields;  // the latest event's analytic fields (carried by a synthetic end)
 };
 
 class Lifecycles {
