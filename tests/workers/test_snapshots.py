@@ -11,13 +11,13 @@ from workers_helpers import VTEST, read_events
 ZONE = "0.05,0.05;0.95,0.05;0.95,0.95;0.05,0.95"
 
 
-def run_motion(bin_, ring, events, snapshots, n, *extra):
+def run_motion(bin_, ring, events, snapshots, n, *extra, end_frames=3, min_area=300):
     subprocess.run([bin_, "ingest", "--ring", ring, "--source", str(VTEST), "--metrics-addr", "0",
                     "--keep", "--slots", str(n + 16), "--max-frames", str(n)], check=True,
                    capture_output=True)
     p = subprocess.run([bin_, "worker", "--ring", ring, "--analytic", "motion", "--events",
                         str(events), "--metrics-addr", "0", "--mode", "every", "--max-frames",
-                        str(n), "--param", "min_area=300", "--param", "end_frames=3",
+                        str(n), "--param", f"min_area={min_area}", "--param", f"end_frames={end_frames}",
                         "--snapshots", str(snapshots), "--camera", "lobby", *extra],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
@@ -73,7 +73,7 @@ def test_snapshot_is_the_start_frame_with_its_boxes_and_zone_drawn(framering_bin
 def test_snapshots_are_kept_by_count(framering_bin, ring_name, tmp_path):
     snaps = tmp_path / "snaps"
     events = run_motion(framering_bin, ring_name, tmp_path / "ev.jsonl", snaps, 120,
-                        "--snapshot-keep", "2")
+                        "--snapshot-keep", "2", end_frames=1, min_area=3000)  # short episodes
     starts = [e for e in events if e["type"] == "start"]
     assert len(starts) >= 3, f"need 3 starts to see retention, got {len(starts)}"
     kept = sorted(p.name for p in (snaps / "lobby").iterdir())
