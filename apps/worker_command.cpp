@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "argv_secrets.hpp"
@@ -43,6 +44,10 @@ struct WorkerCli {
 
 int run(WorkerCli& cli) {
   workers::WorkerOptions& o = cli.options;
+  // The broker URL may carry a password: `framering run` passes it in the environment (readable
+  // only by the same user), never in argv.
+  if (const char* url = std::getenv("FRAMERING_MQTT_URL"); o.mqtt_url.empty() && url && *url)
+    o.mqtt_url = url;
   o.metrics_port_search = !cli.metrics_addr_given;
   o.mode = cli.mode == "every" ? workers::FollowMode::kEvery : workers::FollowMode::kLatest;
   if (!workers::parse_log_level(cli.log_level, o.log_level)) {
@@ -113,6 +118,30 @@ void add_worker_command(CLI::App& app, int& exit_code) {
                       "HOST:PORT of /metrics (\"0\" disables); by default the first free port from "
                       "127.0.0.1:9465 on, so several workers on a host need no flags")
           ->capture_default_str();
+  sub->add_option("--camera", o.camera,
+                  "camera name in events, MQTT topics and snapshot paths (default: the ring)");
+  sub->add_option("--mqtt", o.mqtt_url,
+                  "publish events to this MQTT broker: mqtt://[user:password@]host[:port] or "
+                  "mqtts://... (TLS). A password here is masked in the process list, but prefer "
+                  "the FRAMERING_MQTT_URL environment variable, read when --mqtt is absent");
+  sub->add_option("--mqtt-topic-prefix", o.mqtt_topic_prefix,
+                  "topics are <prefix>/<camera>/events, <prefix>/<camera>/<analytic>/state, "
+                  "<prefix>/<camera>/<worker>/available")
+      ->capture_default_str();
+  sub->add_option("--mqtt-ca", o.mqtt_ca_file,
+                  "CA certificate file for mqtts:// (default: the system's certificates)");
+  sub->add_option("--mqtt-queue", o.mqtt_queue,
+                  "events kept while the broker is unreachable; beyond it the oldest are dropped "
+                  "(framering_events_dropped_total{reason=\"queue_full\"})")
+      ->capture_default_str();
+  sub->add_option("--snapshots", o.snapshot_dir,
+                  "write a JPEG of each event's start frame (boxes and zones drawn) to "
+                  "DIR/<camera>/<event-id>.jpg; the event carries its path");
+  sub->add_option("--snapshot-keep", o.snapshot_keep, "newest snapshots kept per camera")
+      ->capture_default_str();
+  sub->add_option("--snapshot-max-age", o.snapshot_max_age_s,
+                  "snapshots older than this many seconds are deleted")
+      ->capture_default_str();
   sub->add_flag("--check-config", cli->check_config, "validate the arguments and exit 0 (ok) or 2");
   sub->add_option("--log-level", cli->log_level, "debug, info, warn or error")
       ->capture_default_str();

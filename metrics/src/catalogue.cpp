@@ -117,6 +117,28 @@ struct Endpoint::Impl {
           .Name("framering_objects_detected_total")
           .Help("Objects an object-detection worker found in analysed frames, by class.")
           .Register(r);
+  Family<Gauge>& mqtt_connected =
+      BuildGauge()
+          .Name("framering_mqtt_connected")
+          .Help("1 while the worker's MQTT connection is up (broker acknowledged), else 0.")
+          .Register(r);
+  Family<Gauge>& mqtt_queue_depth =
+      BuildGauge()
+          .Name("framering_mqtt_queue_depth")
+          .Help("Events waiting in the worker's bounded MQTT queue (not yet sent or acknowledged).")
+          .Register(r);
+  Family<Counter>& events_dropped =
+      BuildCounter()
+          .Name("framering_events_dropped_total")
+          .Help(
+              "Events a worker could not deliver, by reason (queue_full: MQTT queue overflow, "
+              "the oldest event was dropped).")
+          .Register(r);
+  Family<Histogram>& mqtt_publish_latency =
+      BuildHistogram()
+          .Name("framering_mqtt_publish_latency_seconds")
+          .Help("Time from an event entering the MQTT queue to the broker's acknowledgement.")
+          .Register(r);
   Family<Gauge>& build_info =
       BuildGauge()
           .Name("framering_build_info")
@@ -127,6 +149,7 @@ struct Endpoint::Impl {
   std::mutex mutex;
   std::map<std::string, std::unique_ptr<IngestMetrics>> ingest;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<WorkerMetrics>> workers;
+  std::map<std::string, std::unique_ptr<MqttMetrics>> mqtt;
   std::string address;
   std::unique_ptr<HttpServer> server;  // last member: stopped first, before what it serves
 };
@@ -232,6 +255,23 @@ WorkerMetrics& Endpoint::worker(const std::string& ring, const std::string& work
         dropped("torn"), dropped("skipped"), dropped("analytic_error"),
         m.frame_latency.Add(l, duration_buckets()), m.reader_lag.Add(l), m.events,
         m.objects_detected, ring, worker);
+  }
+  return *slot;
+}
+
+MqttMetrics& Endpoint::mqtt(const std::string& worker) {
+  check_label_value("worker", worker);
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mutex);
+  auto& slot = m.mqtt[worker];
+  if (!slot) {
+    const prometheus::Labels l{{"worker", worker}};
+    // A broker round trip is milliseconds to seconds (queued while disconnected).
+    static const Histogram::BucketBoundaries latency{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                     0.25,  0.5,    1,     2.5,  5,     10,   30};
+    slot.reset(new MqttMetrics{m.mqtt_connected.Add(l), m.mqtt_queue_depth.Add(l),
+                               m.events_dropped.Add({{"worker", worker}, {"reason", "queue_full"}}),
+                               m.mqtt_publish_latency.Add(l, latency)});
   }
   return *slot;
 }

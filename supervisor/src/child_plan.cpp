@@ -79,7 +79,22 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
         }
         if (w.tiles) b.push_back("--tiles");
         // Events come back on stdout: the supervisor counts them and appends them to one file.
-        b.insert(b.end(), {"--events", "-", "--name", worker.worker_id});
+        b.insert(b.end(), {"--events", "-", "--name", worker.worker_id, "--camera", cam.name});
+        if (!config.mqtt.url.empty()) {
+          worker.env.push_back("FRAMERING_MQTT_URL=" + config.mqtt.url);
+          b.insert(b.end(), {"--mqtt-topic-prefix", config.mqtt.topic_prefix});
+          if (!config.mqtt.ca_file.empty()) b.insert(b.end(), {"--mqtt-ca", config.mqtt.ca_file});
+          if (config.mqtt.queue)
+            b.insert(b.end(), {"--mqtt-queue", std::to_string(*config.mqtt.queue)});
+        }
+        if (!config.snapshots.dir.empty()) {
+          b.insert(b.end(), {"--snapshots", config.snapshots.dir});
+          if (config.snapshots.keep)
+            b.insert(b.end(), {"--snapshot-keep", std::to_string(*config.snapshots.keep)});
+          if (config.snapshots.max_age_s) {
+            b.insert(b.end(), {"--snapshot-max-age", std::to_string(*config.snapshots.max_age_s)});
+          }
+        }
         for (const auto& [key, value] : w.params) b.insert(b.end(), {"--param", key + "=" + value});
         if (w.max_frames) b.insert(b.end(), {"--max-frames", std::to_string(*w.max_frames)});
         b.insert(b.end(),

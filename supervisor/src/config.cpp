@@ -197,7 +197,8 @@ class Parser {
     }
     bool have_cameras = false;
     for (const Entry& e :
-         entries(root, "", {"cameras", "metrics", "events", "shm", "supervisor"})) {
+         entries(root, "",
+                 {"cameras", "metrics", "events", "mqtt", "snapshots", "shm", "supervisor"})) {
       if (e.key == "cameras") {
         have_cameras = true;
         parse_cameras(e.value, config);
@@ -206,6 +207,18 @@ class Parser {
       } else if (e.key == "events") {
         for (const Entry& f : entries(e.value, "events", {"path"})) {
           config.events.path = string(f.value, "events.path");
+        }
+      } else if (e.key == "mqtt") {
+        parse_mqtt(e.value, config.mqtt);
+      } else if (e.key == "snapshots") {
+        for (const Entry& f : entries(e.value, "snapshots", {"dir", "keep", "max_age"})) {
+          const std::string key = "snapshots." + f.key;
+          if (f.key == "dir")
+            config.snapshots.dir = string(f.value, key);
+          else if (f.key == "keep")
+            config.snapshots.keep = uinteger(f.value, key, 1, 1000000);
+          else
+            config.snapshots.max_age_s = number(f.value, key, 1.0, 10.0 * 365 * 86400);
         }
       } else if (e.key == "shm") {
         parse_shm(e.value, config.shm);
@@ -441,6 +454,27 @@ class Parser {
         m.base_port = static_cast<std::uint16_t>(uinteger(f.value, key, 1, 65535));
       }
     }
+  }
+
+  void parse_mqtt(const YAML::Node& node, MqttConfig& m) const {
+    for (const Entry& f : entries(node, "mqtt", {"url", "topic_prefix", "ca_file", "queue"})) {
+      const std::string key = "mqtt." + f.key;
+      if (f.key == "url") {
+        m.url = string(f.value, key);
+        if (m.url.rfind("mqtt://", 0) != 0 && m.url.rfind("mqtts://", 0) != 0)
+          fail(f.value, key, "use mqtt://[user:password@]host[:port] or mqtts://... (TLS)");
+      } else if (f.key == "topic_prefix") {
+        m.topic_prefix = string(f.value, key);
+        if (m.topic_prefix.empty() || m.topic_prefix.find_first_of("#+") != std::string::npos)
+          fail(f.value, key, "must be non-empty and contain no MQTT wildcard (+ #)");
+      } else if (f.key == "ca_file") {
+        m.ca_file = string(f.value, key);
+      } else {
+        m.queue = uinteger(f.value, key, 1, 10000000);
+      }
+    }
+    if (m.url.empty())
+      fail(node, "mqtt.url", "missing; set the broker, e.g. mqtt://127.0.0.1:1883");
   }
 
   void parse_shm(const YAML::Node& node, ShmConfig& shm) const {

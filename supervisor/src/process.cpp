@@ -21,8 +21,8 @@ void pipe_or_throw(int fds[2]) {
 }
 
 // Only async-signal-safe calls between fork and exec.
-[[noreturn]] void exec_child(pid_t parent, const char* program, char* const argv[], int out_fd,
-                             int err_fd) {
+[[noreturn]] void exec_child(pid_t parent, const char* program, char* const argv[],
+                             char* const envp[], int out_fd, int err_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(126);  // the supervisor died before prctl took effect
   ::setpgid(0, 0);
@@ -37,7 +37,7 @@ void pipe_or_throw(int fds[2]) {
   if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
   if (out_fd >= 0) ::dup2(out_fd, STDOUT_FILENO);
   if (err_fd >= 0) ::dup2(err_fd, STDERR_FILENO);
-  ::execv(program, argv);
+  ::execve(program, argv, envp);
   static const char msg[] = "framering run: exec failed for a child process\n";
   [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
   ::_exit(127);
@@ -54,12 +54,31 @@ std::vector<char*> make_argv(const std::string& argv0, const std::vector<std::st
   return argv;
 }
 
+// The inherited environment with `extra` ("NAME=value") added or replacing; built before fork
+// (allocation is not async-signal-safe).
+std::vector<char*> make_envp(const std::vector<std::string>& extra,
+                             std::vector<std::string>& storage) {
+  storage = extra;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const std::string& x : extra) replaced = replaced || x.rfind(name, 0) == 0;
+    if (!replaced) storage.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& s : storage) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  return envp;
+}
+
 }  // namespace
 
 Spawned spawn_child(const std::string& program, const std::string& argv0,
-                    const std::vector<std::string>& args) {
-  std::vector<std::string> storage;
+                    const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> storage, env_storage;
   std::vector<char*> argv = make_argv(argv0, args, storage);
+  std::vector<char*> envp = make_envp(env, env_storage);
   int out[2], err[2];
   pipe_or_throw(out);
   try {
@@ -76,7 +95,7 @@ Spawned spawn_child(const std::string& program, const std::string& argv0,
     for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
     throw std::system_error(e, std::generic_category(), "fork");
   }
-  if (pid == 0) exec_child(parent, program.c_str(), argv.data(), out[1], err[1]);
+  if (pid == 0) exec_child(parent, program.c_str(), argv.data(), envp.data(), out[1], err[1]);
   ::setpgid(pid, pid);  // also done by the child; whichever runs first wins the race harmlessly
   ::close(out[1]);
   ::close(err[1]);

@@ -135,8 +135,14 @@ bool PipelineStats::count_event(const std::string& label, std::string_view line)
   for (WorkerStats& w : workers_) {
     if (w.label != label) continue;
     ++w.events;
+    // Lifecycle events count as <kind>_<type> (motion_start, people_end), like
+    // framering_events_total; per-frame records (checksum) by kind.
     const auto kind = event.find("kind");
-    ++w.kinds[kind != event.end() && kind->is_string() ? kind->get<std::string>() : "?"];
+    const auto type = event.find("type");
+    std::string name = kind != event.end() && kind->is_string() ? kind->get<std::string>() : "?";
+    if (type != event.end() && type->is_string() && *type != "frame")
+      name += "_" + type->get<std::string>();
+    ++w.kinds[name];
     const auto boxes = event.find("boxes");
     if (boxes != event.end() && boxes->is_array()) w.boxes += boxes->size();
   }

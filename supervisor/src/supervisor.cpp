@@ -211,7 +211,7 @@ class Supervisor {
 
   void start(Child& c) {
     try {
-      Spawned s = spawn_child(options_.program, options_.argv0, c.spec.args);
+      Spawned s = spawn_child(options_.program, options_.argv0, c.spec.args, c.spec.env);
       c.pid = s.pid;
       c.out_fd = s.stdout_fd;
       c.err_fd = s.stderr_fd;
@@ -508,7 +508,7 @@ int check_children(const Config& config, const std::vector<ChildSpec>& plan,
   for (const ChildSpec& child : plan) {
     std::vector<std::string> args = child.args;
     args.push_back("--check-config");
-    running.push_back(spawn_child(options.program, options.argv0, args));
+    running.push_back(spawn_child(options.program, options.argv0, args, child.env));
   }
   int result = 0;
   for (std::size_t i = 0; i < plan.size(); ++i) {

@@ -146,7 +146,20 @@ TEST(Catalogue, PromtoolAcceptsTheExposition) {
   fm::WorkerMetrics& w = endpoint.worker("cam0", "checksum");
   w.events("checksum").Increment();
   w.frame_latency.Observe(0.001);
+  fm::MqttMetrics& m = endpoint.mqtt("checksum");
+  m.connected.Set(1);
+  m.queue_depth.Set(3);
+  m.dropped_queue_full.Increment();
+  m.publish_latency.Observe(0.004);
   const std::string text = http_get(endpoint.port(), "/metrics").body;
+  EXPECT_EQ(sample(text, R"(framering_mqtt_connected{worker="checksum"})"), 1.0) << text;
+  EXPECT_EQ(sample(text, R"(framering_mqtt_queue_depth{worker="checksum"})"), 3.0);
+  EXPECT_EQ(
+      sample(text, R"(framering_events_dropped_total{reason="queue_full",worker="checksum"})"),
+      1.0);
+  EXPECT_EQ(sample(text, R"(framering_mqtt_publish_latency_seconds_count{worker="checksum"})"),
+            1.0);
+  EXPECT_EQ(&m, &endpoint.mqtt("checksum"));
   const Promtool p = promtool_check(text);
   EXPECT_EQ(p.status, 0) << p.output;
   EXPECT_EQ(p.output, "") << "promtool lint findings:\n" << p.output;

@@ -180,3 +180,35 @@ TEST(ChildPlan, WaitForWorkersCountsEveryWorkerProcess) {
     EXPECT_EQ(e.line(), 4);
   }
 }
+
+TEST(ChildPlan, MqttUrlReachesWorkersInTheEnvironmentNeverInArgs) {
+  const std::string yaml = std::string(kConfig) +
+                           "mqtt:\n  url: mqtt://cam:s3cret@broker:1883\n  topic_prefix: site\n"
+                           "  queue: 50\nsnapshots:\n  dir: /var/snaps\n  keep: 7\n";
+  const auto plan = fs::plan_children(fs::parse_config(yaml, "m.yaml"), {});
+  for (const auto& child : plan) {
+    for (const std::string& arg : child.args) EXPECT_EQ(arg.find("s3cret"), std::string::npos);
+    EXPECT_EQ(fs::printable_command(child).find("s3cret"), std::string::npos);
+    if (child.kind == fs::ChildKind::kIngest) {
+      EXPECT_TRUE(child.env.empty()) << "the ingest does not publish events";
+      continue;
+    }
+    EXPECT_EQ(child.env,
+              std::vector<std::string>{"FRAMERING_MQTT_URL=mqtt://cam:s3cret@broker:1883"});
+    EXPECT_TRUE(has_pair(child.args, "--mqtt-topic-prefix", "site"));
+    EXPECT_TRUE(has_pair(child.args, "--mqtt-queue", "50"));
+    EXPECT_TRUE(has_pair(child.args, "--snapshots", "/var/snaps"));
+    EXPECT_TRUE(has_pair(child.args, "--snapshot-keep", "7"));
+    EXPECT_TRUE(has_pair(child.args, "--camera", child.camera));
+  }
+  EXPECT_TRUE(fs::plan_children(fs::parse_config(kConfig, "m.yaml"), {})[1].env.empty());
+  for (const char* bad : {"mqtt:\n  url: http://broker\n", "mqtt:\n  topic_prefix: a/#\n",
+                          "mqtt:\n  topic_prefix: x\n"}) {
+    try {
+      fs::parse_config(std::string(kConfig) + bad, "m.yaml");
+      ADD_FAILURE() << bad;
+    } catch (const fs::ConfigError& e) {
+      EXPECT_EQ(std::string(e.key()).rfind("mqtt.", 0), 0u) << e.what();
+    }
+  }
+}

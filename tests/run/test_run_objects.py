@@ -96,7 +96,7 @@ events:
     assert metric(worker_port, person_series.replace('"person"', '"dog"')) is None
     assert metric(worker_port, person_series.replace('"person"', '"bicycle"')) is None
 
-    got = [e for e in events(events_path) if e["worker"] == "detector"]
+    got = [e for e in events(events_path) if e["worker"] == "detector" and e["type"] == "start"]
     run.send_signal(signal.SIGTERM)
     assert run.wait(timeout=30) == 0, (tmp_path / "run.err").read_text()
 

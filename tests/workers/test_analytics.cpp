@@ -42,20 +42,36 @@ void expect_boxes_inside(const nlohmann::json& e, cv::Size frame) {
   }
 }
 
-TEST(People, FindsPedestriansInMostFramesOfVtest) {
+// vtest has pedestrians in view throughout: one occupancy lifecycle, opened on the second frame
+// (start_frames=2), updated as the count changes, ended only because the worker stops.
+TEST(People, OneOccupancyLifecycleWhilePedestriansAreInView) {
   const std::vector<cv::Mat> frames = vtest_frames(20);
   const auto events = run_on(frames, "people");
-  ASSERT_EQ(events.size(), frames.size());  // one event per analysed frame
-  std::size_t with_people = 0;
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_LT(events.size(), frames.size()) << "per-frame detections are not events";
+  const auto& start = events.front();
+  EXPECT_EQ(start["type"], "start");
+  EXPECT_LE(start["frame_no"].get<int>(), 5);
+  const std::string id = start["id"];
+  EXPECT_FALSE(id.empty());
   for (const auto& e : events) {
+    EXPECT_EQ(e["schema_version"], 1);
     EXPECT_EQ(e["kind"], "people");
+    EXPECT_EQ(e["id"], id) << "one lifecycle, one id";
     ASSERT_EQ(e["boxes"].size(), e["scores"].size());
-    EXPECT_EQ(e["count"], e["boxes"].size());
     expect_boxes_inside(e, frames[0].size());
     for (const auto& b : e["boxes"]) EXPECT_GT(b[3].get<int>(), b[2].get<int>());  // upright people
-    if (!e["boxes"].empty()) ++with_people;
+    if (e["type"] != "end") {
+      EXPECT_EQ(e["count"], e["boxes"].size());
+      EXPECT_GT(e["count"].get<int>(), 0);
+    }
   }
-  EXPECT_GE(with_people, 18u) << "people found in only " << with_people << " of 20 frames";
+  for (std::size_t i = 1; i + 1 < events.size(); ++i) {
+    EXPECT_EQ(events[i]["type"], "update");
+    EXPECT_NE(events[i]["count"], events[i - 1]["count"]) << "an update means the count changed";
+  }
+  EXPECT_EQ(events.back()["type"], "end");
+  EXPECT_EQ(events.back()["end_reason"], "stopped");
 }
 
 TEST(Motion, PedestriansStartMotionInsideTheZone) {
@@ -63,7 +79,8 @@ TEST(Motion, PedestriansStartMotionInsideTheZone) {
   const auto everywhere = run_on(frames, "motion");
   std::size_t starts = 0;
   for (const auto& e : everywhere) {
-    if (e["kind"] == "motion_start") {
+    EXPECT_EQ(e["kind"], "motion");
+    if (e["type"] == "start") {
       ++starts;
       EXPECT_FALSE(e["boxes"].empty());
       EXPECT_GT(e["frame_no"].get<int>(), 10);  // not during the warm-up
@@ -76,8 +93,9 @@ TEST(Motion, PedestriansStartMotionInsideTheZone) {
   const auto left = run_on(frames, "motion", {"zone=0,0;0.5,0;0.5,1;0,1", "end_frames=1"});
   std::size_t left_starts = 0;
   for (const auto& e : left) {
-    if (e["kind"] != "motion_start") continue;
+    if (e["type"] != "start") continue;
     ++left_starts;
+    EXPECT_EQ(e["zones"].size(), 1u);
     for (const auto& b : e["boxes"]) EXPECT_LE(b[0].get<int>() + b[2].get<int>(), 384 + 16);
   }
   EXPECT_GE(left_starts, 1u);
@@ -102,11 +120,23 @@ TEST(Tamper, QuietOnNormalVideoThenReportsMovedCoveredDefocused) {
   }
   const auto events = run_on(frames, "tamper");
   std::map<std::string, std::uint64_t> first_start;
+  std::map<std::string, std::string> open;  // reason -> id of its open lifecycle
   for (const auto& e : events) {
     EXPECT_EQ(e["kind"], "tamper");
-    if (e["state"] == "start" && !first_start.count(e["reason"]))
-      first_start[e["reason"]] = e["frame_no"];
+    EXPECT_EQ(e["subject"], e["reason"]);
+    const std::string reason = e["reason"];
+    if (e["type"] == "start") {
+      EXPECT_FALSE(open.count(reason)) << e.dump();
+      open[reason] = e["id"];
+      if (!first_start.count(reason)) first_start[reason] = e["frame_no"];
+    } else {
+      ASSERT_EQ(e["type"], "end") << e.dump();
+      ASSERT_TRUE(open.count(reason)) << e.dump();
+      EXPECT_EQ(e["id"], open[reason]) << "an end carries its start's id";
+      open.erase(reason);
+    }
   }
+  EXPECT_TRUE(open.empty()) << "every lifecycle ends (at the latest when the worker stops)";
   ASSERT_TRUE(first_start.count("moved")) << events.size() << " events";
   ASSERT_TRUE(first_start.count("covered"));
   ASSERT_TRUE(first_start.count("defocused"));

@@ -62,8 +62,11 @@ def test_each_layout_reports_the_models_box_in_frame_pixels_once_per_track(
     assert run.returncode == 0, run.stderr
     got = read_events(events)
     # The same box on every frame is one track: one object_enter (no zones given: the whole frame
-    # is the zone "frame"), not one per frame, and no object_leave while it stays.
-    assert [e["kind"] for e in got] == ["object_enter"], got
+    # is the zone "frame"), not one per frame, and no object_leave while it stays; the worker's
+    # stop ends that lifecycle under the same id.
+    assert [(e["kind"], e["type"]) for e in got] == [("object_enter", "start"),
+                                                     ("object_enter", "end")], got
+    assert got[0]["id"] == got[1]["id"]
     e = got[0]
     assert (e["frame_no"], e["zone"], e["class"], e["track_id"]) == (0, "frame", "person", 1)
     if letterbox:

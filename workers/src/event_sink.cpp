@@ -5,6 +5,7 @@
 
 #include "framering/ringbuf/reader.hpp"
 #include "framering/workers/config_error.hpp"
+#include "lifecycles.hpp"
 
 namespace framering::workers {
 
@@ -27,29 +28,49 @@ EventSink::~EventSink() {
   if (owned_) std::fclose(out_);
 }
 
-nlohmann::ordered_json EventSink::to_json(const Event& event, const FrameContext& ctx,
-                                          cv::Point offset, std::uint64_t wall_time_ns) const {
+nlohmann::ordered_json EventSink::to_json(const Event& event, const Lifecycle* life,
+                                          const FrameContext& ctx, cv::Point offset,
+                                          std::uint64_t wall_time_ns) const {
   nlohmann::ordered_json j;  // keys in schema order, analytic-specific fields last
+  j["schema_version"] = kEventSchemaVersion;
+  if (life) j["id"] = life->id;
+  j["type"] = phase_name(event.phase);
+  j["camera"] = source_.camera;
   j["ring"] = source_.ring;
   j["worker"] = source_.worker;
   j["analytic"] = source_.analytic;
+  j["kind"] = event.kind;
+  if (!event.subject.empty()) j["subject"] = event.subject;
   j["frame_no"] = ctx.frame_no;
   j["seq"] = ctx.seq;
   j["pts_ns"] = ctx.pts_ns;
   j["wall_time_ns"] = wall_time_ns;
-  j["kind"] = event.kind;
+  if (life) {
+    j["start_time_ns"] = life->start_time_ns;
+    j["start_frame_no"] = life->start_frame_no;
+  }
   nlohmann::ordered_json boxes = nlohmann::ordered_json::array();
   for (const cv::Rect& b : event.boxes) {
     boxes.push_back({b.x + offset.x, b.y + offset.y, b.width, b.height});
   }
   j["boxes"] = std::move(boxes);
   j["scores"] = event.scores;
+  if (!event.outlines.empty()) {
+    nlohmann::ordered_json zones = nlohmann::ordered_json::array();
+    for (const auto& poly : event.outlines) {
+      nlohmann::ordered_json pts = nlohmann::ordered_json::array();
+      for (const cv::Point& p : poly) pts.push_back({p.x + offset.x, p.y + offset.y});
+      zones.push_back(std::move(pts));
+    }
+    j["zones"] = std::move(zones);
+  }
+  if (life && !life->snapshot.empty()) j["snapshot"] = life->snapshot;
   for (const auto& [key, value] : event.fields.items()) j[key] = value;
   return j;
 }
 
-void EventSink::write(const Event& event, const FrameContext& ctx, cv::Point offset) {
-  const std::string line = to_json(event, ctx, offset, ring::realtime_ns()).dump() + "\n";
+void EventSink::write(const nlohmann::ordered_json& event) {
+  const std::string line = event.dump() + "\n";
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);
 }

@@ -45,8 +45,7 @@ void Report::copied(std::size_t bytes) {
   if (metrics_) metrics_->bytes_copied.Increment(static_cast<double>(bytes));
 }
 
-void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
-                   const std::vector<Event>& events) {
+void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns) {
   stats_.frames_read().fetch_add(1, kRelaxed);
   stats_.bytes_in_place().fetch_add(bytes_in_place, kRelaxed);
   if (!metrics_) return;
@@ -56,11 +55,14 @@ void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns
   if (capture_realtime_ns && now >= capture_realtime_ns) {
     metrics_->frame_latency.Observe(static_cast<double>(now - capture_realtime_ns) / 1e9);
   }
-  for (const Event& e : events) {
-    auto it = events_.find(e.kind);
-    if (it == events_.end()) it = events_.emplace(e.kind, &metrics_->events(e.kind)).first;
-    it->second->Increment();
-  }
+}
+
+void Report::event(const Event& e) {
+  if (!metrics_ || e.phase == Phase::kMeasurement) return;
+  const std::string label = e.phase == Phase::kFrame ? e.kind : e.kind + "_" + phase_name(e.phase);
+  auto it = events_.find(label);
+  if (it == events_.end()) it = events_.emplace(label, &metrics_->events(label)).first;
+  it->second->Increment();
 }
 
 void Report::detected(const std::vector<std::string>& classes) {

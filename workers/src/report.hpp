@@ -26,9 +26,11 @@ class Report {
   void drops(const FollowCounts& follow, std::uint64_t torn_after_use);
   // Payload bytes an analytic copied out of a frame (nothing happens for 0).
   void copied(std::size_t bytes);
-  // One analysed, validated frame: bytes read in place, capture-to-done latency, its events.
-  void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns,
-             const std::vector<Event>& events);
+  // One analysed, validated frame: bytes read in place, capture-to-done latency.
+  void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns);
+  // One written event: framering_events_total{kind="<kind>_<type>"} (motion_start, people_end,
+  // ...), or {kind="<kind>"} for a per-frame record (checksum).
+  void event(const Event& event);
   // Objects detected in that frame, by class name (framering_objects_detected_total).
   void detected(const std::vector<std::string>& classes);
   // One frame the analytic failed on; returns the total so far.

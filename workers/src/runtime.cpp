@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "event_output.hpp"
 #include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/names.hpp"
@@ -14,6 +15,7 @@
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/frame_mat.hpp"
+#include "mqtt_url.hpp"
 #include "report.hpp"
 
 namespace framering::workers {
@@ -108,7 +110,17 @@ void validate(WorkerOptions& o) {
   } catch (const ring::RingError&) {
     throw ConfigError("--name '" + o.name + "': use 1-48 characters from A-Z a-z 0-9 _ -");
   }
+  if (o.camera.empty()) o.camera = o.ring;
+  try {
+    ring::validate_ring_name(o.camera);
+  } catch (const ring::RingError&) {
+    throw ConfigError("--camera '" + o.camera + "': use 1-48 characters from A-Z a-z 0-9 _ -");
+  }
   (void)make_analytic(o.analytic, Params::parse(o.params));
+  if (!o.mqtt_url.empty()) (void)parse_mqtt_url(o.mqtt_url, "--mqtt");
+  if (o.mqtt_queue == 0) throw ConfigError("--mqtt-queue must be at least 1");
+  if (o.snapshot_keep < 1) throw ConfigError("--snapshot-keep must be at least 1");
+  if (!(o.snapshot_max_age_s > 0)) throw ConfigError("--snapshot-max-age must be above 0 seconds");
   try {
     std::string host;
     std::uint16_t port = 0;
@@ -123,7 +135,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
   try {
     validate(o);
     std::unique_ptr<Analytic> analytic = make_analytic(o.analytic, Params::parse(o.params));
-    EventSink sink(o.events, {o.ring, o.name, o.analytic});
+    EventSink sink(o.events, {o.camera, o.ring, o.name, o.analytic});
 
     // A worker may start before its ingest: wait for the ring to appear.
     std::optional<ring::Reader> reader;
@@ -148,6 +160,19 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     std::unique_ptr<metrics::Endpoint> endpoint = open_endpoint(o, log);
     Report report(o.ring, o.name, endpoint ? &endpoint->worker(o.ring, o.name) : nullptr);
     if (!report.stats_displaced().empty()) log.warn(report.stats_displaced());
+    std::unique_ptr<MqttPublisher> mqtt;
+    if (!o.mqtt_url.empty()) {
+      mqtt = std::make_unique<MqttPublisher>(
+          MqttSettings{o.mqtt_url, o.mqtt_topic_prefix, o.mqtt_ca_file, o.mqtt_queue}, o.camera,
+          o.name, log, endpoint ? &endpoint->mqtt(o.name) : nullptr);
+    }
+    std::unique_ptr<Snapshots> snapshots;
+    if (!o.snapshot_dir.empty()) {
+      snapshots = std::make_unique<Snapshots>(
+          SnapshotSettings{o.snapshot_dir, o.snapshot_keep, o.snapshot_max_age_s}, o.camera, log);
+    }
+    EventOutput output(sink, o.analytic, log, report, std::move(mqtt), std::move(snapshots));
+    FrameContext last_ctx;
     Stream stream = open_stream(*reader, o, *analytic);
     Follower follower(*reader, o.mode, o.share);
     // Position before epoch: a writer waiting for readers (ReaderGate) counts this reader from
@@ -191,6 +216,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
           continue;
         case Follower::Kind::kEpochChanged:
           gone_logged = false;
+          output.close_all("stream replaced", last_ctx);  // the analytic starts afresh
           stream = open_stream(*reader, o, *analytic);
           report.position(follower.position(), reader->cursor());  // before the epoch, as above
           report.epoch(reader->info().epoch);
@@ -226,11 +252,14 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
         continue;
       }
       analytic->commit();
-      for (const Event& e : events) sink.write(e, ctx, stream.info.band.tl());
+      last_ctx = ctx;
+      output.frame(events, ctx, stream.info.band.tl(),
+                   SourceFrame{full, stream.info.pix_fmt, [&] { return reader->valid(f); }});
       ++processed;
-      report.frame(view.total() * view.elemSize(), f.capture_realtime_ns, events);
+      report.frame(view.total() * view.elemSize(), f.capture_realtime_ns);
       report.detected(analytic->detected_classes());
     }
+    output.close_all("stopped", last_ctx);
     publish_stats();
     const FollowCounts& c = follower.counts();
     log.info("stopping: " + std::to_string(processed) +

@@ -1,10 +1,13 @@
 // `motion`: MOG2 background subtraction on a small grey image, restricted to optional polygon
 // zones. A motion episode starts after `start_frames` frames with a moving blob of at least
-// `min_area` ring pixels and ends after `end_frames` frames without one. Events: motion_start
-// (boxes of that frame) and motion_end (one box: the union of the episode).
+// `min_area` ring pixels and ends after `end_frames` frames without one (or `cooldown` seconds
+// at the stream's nominal rate). Events: kind "motion", start (boxes of that frame, the zones as
+// outlines) and end (one box: the union of the episode).
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/background_segm.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "analytics.hpp"
@@ -57,12 +60,26 @@ class Motion final : public Analytic {
         learning_rate_(p.number("learning_rate", -1.0, -1.0, 1.0)),
         start_frames_(p.integer("start_frames", 2, 1, 10000)),
         end_frames_(p.integer("end_frames", 10, 1, 100000)),
+        cooldown_(p.number("cooldown", 0.0, 0.0, 86400.0)),
         warmup_(p.integer("warmup", 10, 0, 100000)),
         zones_(parse_zones(p.text("zone", ""))) {}
 
   void configure(const StreamInfo& stream) override {
     require_8bit_image(stream, "motion");
     stream_ = stream;
+    end_after_ = end_frames_;
+    if (cooldown_ > 0 && stream.fps > 0)
+      end_after_ = std::max(1, static_cast<int>(std::ceil(cooldown_ * stream.fps)));
+    outlines_.clear();
+    for (const Polygon& zone : zones_) {
+      std::vector<cv::Point> pts;
+      for (const cv::Point2d& p : zone) {
+        pts.emplace_back(
+            static_cast<int>(std::lround(p.x * stream.ring_size.width)) - stream.band.x,
+            static_cast<int>(std::lround(p.y * stream.ring_size.height)) - stream.band.y);
+      }
+      outlines_.push_back(std::move(pts));
+    }
     mog2_ = cv::createBackgroundSubtractorMOG2(history_, var_threshold_, false);
     committed_ = {};
     staged_ = {};
@@ -102,8 +119,10 @@ class Motion final : public Analytic {
       s.frames = 0;
       s.extent = cv::Rect();
       Event e;
-      e.kind = "motion_start";
+      e.kind = "motion";
+      e.phase = Phase::kStart;
       e.boxes = boxes;
+      e.outlines = outlines_;
       e.scores = areas;  // blob area in ring pixels
       events.push_back(std::move(e));
     }
@@ -111,10 +130,11 @@ class Motion final : public Analytic {
       ++s.frames;
       for (const cv::Rect& b : boxes) s.extent = s.extent.area() ? (s.extent | b) : b;
     }
-    if (s.active && s.run_off >= end_frames_) {
+    if (s.active && s.run_off >= end_after_) {
       s.active = false;
       Event e;
-      e.kind = "motion_end";
+      e.kind = "motion";
+      e.phase = Phase::kEnd;
       if (s.extent.area()) e.boxes.push_back(s.extent);
       e.fields["start_frame_no"] = s.start_frame;
       e.fields["moving_frames"] = s.frames;
@@ -157,9 +177,12 @@ class Motion final : public Analytic {
   double learning_rate_;
   int start_frames_;
   int end_frames_;
+  double cooldown_;  // seconds; 0 = end after end_frames
+  int end_after_ = 0;
   int warmup_;
   std::vector<Polygon> zones_;
   StreamInfo stream_;
+  std::vector<std::vector<cv::Point>> outlines_;  // zones in band pixels
   cv::Ptr<cv::BackgroundSubtractorMOG2> mog2_;
   cv::Mat tmp_, grey_, fg_, mask_;
   std::vector<std::vector<cv::Point>> contours_;

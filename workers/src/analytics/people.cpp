@@ -1,12 +1,16 @@
 // `people`: OpenCV's default HOG people detector, grouped by OpenCV and then thinned by
 // non-maximum suppression. Detects on the ring view itself when it is no wider than max_width
 // (no copy at all); otherwise on a private downscaled copy. Boxes are reported in ring pixels.
+// Events are an occupancy lifecycle (occupancy.hpp): start when people are in view, update when
+// their count changes, end after `end_frames` frames without anyone; each frame's detections are
+// a measurement (debug log).
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
 #include "analytics.hpp"
 #include "framering/workers/config_error.hpp"
 #include "nms.hpp"
+#include "occupancy.hpp"
 
 namespace framering::workers::analytics {
 
@@ -21,7 +25,8 @@ class People final : public Analytic {
         hit_threshold_(p.number("hit_threshold", 0.0, -10.0, 10.0)),
         group_threshold_(p.integer("group_threshold", 2, 0, 20)),
         nms_iou_(p.number("nms_iou", 0.45, 0.0, 1.0)),
-        min_score_(p.number("min_score", 0.0, -10.0, 100.0)) {
+        min_score_(p.number("min_score", 0.0, -10.0, 100.0)),
+        occupancy_(p.integer("start_frames", 2, 1, 10000), p.integer("end_frames", 10, 1, 100000)) {
     // HOG's window stride must be a multiple of its 8-pixel block stride.
     if (stride_ % 8 != 0) {
       throw ConfigError("--param stride=" + std::to_string(stride_) +
@@ -33,6 +38,7 @@ class People final : public Analytic {
   void configure(const StreamInfo& stream) override {
     require_8bit_image(stream, "people");
     band_size_ = stream.band.size();
+    committed_ = staged_ = occupancy_;
   }
 
   void analyse(const cv::Mat& frame, const FrameContext&, std::vector<Event>& events) override {
@@ -61,8 +67,19 @@ class People final : public Analytic {
       e.scores.push_back(weights_[i]);
     }
     e.fields["count"] = e.boxes.size();
+    staged_ = committed_;
+    const std::optional<Phase> phase = staged_.step(e.boxes.size());
+    if (phase) {
+      Event life = e;
+      life.phase = *phase;
+      if (*phase == Phase::kEnd) life.fields["max_count"] = committed_.max_count();
+      events.push_back(std::move(life));
+    }
+    e.phase = Phase::kMeasurement;
     events.push_back(std::move(e));
   }
+
+  void commit() override { committed_ = staged_; }
 
  private:
   double scale_;
@@ -72,6 +89,8 @@ class People final : public Analytic {
   int group_threshold_;
   double nms_iou_;
   double min_score_;
+  Occupancy occupancy_;  // the initial state
+  Occupancy committed_ = occupancy_, staged_ = occupancy_;
   cv::HOGDescriptor hog_;
   cv::Size band_size_;
   cv::Mat small_;

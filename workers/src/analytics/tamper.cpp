@@ -1,7 +1,7 @@
 // `tamper`: camera covered (dark or featureless), defocused (sharpness far below its learned
 // baseline) or moved (the scene shifted against a slowly learned reference), all measured on a
 // small grey image. A condition must persist `persist` frames to start and to end; each start
-// and end is one "tamper" event with the reason and the measurements.
+// and end is one "tamper" event (lifecycle subject: the reason) with the measurements.
 #include <opencv2/imgproc.hpp>
 
 #include <array>
@@ -74,8 +74,9 @@ class Tamper final : public Analytic {
       s.run[r] = 0;
       Event e;
       e.kind = "tamper";
+      e.phase = now[r] ? Phase::kStart : Phase::kEnd;
+      e.subject = kReasonNames[r];
       e.fields["reason"] = kReasonNames[r];
-      e.fields["state"] = now[r] ? "start" : "end";
       e.fields["brightness"] = brightness;
       e.fields["sharpness"] = sharpness;
       e.fields["baseline_sharpness"] = s.sharpness;

@@ -93,6 +93,16 @@ struct WorkerMetrics {
   std::map<std::string, prometheus::Counter*> objects_;
 };
 
+// Handles for one worker's MQTT output (framering worker --mqtt).
+struct MqttMetrics {
+  prometheus::Gauge& connected;    // framering_mqtt_connected{worker}: 1 while the broker acked us
+  prometheus::Gauge& queue_depth;  // framering_mqtt_queue_depth{worker}: events waiting to be sent
+  prometheus::Counter& dropped_queue_full;  // framering_events_dropped_total{worker,
+                                            //   reason="queue_full"}: oldest event dropped
+  prometheus::Histogram& publish_latency;   // framering_mqtt_publish_latency_seconds{worker}:
+                                            //   queued -> acknowledged by the broker (PUBACK)
+};
+
 // What a page added with Endpoint::handle() returns.
 struct HttpResponse {
   int status = 200;
@@ -116,6 +126,7 @@ class Endpoint {
   // if a name is not a safe label value (e.g. contains "://" or '@').
   IngestMetrics& ingest(const std::string& ring);
   WorkerMetrics& worker(const std::string& ring, const std::string& worker);
+  MqttMetrics& mqtt(const std::string& worker);
 
   // Serves `handler` at exactly `path` (e.g. "/preview") on the metrics port. No-op without a
   // server. "/metrics" and "/" are taken.

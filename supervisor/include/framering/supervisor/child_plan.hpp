@@ -21,7 +21,10 @@ struct ChildSpec {
   std::string ring;
   std::string worker_id;  // the worker's --name (reader-stats id, metrics label); empty for ingest
   std::string analytic;   // empty for ingest
-  std::vector<std::string> args;     // after the program name, starting with the subcommand
+  std::vector<std::string> args;  // after the program name, starting with the subcommand
+  // "NAME=value" added to the child's environment: secrets (the MQTT URL) go here, never in
+  // args, which other local users can read in /proc/<pid>/cmdline.
+  std::vector<std::string> env;
   std::string metrics_addr;          // "HOST:PORT", or "0" when disabled
   std::string preview_addr;          // ingest's --preview-addr HOST:PORT; "" when off
   int config_line = 0;               // the camera's or worker's line, for messages

@@ -74,6 +74,22 @@ struct EventsConfig {
   std::string path;  // JSON-lines file the supervisor appends every worker's events to; "" = none
 };
 
+// `mqtt:` — every worker of this host publishes its events to one broker.
+struct MqttConfig {
+  std::string url;  // mqtt[s]://[user:password@]host[:port]; "" = no MQTT. Reaches the workers
+                    // in their environment (FRAMERING_MQTT_URL), never on a command line.
+  std::string topic_prefix = "framering";
+  std::string ca_file;
+  std::optional<std::uint64_t> queue;
+};
+
+// `snapshots:` — JPEG of each event's start frame.
+struct SnapshotsConfig {
+  std::string dir;  // "" = none
+  std::optional<std::uint64_t> keep;
+  std::optional<double> max_age_s;
+};
+
 struct ShmConfig {
   std::optional<std::string> mode;  // octal, e.g. "0640" (never group/other write)
   std::optional<std::string> group;
@@ -93,6 +109,8 @@ struct Config {
   std::vector<CameraConfig> cameras;
   MetricsConfig metrics;
   EventsConfig events;
+  MqttConfig mqtt;
+  SnapshotsConfig snapshots;
   ShmConfig shm;
   SupervisorSettings supervisor;
 };

@@ -21,8 +21,9 @@ struct Spawned {
 // and starts with default signal handling and an empty signal mask.
 // Must be called from the main thread: the parent-death signal follows the forking thread.
 // Throws std::system_error if fork or pipe fails; exec failure shows up as exit code 127.
+// `env` ("NAME=value") is added to (or overrides in) the inherited environment.
 Spawned spawn_child(const std::string& program, const std::string& argv0,
-                    const std::vector<std::string>& args);
+                    const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
 // "exit code 3", "signal SIGKILL (Killed)"; `status` as returned by waitpid.
 std::string describe_exit(int status);

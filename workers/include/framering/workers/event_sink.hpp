@@ -1,4 +1,5 @@
-// Writes events as JSON lines (one object per line, flushed per event) to a file or stdout.
+// Writes events as JSON lines (one object per line, flushed per event) to a file or stdout, in
+// the schema of docs/events.md (schema_version kEventSchemaVersion).
 #pragma once
 
 #include <cstdio>
@@ -8,8 +9,13 @@
 
 namespace framering::workers {
 
+inline constexpr int kEventSchemaVersion = 1;
+
+struct Lifecycle;
+
 // The fields every event line carries besides the event's own.
 struct EventSource {
+  std::string camera;
   std::string ring;
   std::string worker;
   std::string analytic;
@@ -24,11 +30,13 @@ class EventSink {
   EventSink(const EventSink&) = delete;
   EventSink& operator=(const EventSink&) = delete;
 
-  // `offset` moves band-relative boxes into ring pixels.
-  void write(const Event& event, const FrameContext& ctx, cv::Point offset);
-  // The JSON object write() would emit (for tests and for other sinks).
-  nlohmann::ordered_json to_json(const Event& event, const FrameContext& ctx, cv::Point offset,
-                                 std::uint64_t wall_time_ns) const;
+  // The event's JSON object (also what MQTT publishes). `life` is its lifecycle (id, start,
+  // snapshot), nullptr for a frame record or an update/end whose start this worker never saw.
+  // `offset` moves band-relative boxes and outlines into ring pixels.
+  nlohmann::ordered_json to_json(const Event& event, const Lifecycle* life, const FrameContext& ctx,
+                                 cv::Point offset, std::uint64_t wall_time_ns) const;
+  // One line, flushed.
+  void write(const nlohmann::ordered_json& event);
 
  private:
   EventSource source_;

@@ -21,6 +21,7 @@ struct WorkerOptions {
   std::string group;  // consumer group name (informational; the share is member/members)
   Share share;
   std::string events = "-";
+  std::string camera;  // names the camera in events, MQTT topics and snapshot paths; "" = ring
   std::vector<std::string> params;
   std::string name;              // worker id; empty = <analytic> or <analytic>-<member>
   std::uint64_t max_frames = 0;  // 0 = unlimited
@@ -29,6 +30,16 @@ struct WorkerOptions {
   std::string metrics_addr = "0";
   bool metrics_port_search = false;
   LogLevel log_level = LogLevel::kInfo;
+  // MQTT output (off when mqtt_url is empty). The URL may carry user:password; it is only ever
+  // printed redacted.
+  std::string mqtt_url;
+  std::string mqtt_topic_prefix = "framering";
+  std::string mqtt_ca_file;
+  std::size_t mqtt_queue = 1000;
+  // JPEG snapshots at each event start (off when snapshot_dir is empty).
+  std::string snapshot_dir;
+  int snapshot_keep = 200;
+  double snapshot_max_age_s = 7 * 86400.0;
 };
 
 // Fills in defaults (name) and checks everything that can be checked without the ring: the

@@ -190,18 +190,18 @@ class Objects final : public Analytic {
       const std::vector<std::size_t> now = placed_zones_.containing(t.last.box);
       for (std::size_t z : now) {
         if (!std::binary_search(t.zones.begin(), t.zones.end(), z)) {
-          events.push_back(event("object_enter", t, z));
+          events.push_back(event("object_enter", Phase::kStart, t, z));
         }
       }
       for (std::size_t z : t.zones) {
         if (!std::binary_search(now.begin(), now.end(), z)) {
-          events.push_back(event("object_leave", t, z));
+          events.push_back(event("object_leave", Phase::kEnd, t, z));
         }
       }
       t.zones = now;
     }
     for (const Track& t : u.ended) {
-      for (std::size_t z : t.zones) events.push_back(event("object_leave", t, z));
+      for (std::size_t z : t.zones) events.push_back(event("object_leave", Phase::kEnd, t, z));
     }
   }
 
@@ -252,9 +252,13 @@ class Objects final : public Analytic {
     }
   }
 
-  Event event(const char* kind, const Track& t, std::size_t zone) const {
+  // One lifecycle per track and zone: object_enter opens it, object_leave (or the worker's stop)
+  // ends it under the same id.
+  Event event(const char* kind, Phase phase, const Track& t, std::size_t zone) const {
     Event e;
     e.kind = kind;
+    e.phase = phase;
+    e.subject = placed_zones_.name(zone) + "/" + std::to_string(t.id);
     e.boxes.push_back(t.last.box);
     e.scores.push_back(t.last.score);
     e.fields["zone"] = placed_zones_.name(zone);

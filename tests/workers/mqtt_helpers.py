@@ -1,0 +1,131 @@
+"""A real mosquitto broker on a free loopback port and a real mosquitto_sub subscriber, for the
+MQTT output tests."""
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import free_port
+from workers_helpers import wait_for
+
+
+def _accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """`mosquitto -c CONF` with `listener PORT 127.0.0.1`. With users={name: password} it needs
+    a login (password_file); otherwise anonymous clients are allowed. Persistence keeps retained
+    messages and a durable subscriber's session (and its queued messages) across a restart."""
+
+    def __init__(self, tmp_path, users=None):
+        self.dir = pathlib.Path(tmp_path) / "broker"
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.proc = None
+        lines = [f"listener {self.port} 127.0.0.1", "user root",
+                 "persistence true", f"persistence_location {self.dir}/",
+                 "log_dest stderr", "log_type error", "log_type warning"]
+        if users:
+            pw = self.dir / "passwords"
+            pw.write_text("")
+            os.chmod(pw, 0o600)
+            for name, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(pw), name, password], check=True)
+            lines += ["allow_anonymous false", f"password_file {pw}"]
+        else:
+            lines += ["allow_anonymous true"]
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.log = self.dir / "mosquitto.log"
+
+    def url(self, user=None, password=None):
+        auth = f"{user}:{password}@" if user else ""
+        return f"mqtt://{auth}127.0.0.1:{self.port}"
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
+                                         stdout=log, stderr=log)
+        wait_for(lambda: _accepts(self.port) or self.proc.poll() is not None, 10,
+                 "mosquitto to listen")
+        assert self.proc.poll() is None, self.log.read_text()
+
+    def stop(self):
+        """SIGTERM: the broker saves its persistence database and exits."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        wait_for(lambda: not _accepts(self.port), 5, "the broker port to close")
+
+
+class Subscriber:
+    """`mosquitto_sub -v` on TOPIC; collects (topic, payload) pairs from a reader thread.
+    durable=True: a persistent session (clean session off, QoS 1, fixed client id), so messages
+    published while it is disconnected (broker restart) are queued for it by the broker."""
+
+    def __init__(self, broker, topic, durable=False, client_id=None):
+        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-v", "-q", "1",
+                "-t", topic]
+        if durable:
+            args += ["-c", "-i", client_id or f"framering-test-{os.getpid()}"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            with self.lock:
+                self.messages.append((topic, payload))
+
+    def got(self, topic=None):
+        with self.lock:
+            return [p for t, p in self.messages if topic is None or t == topic]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+
+def have_mosquitto():
+    return all(shutil.which(t) for t in ("mosquitto", "mosquitto_sub", "mosquitto_passwd"))
+
+
+def scrape(port):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def sample(text, series):
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def retry_until(fn, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except OSError as e:  # the endpoint is not up yet
+            last = e
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
