@@ -64,8 +64,13 @@ SOURCES
 rm -rf "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
   "$root"/var/log/* "$root"/tmp/* "$root"/root/.bash_history "$root/etc/resolv.conf"
 : >"$root/etc/hostname"
-# Docker's images keep apt from caching downloaded packages.
-printf 'Binary::apt::APT::Keep-Downloaded-Packages "false";\n' >"$root/etc/apt/apt.conf.d/docker-clean"
+# As Docker's Debian images: apt keeps no downloaded packages and no package caches.
+cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
 
 tar -C "$root" --numeric-owner -c . | podman import -q \
   --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
