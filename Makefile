@@ -18,10 +18,10 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check format clean help
+.PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check image format clean help
 
 help:
-	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | fresh-check | fuzz | chaos | format | clean"
+	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | fresh-check | image | fuzz | chaos | format | clean"
 
 deps:
 	./scripts/deps.sh
@@ -67,6 +67,11 @@ fuzz:
 # The README's two commands on a minimal Debian 12 root made with debootstrap (needs root; ~15 min).
 fresh-check:
 	./scripts/fresh-check.sh
+
+# framering:<version> and the camera simulator image from deploy/ (podman, or docker; as root it
+# installs and configures podman and makes debian:bookworm locally where no registry answers).
+image:
+	./scripts/image.sh
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -1,8 +1,8 @@
-"""deploy/Dockerfile, checked without a Docker daemon: its build stage installs the package
+"""deploy/Dockerfile, checked without a container engine: its build stage installs the package
 list of `make deps` (the same file, through deploy/image-packages.sh, run here natively), its
-runtime stage installs exactly the packages owning the libraries the binary links
-(deploy/runtime-packages.sh, run here on the native build), and the image runs framering as a
-non-root user with a health check."""
+runtime stage gets the libraries the binary loads and nothing the base has
+(deploy/runtime-libs.sh, run here on the native build), and the image runs framering as a
+non-root user with a health check. tests/deploy/test_containers.py builds and runs the image."""
 import fnmatch
 import os
 import re
@@ -46,7 +46,7 @@ def image_packages():
 
 def test_both_stages_are_debian_bookworm():
     froms = [rest for _, word, rest in instructions(DEPLOY / "Dockerfile") if word == "FROM"]
-    assert [f.split()[0] for f in froms] == ["debian:bookworm", "debian:bookworm"]
+    assert [f.split()[0] for f in froms] == ["debian:bookworm", "debian:bookworm-slim"]
     assert [f.split()[-1] for f in froms] == ["build", "runtime"]
 
 
@@ -57,8 +57,11 @@ def test_build_stage_installs_the_make_deps_list():
     assert "deploy/image-packages.sh deploy/" in copies
     runs = [r for w, r in steps if w == "RUN"]
     installs = [r for r in runs if "apt-get install" in r]
-    assert len(installs) == 1, "the build stage installs packages in one place"
-    assert "deploy/image-packages.sh scripts/debian-packages.txt" in installs[0]
+    # First what the runtime stage has as well (curl), recorded for runtime-libs.sh; then the list.
+    assert len(installs) == 2, "the build stage installs packages in two places"
+    assert "--no-install-recommends curl" in installs[0] and "> /runtime-base-packages.txt" in installs[0]
+    assert "deploy/image-packages.sh scripts/debian-packages.txt" in installs[1]
+    installs = installs[1:]
     assert "| xargs apt-get install" in installs[0], "the list is piped into apt-get, no package is named"
 
 
@@ -77,25 +80,76 @@ def test_image_list_is_the_deps_list_minus_host_only_tools():
     assert {"cmake", "ninja-build", "libavcodec-dev", "prometheus-cpp-dev", "libopencv-dev"} <= needed
 
 
-def test_runtime_packages_cover_the_binary(framering_bin):
-    out = subprocess.run([str(DEPLOY / "runtime-packages.sh"), framering_bin], capture_output=True, text=True)
+def runtime_libs(framering_bin, tmp_path, *flags):
+    """deploy/runtime-libs.sh on the native binary, with Debian's required packages (what a
+    minbase root, and so debian:bookworm, holds) as the base; soname -> package."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    base = tmp_path / "base-packages.txt"
+    required = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Priority}\n"], capture_output=True,
+                              text=True, check=True).stdout
+    base.write_text("".join(line.split()[0] + "\n" for line in required.splitlines()
+                            if line.split()[1:] == ["required"]))
+    dest = tmp_path / "lib"
+    out = subprocess.run([str(DEPLOY / "runtime-libs.sh"), *flags, framering_bin, str(base), str(dest)],
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    packages = out.stdout.split()
-    assert "libc6" in packages and "libstdc++6" in packages
-    for p in packages:
-        assert not p.endswith("-dev"), f"runtime would install {p}"
-    files = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True, check=True).stdout
+    paths = dict(line.split() for line in out.stdout.splitlines())
+    # Where Debian keeps them, under the name the loader asks for.
+    assert sorted(paths) == sorted("/" + str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert all(os.path.dirname(p) == os.path.realpath("/usr/lib/x86_64-linux-gnu") or "/x86_64-linux-gnu" in p
+               for p in paths)
+    copied = {os.path.basename(p): pkg for p, pkg in paths.items()}
+    return copied, base.read_text().split(), dest
+
+
+def loaded_sonames(path):
+    out = subprocess.run(["ldd", path], capture_output=True, text=True, check=True).stdout
+    assert "not found" not in out
+    return {line.split()[0] for line in out.splitlines() if " => /" in line}
+
+
+def test_runtime_libs_are_the_loaders_closure_minus_the_base(framering_bin, tmp_path):
+    copied, base, dest = runtime_libs(framering_bin, tmp_path)
+    owners = {}
+    for soname in loaded_sonames(framering_bin):
+        if soname not in copied:
+            path = subprocess.run(["bash", "-c", f"ldd {framering_bin} | awk '$1 == \"{soname}\" {{print $3}}'"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            owner = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True)
+            if owner.returncode != 0:
+                owner = subprocess.run(["dpkg", "-S", os.path.realpath(path).removeprefix("/usr")],
+                                       capture_output=True, text=True)
+            owners[soname] = owner.stdout.split(":")[0]
+    assert all(o in base for o in owners.values()), f"neither copied nor in the base: {owners}"
     needed = subprocess.run(["objdump", "-p", framering_bin], capture_output=True, text=True, check=True).stdout
     for soname in re.findall(r"^\s*NEEDED\s+(\S+)", needed, re.M):
-        assert f"/{soname}\n" in files, f"{soname} is provided by none of {packages}"
+        assert soname in copied or soname in owners, soname
+    for soname in copied:
+        assert not re.match(r"lib(LLVM|gallium|GLX_mesa|flite|placebo|avfilter|avdevice)", soname), soname
+        assert len(list(dest.rglob(soname))) == 1
+    assert "libavcodec.so.59" in copied and "libopencv_core.so.406" in copied
 
 
-def test_runtime_stage_installs_the_computed_list_and_no_dev_package():
+def test_runtime_libs_with_avdevice_add_its_closure_for_testsrc(framering_bin, tmp_path):
+    plain, _, _ = runtime_libs(framering_bin, tmp_path / "plain")
+    with_avdevice, _, _ = runtime_libs(framering_bin, tmp_path / "avdevice", "--with-avdevice")
+    extra = set(with_avdevice) - set(plain)
+    assert {"libavdevice.so.59", "libavfilter.so.8"} <= extra
+    assert set(plain) <= set(with_avdevice)
+
+
+def test_runtime_stage_copies_the_libraries_and_checks_them():
     steps = [(w, r) for s, w, r in instructions(DEPLOY / "Dockerfile") if s == 1]
     runs = " ".join(r for w, r in steps if w == "RUN")
-    assert "xargs -a /tmp/runtime-packages.txt apt-get install" in runs
-    assert not re.search(r"\S+-dev\b", runs)
-    assert "--from=build /out/runtime-packages.txt /tmp/runtime-packages.txt" in [r for w, r in steps if w == "COPY"]
+    installs = re.findall(r"apt-get install -y -q --no-install-recommends ([^&]+)", runs)
+    assert [i.split() for i in installs] == [["curl"]], "the runtime stage installs curl and no library package"
+    copies = [r for w, r in steps if w == "COPY"]
+    assert "--from=build /out/root/ /" in copies
+    assert "--from=build /out/runtime-libs.txt /usr/local/share/framering/runtime-libs.txt" in copies
+    assert "--from=build /out/framering /usr/local/bin/framering" in copies
+    assert "ldconfig" in runs and "grep 'not found'" in runs and "framering --version" in runs
+    build = " ".join(r for s, w, r in instructions(DEPLOY / "Dockerfile") if s == 0 and w == "RUN")
+    assert "deploy/runtime-libs.sh" in build and "/runtime-base-packages.txt" in build
 
 
 def test_image_runs_framering_as_non_root_with_a_health_check():

@@ -1,12 +1,18 @@
-"""deploy/k8s: the kustomize base and overlay render; every framering pod shares one
+"""deploy/k8s: the kustomize base and overlay render (tests/deploy/kustomize_lite.py, the same
+output as kustomize, checked against a real one where installed); every framering pod shares one
 memory-backed /dev/shm big enough for its ring, and every container has limits, probes on
 its metrics port and a command line the binary accepts."""
+import json
+import re
+import shutil
 import subprocess
 
 import pytest
+import yaml
 
-from deploy_helpers import (DEPLOY, expand_k8s_args, ingest_ring_bytes, kustomize, option, parse_size,
-                            shm_needed)
+import kustomize_lite
+from deploy_helpers import (DEPLOY, expand_k8s_args, ingest_ring_bytes, kubectl_too_old, kustomize, option,
+                            parse_size, shm_needed)
 
 K8S = DEPLOY / "k8s"
 LAYOUTS = {"base": 1, "overlays/two-cameras": 2}
@@ -150,3 +156,52 @@ def test_network_policy_admits_only_prometheus_to_the_metrics_ports(path):
                 assert "namespaceSelector" in peer, "Prometheus of the monitoring namespace only"
             ports = {p["port"] for p in rule["ports"]}
             assert ports == metrics_ports, f"rule ports {ports} != metrics ports {metrics_ports}"
+
+
+def _comparable(docs):
+    """Documents sorted by kind and name, generated names without kustomize's content hash."""
+    text = json.dumps(docs, sort_keys=True)
+    for d in docs:
+        if d["kind"] in ("ConfigMap", "Secret"):
+            base = re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"])
+            text = re.sub(rf'"{re.escape(base)}-[a-z0-9]{{10}}"', lambda _: f'"{base}"', text)
+    return sorted(json.loads(text), key=lambda d: (d["kind"], d["metadata"]["name"]))
+
+
+@pytest.mark.parametrize("path", [*LAYOUTS, "monitoring"])
+def test_plain_python_render_is_kustomizes(path):
+    # The checks above read kustomize_lite's output; this keeps it honest where a kustomize that
+    # can build these manifests exists (an upstream kubectl >= 1.24; Debian 12 has none).
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("no kubectl to compare with (not a Debian 12 package); the checks above ran on kustomize_lite")
+    too_old = kubectl_too_old(kubectl)
+    if too_old:
+        pytest.skip(f"{too_old}; the checks above ran on kustomize_lite")
+    out = subprocess.run([kubectl, "kustomize", str(K8S / path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    real = [d for d in yaml.safe_load_all(out.stdout) if d]
+    assert _comparable(kustomize_lite.render(K8S / path)) == _comparable(real)
+
+
+def test_render_refuses_what_it_does_not_understand(tmp_path):
+    # A kustomization field the plain renderer ignored would leave the checks above blind to it.
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"resources": [str(K8S / "camera")], "patches": [{"path": "p.yaml"}]}))
+    with pytest.raises(kustomize_lite.KustomizeError, match="patches"):
+        kustomize_lite.render(tmp_path)
+
+
+def test_render_applies_suffix_labels_and_merged_config():
+    config_maps, deployments, services = rendered("overlays/two-cameras")
+    assert sorted(config_maps) == ["framering-camera-cam0", "framering-camera-cam1"]
+    assert config_maps["framering-camera-cam1"]["data"]["FRAMERING_WIDTH"] == "1280"  # merged over the template
+    assert config_maps["framering-camera-cam1"]["data"]["FRAMERING_PIX_FMT"] == "bgr24"  # kept from it
+    for d in deployments:
+        camera = d["metadata"]["name"].rsplit("-", 1)[1]
+        assert d["spec"]["selector"]["matchLabels"]["framering.io/camera"] == camera
+        assert d["spec"]["template"]["metadata"]["labels"]["framering.io/camera"] == camera
+        refs = {r["configMapRef"]["name"] for c in d["spec"]["template"]["spec"]["containers"]
+                for r in c.get("envFrom", [])}
+        assert refs == {f"framering-camera-{camera}"}
+        assert {c["image"] for c in d["spec"]["template"]["spec"]["containers"]} == {"framering:0.1.0"}
