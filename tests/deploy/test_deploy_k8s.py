@@ -148,12 +148,12 @@ def test_network_policy_admits_only_prometheus_to_the_metrics_ports(path):
             assert rule.get("from"), "a rule without `from` admits every source"
             for peer in rule["from"]:
                 assert "ipBlock" not in peer
-                names = [v for e in peer["podSelector"].get("matchExpressions", [])
-                         if e["key"] == "app.kubernetes.io/name" for v in e["values"]]
-                names += [v for k, v in peer["podSelector"].get("matchLabels", {}).items()
-                          if k == "app.kubernetes.io/name"]
-                assert names == ["prometheus"], peer
-                assert "namespaceSelector" in peer, "Prometheus of the monitoring namespace only"
+                # Only the monitoring namespace. No podSelector: kustomize would add framering's
+                # own selector labels to it, and then no Prometheus pod could match.
+                assert "podSelector" not in peer, peer
+                wanted = [e for e in peer["namespaceSelector"].get("matchExpressions", [])
+                          if e["key"] == "framering.io/monitoring"]
+                assert wanted and wanted[0]["values"] == ["true"], peer
             ports = {p["port"] for p in rule["ports"]}
             assert ports == metrics_ports, f"rule ports {ports} != metrics ports {metrics_ports}"
 
