@@ -136,8 +136,11 @@ class Prometheus:
     def rules(self):
         return [r for g in self.api("rules")["groups"] for r in g["rules"]]
 
-    def active_alerts(self):
-        return [a for a in self.api("alerts")["alerts"] if a["state"] in ("pending", "firing")]
+    def firing_alerts(self):
+        """Alerts that fired. A pending one only saw its condition true at one evaluation (a
+        busy machine can make a worker's lag grow for a moment); it fires only if the condition
+        lasts the rule's `for:` duration, which is what the rules promise to report."""
+        return [a for a in self.api("alerts")["alerts"] if a["state"] == "firing"]
 
     def wait_until_scraped_with_rules(self, timeout=90):
         wait_for(self.ready, timeout=timeout, interval=0.5, what="prometheus to be ready")

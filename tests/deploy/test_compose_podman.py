@@ -129,7 +129,7 @@ def test_workers_analyse_frames_and_prometheus_scrapes_with_rules_quiet(stack, t
         prometheus.wait_until_scraped_with_rules(timeout=180)
         assert len(prometheus.targets_up()[1]) == 3
         assert len(prometheus.rules()) == 7
-        assert prometheus.active_alerts() == []
+        assert prometheus.firing_alerts() == []
     finally:
         for p in procs.procs:
             p.terminate()

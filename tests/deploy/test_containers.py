@@ -177,7 +177,7 @@ def test_prometheus_scrapes_every_container_and_no_alert_fires(stack, prometheus
     assert len(targets) == 3
     rules = prometheus.rules()
     assert len(rules) == 7 and all(r["health"] == "ok" for r in rules), rules
-    assert prometheus.active_alerts() == []
+    assert prometheus.firing_alerts() == []
     analysed = prometheus.query('sum by (worker) (framering_frames_read_total{job="framering-worker"})')
     assert len(analysed) == 2
 
