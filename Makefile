@@ -18,10 +18,10 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check image format clean help
+.PHONY: deps configure build test test-tsan demo bench chaos fuzz fresh-check minimal-check image format clean help
 
 help:
-	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | fresh-check | image | fuzz | chaos | format | clean"
+	@echo "make deps | build | test [PRESET=release|debug|asan|tsan] | demo [DEMO_SECONDS=N] | bench [QUICK=1] | fresh-check | minimal-check | image | fuzz | chaos | format | clean"
 
 deps:
 	./scripts/deps.sh
@@ -29,7 +29,7 @@ deps:
 configure: deps
 	cmake --preset $(PRESET)
 
-# build/bin points at the preset just built, so `build/bin/framering` (DESIGN.md's path) works.
+# build/bin points at the preset just built, so `build/bin/framering` (docs/design.md's path) works.
 build: configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 	ln -sfn $(PRESET)/bin build/bin
@@ -63,6 +63,10 @@ chaos: build
 # Bounded libFuzzer runs, FUZZ_SECONDS (default 60) per target (clang `fuzz` preset).
 fuzz:
 	./tests/fuzz/run_fuzzers.sh $(or $(FUZZ_SECONDS),60)
+
+# The release image's configuration: the binary alone, without GTest, Google Benchmark or ZeroMQ.
+minimal-check: deps
+	./scripts/check-minimal-build.sh
 
 # The README's two commands on a minimal Debian 12 root made with debootstrap (needs root; ~15 min).
 fresh-check:

@@ -1,6 +1,6 @@
 // Each subcommand lives in its own file and registers itself on the root CLI11 app.
-// The callback stores the process exit code in `exit_code` (DESIGN.md: 0 ok, 2 usage/config,
-// 3 source failed, 4 ring error).
+// The callback stores the process exit code in `exit_code` (docs/design.md: 0 ok, 1 runtime
+// failure, 2 usage/config, 3 source failed, 4 ring error).
 #pragma once
 
 namespace CLI {

@@ -6,6 +6,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/frame.h>
+#include <libavutil/version.h>
 #include <libswscale/swscale.h>
 }
 
@@ -42,6 +43,16 @@ using CodecPtr = std::unique_ptr<AVCodecContext, CodecFreer>;
 using FramePtr = std::unique_ptr<AVFrame, FrameFreer>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketFreer>;
 using SwsPtr = std::unique_ptr<SwsContext, SwsFreer>;
+
+// Whether the decoder marked `frame` as a keyframe. FFmpeg 6.1 (libavutil 58.29.100) moved this
+// into AVFrame::flags and deprecated `key_frame`; Debian 12's FFmpeg 5.1 has only `key_frame`.
+inline bool is_keyframe(const AVFrame& frame) {
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 29, 100)
+  return (frame.flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+  return frame.key_frame != 0;
+#endif
+}
 
 FramePtr make_frame();    // throws std::bad_alloc
 PacketPtr make_packet();  // throws std::bad_alloc

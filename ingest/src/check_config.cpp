@@ -14,6 +14,7 @@
 #include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/geometry.hpp"
+#include "framering/ringbuf/header.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "npy_files.hpp"
 #include "publisher.hpp"
@@ -106,9 +107,12 @@ void validate_options(const IngestOptions& o, bool check_source) {
                       std::to_string(o.height) + " exceeds " + std::to_string(kMaxDimension) +
                       " pixels per side; choose a smaller ring geometry");
   }
-  if (o.slots < 1 || o.slots > ring::kMaxSlots) {
-    throw ConfigError("--slots " + std::to_string(o.slots) + " must be between 1 and " +
-                      std::to_string(ring::kMaxSlots));
+  try {
+    // The ring owns the slot-count rule; ask it with the smallest geometry so --check-config
+    // refuses exactly what creating the ring would.
+    ring::plan_layout(o.ring, ring::Geometry::image(1, 1, ring::PixFmt::kGray8), o.slots);
+  } catch (const ring::RingError& e) {
+    throw ConfigError(e.what());
   }
   if (o.max_retries && *o.max_retries < -1) {
     throw ConfigError("--max-retries must be -1 (unlimited) or a count >= 0");

@@ -67,7 +67,7 @@ class FrameEmitter {
     }
     slot.pts_ns = pts_ns;
     slot.capture_realtime_ns = capture_ns;
-    if (frame.key_frame) slot.flags |= ring::kFlagKeyframe;
+    if (is_keyframe(frame)) slot.flags |= ring::kFlagKeyframe;
     if (decode_error) slot.flags |= ring::kFlagDecodeError;
     if (frame.width != ring_w || frame.height != ring_h) slot.flags |= ring::kFlagResized;
     publisher_.publish(std::move(slot));

@@ -255,7 +255,7 @@ class Ring:
         self.counters = ReaderCounters()
         cursor = self.cursor
         if start == "oldest":  # the oldest frame certainly intact, as the C++ worker starts
-            self.position = max(0, cursor - self._map.info.slots + 1)
+            self.position = self._oldest_intact(cursor)
         elif start == "next":
             self.position = cursor
         else:
@@ -505,12 +505,19 @@ class Ring:
             else:
                 return  # NOT_YET / WRITER_GONE: timed out, or the writer is gone (until_gone)
 
+    def _oldest_intact(self, cursor):
+        """The oldest frame certainly intact, as workers/src/follower.cpp computes it: a live
+        writer may be overwriting the slot of frame cursor - slots right now; a closed or dead
+        one left every slot as it was, so all `slots` frames are intact."""
+        held = self.slots - 1 if self.writer_alive() else self.slots
+        return cursor - held if cursor > held else 0
+
     def _stream_start(self, mode, member):
         """Where a stream over a new writer's ring begins, as the C++ worker's follower does:
         every: the oldest frame certainly intact; latest: the newest frame (of this member)."""
         cursor, slots = self.cursor, self.slots
         if mode == "every":
-            return cursor - slots + 1 if cursor >= slots else 0
+            return self._oldest_intact(cursor)
         newest = cursor - 1 if member is None else member.last_owned(cursor - 1)
         return newest if cursor > 0 and newest is not None else 0
 

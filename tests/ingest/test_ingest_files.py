@@ -218,6 +218,21 @@ def test_check_config(framering_bin, ring_name, tmp_path):
     assert not list(SHM.glob(f"framering.{ring_name}"))
 
 
+def test_check_config_refuses_the_slot_counts_the_ring_refuses(framering_bin, ring_name):
+    def ingest(slots, *extra):
+        return subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
+                               "--slots", str(slots), "--metrics-addr", "0", *extra],
+                              capture_output=True, text=True, env=ENV, timeout=60)
+    for slots in (0, 1, 65537):
+        checked = ingest(slots, "--check-config")
+        assert checked.returncode == 2 and "--slots" in checked.stderr, (slots, checked.stderr)
+    run = ingest(1, "--max-frames", "1")  # what --check-config predicts is what a run does
+    assert run.returncode == 2 and "--slots" in run.stderr
+    for slots in (2, 65536):
+        assert ingest(slots, "--check-config").returncode == 0
+    assert not list(SHM.glob(f"framering.{ring_name}"))
+
+
 def test_live_writer_refuses_second_ingest_with_exit_4(framering_bin, ring_name, procs):
     first = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
                          "--realtime", "--loop", "--metrics-addr", "0"], env=ENV)

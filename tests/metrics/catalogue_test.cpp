@@ -1,4 +1,4 @@
-// The catalogue over real HTTP: every DESIGN.md metric name is served, values move, the text
+// The catalogue over real HTTP: every docs/design.md metric name is served, values move, the text
 // passes `promtool check metrics`, bind and address errors are clear.
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@ using framering::test::http_get;
 
 namespace {
 
-// The contract's list (DESIGN.md "Metrics"), spelled here independently of the catalogue.
+// The contract's list (docs/design.md "Metrics"), spelled here independently of the catalogue.
 const std::vector<std::string> kDesignMetrics = {"framering_frames_published_total",
                                                  "framering_bytes_published_total",
                                                  "framering_frames_read_total",

@@ -122,3 +122,25 @@ def test_cpp_group_member_takes_the_frames_python_member_owns(framering_bin, rin
     crcs = crcs_of(events)
     assert sorted(crcs) == owned
     assert all(crcs[n] == f"{zlib.crc32(np.full(256, n, np.uint8)) & 0xFFFFFFFF:08x}" for n in owned)
+
+
+def test_ring_starts_where_the_cpp_worker_starts_once_the_writer_is_gone(framering_bin, ring_name,
+                                                                        procs, tmp_path,
+                                                                        private_shm):
+    # A closed writer left every slot intact: both start at cursor - slots (frame 2 of 0..5 in a
+    # 4-slot ring); while a writer is alive both start one frame later (cursor - slots + 1).
+    w = framering.Writer(ring_name, shape=(16,), dtype=np.uint8, slots=4, keep=True)
+    for n in range(6):
+        w.write(np.full(16, n, np.uint8))
+    with framering.Ring(ring_name) as live:
+        assert live.position == 3
+    w.close()
+    with framering.Ring(ring_name) as ring:
+        assert ring.state_name == "CLOSED" and ring.position == 2
+        assert [f.frame_no for f in ring.frames(timeout=1)] == [2, 3, 4, 5]
+    events = tmp_path / "sums.jsonl"
+    worker = procs.start([framering_bin, "worker", "--ring", ring_name, "--analytic", "checksum",
+                          "--mode", "every", "--events", str(events), "--metrics-addr", "0",
+                          "--max-frames", "4"], text=True, env=py_env())
+    assert worker.wait(timeout=60) == 0
+    assert sorted(crcs_of(events)) == [2, 3, 4, 5]

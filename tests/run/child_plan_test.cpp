@@ -1,4 +1,4 @@
-// Command lines the supervisor builds for ingest and workers (DESIGN.md's flags).
+// Command lines the supervisor builds for ingest and workers (docs/design.md's flags).
 #include <gtest/gtest.h>
 
 #include <algorithm>

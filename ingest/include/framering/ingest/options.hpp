@@ -1,4 +1,4 @@
-// Everything `framering ingest` can be told on its command line (DESIGN.md, "Commands").
+// Everything `framering ingest` can be told on its command line (docs/design.md, "Commands").
 #pragma once
 
 #include <sys/types.h>

@@ -1,4 +1,4 @@
-// The metric catalogue: the one place that spells framering_* metric names (DESIGN.md).
+// The metric catalogue: the one place that spells framering_* metric names (docs/design.md).
 // An Endpoint owns the process's prometheus-cpp Registry, creates every family at start-up and
 // hands out typed handles; hot loops keep the references and never call Family::Add().
 //

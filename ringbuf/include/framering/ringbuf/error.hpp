@@ -1,5 +1,5 @@
 // Errors from creating or attaching a ring. Each carries the CLI exit code it maps to
-// (DESIGN.md: 2 usage/config, 4 ring error) and a message that says what to do next.
+// (docs/design.md: 2 usage/config, 4 ring error) and a message that says what to do next.
 #pragma once
 
 #include <stdexcept>

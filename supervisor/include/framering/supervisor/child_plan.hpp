@@ -1,4 +1,4 @@
-// Which processes a config asks for, and their exact command lines (the flags of DESIGN.md's
+// Which processes a config asks for, and their exact command lines (the flags of docs/design.md's
 // `framering ingest` and `framering worker`). Pure: the same config always gives the same plan.
 #pragma once
 
