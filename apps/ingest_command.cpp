@@ -21,6 +21,7 @@ struct IngestFlags {
   std::string pix_fmt;
   std::string shm_mode = "0600";
   std::string shm_group;
+  std::string decode = "all";
   std::int64_t max_retries = -2;  // -2: not given (per-source default)
   bool check_config = false;
 };
@@ -53,6 +54,9 @@ std::string finish_options(IngestFlags& f) {
     }
   }
   if (f.max_retries != -2) f.options.max_retries = f.max_retries;
+  if (!ingest::parse_decode_mode(f.decode, f.options.decode)) {
+    return "--decode '" + f.decode + "' is not one of all, keyframes";
+  }
   return "";
 }
 
@@ -88,6 +92,14 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
                   "seconds without data before a network source counts as down")
       ->capture_default_str();
   sub->add_option("--decode-threads", o.decode_threads, "decoder threads (0: auto)")
+      ->capture_default_str();
+  sub->add_option("--decode", flags->decode,
+                  "all: every frame; keyframes: decode and publish keyframes only (typically "
+                  "one every 1-2 s; frame numbers stay dense, pts_ns tells the time)")
+      ->capture_default_str();
+  sub->add_option("--fps", o.max_fps,
+                  "publish at most N frames per second of source time; the others are decoded "
+                  "(the codec needs them) but neither converted nor written (0: every frame)")
       ->capture_default_str();
   sub->add_option("--metrics-addr", o.metrics_addr,
                   "HOST:PORT serving /metrics (Prometheus text only, never pictures); \"0\" "

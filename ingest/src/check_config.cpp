@@ -128,6 +128,13 @@ void validate_options(const IngestOptions& o, bool check_source) {
   if (o.decode_threads < 0 || o.decode_threads > 64) {
     throw ConfigError("--decode-threads must be 0 (auto) to 64");
   }
+  if (o.max_fps != 0.0 && !(o.max_fps >= kMinMaxFps && o.max_fps <= kMaxMaxFps)) {
+    throw ConfigError("--fps must be between 0.1 and 1000 frames per second (or 0: every frame)");
+  }
+  if (spec.kind == SourceKind::kNpy && (o.max_fps != 0.0 || o.decode != DecodeMode::kAll)) {
+    throw ConfigError("--fps and --decode keyframes do not apply to " + label +
+                      ": .npy arrays have neither timestamps nor keyframes");
+  }
   if (!(o.io_timeout_s > 0.0) || o.io_timeout_s > 3600.0) {
     throw ConfigError("--timeout must be between 0 and 3600 seconds");
   }

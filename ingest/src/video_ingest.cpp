@@ -44,13 +44,14 @@ class FrameEmitter {
   }
 
   void emit(AVFrame& frame, bool decode_error) {
+    const std::int64_t pts_ns = frame_pts_ns(frame);
+    if (decimated(pts_ns)) return;
     if (!publisher_.has_ring()) open_ring(frame);
     const ring::Geometry& g = publisher_.geometry();
     const auto ring_w = static_cast<int>(g.width());
     const auto ring_h = static_cast<int>(g.height());
     note_size(frame.width, frame.height, ring_w, ring_h);
 
-    const std::int64_t pts_ns = frame_pts_ns(frame);
     // A live source arrives at its own pace; pacing it again would only add latency.
     if (options_.realtime && !live_) pace(pts_ns);
     if (stop_requested() || !publisher_.wait_for_readers()) return;
@@ -80,11 +81,33 @@ class FrameEmitter {
     const std::uint32_t h =
         options_.height ? options_.height : static_cast<std::uint32_t>(frame.height);
     ring::Geometry g = ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24));
-    if (rate_.num > 0 && rate_.den > 0) {
-      g.rate_num = static_cast<std::uint32_t>(rate_.num);
-      g.rate_den = static_cast<std::uint32_t>(rate_.den);
+    // The header's rate is the rate frames arrive in the ring: the source's, or --fps when lower;
+    // unknown (0/1) for keyframes only, whose spacing is the source's GOP.
+    AVRational rate = rate_;
+    if (options_.decode == DecodeMode::kKeyframes) rate = {0, 1};
+    if (interval_ns_ > 0 && (rate.num <= 0 || av_q2d(rate) > options_.max_fps)) {
+      rate = av_d2q(options_.max_fps, 1000);
+    }
+    if (rate.num > 0 && rate.den > 0) {
+      g.rate_num = static_cast<std::uint32_t>(rate.num);
+      g.rate_den = static_cast<std::uint32_t>(rate.den);
     }
     publisher_.open_ring(g);
+  }
+
+  // --fps: true for a frame that comes sooner (in source time) than 1/fps after the previous
+  // published one; it was decoded, but is neither converted nor written. Published frames stay
+  // on a 1/fps grid so the average rate is the one asked for even when 1/fps is not a whole
+  // number of source frames; a jump in time (--loop, a reconnect, a camera's clock) restarts
+  // the grid at the frame after it.
+  bool decimated(std::int64_t pts_ns) {
+    if (interval_ns_ == 0) return false;
+    if (next_due_ns_ && pts_ns >= last_published_ns_ && pts_ns < *next_due_ns_) return true;
+    const bool on_grid =
+        next_due_ns_ && pts_ns >= last_published_ns_ && pts_ns - *next_due_ns_ < interval_ns_;
+    next_due_ns_ = (on_grid ? *next_due_ns_ : pts_ns) + interval_ns_;
+    last_published_ns_ = pts_ns;
+    return false;
   }
 
   void note_size(int w, int h, int ring_w, int ring_h) {
@@ -145,6 +168,11 @@ class FrameEmitter {
   std::int64_t last_pts_ns_ = 0;
   bool have_last_pts_ = false;
   std::optional<std::pair<Clock::time_point, std::int64_t>> pacing_anchor_;
+  const std::int64_t interval_ns_ = options_.max_fps > 0
+                                        ? static_cast<std::int64_t>(1e9 / options_.max_fps)
+                                        : 0;
+  std::optional<std::int64_t> next_due_ns_;
+  std::int64_t last_published_ns_ = 0;
 };
 
 }  // namespace
@@ -154,9 +182,13 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   const std::int64_t max_retries = options.max_retries.value_or(spec.live() ? -1 : 0);
   InputSettings settings;
   settings.decode_threads = options.decode_threads;
+  settings.keyframes_only = options.decode == DecodeMode::kKeyframes;
   settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
   settings.label = label;
 
+  if (options.decode == DecodeMode::kKeyframes)
+    spdlog::info("decoding keyframes only (--decode keyframes)");
+  if (options.max_fps > 0) spdlog::info("publishing at most {} frames/s (--fps)", options.max_fps);
   FrameEmitter emitter(options, spec.live(), publisher);
   FramePtr frame = make_frame();
   Backoff backoff;

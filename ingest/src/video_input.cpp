@@ -201,6 +201,9 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
   // Frame threading adds a frame of latency per thread; a live camera wants slices only.
   decoder_->thread_type = spec.live() ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
   decoder_->pkt_timebase = stream->time_base;
+  // --decode keyframes: the decoder itself drops every other frame (what `ffprobe -skip_frame
+  // nokey` counts), so the skipped frames cost a packet parse, not a decode.
+  if (settings.keyframes_only) decoder_->skip_frame = AVDISCARD_NONKEY;
   ret = avcodec_open2(decoder_.get(), codec, nullptr);
   if (ret < 0) {
     throw SourceError("cannot open the " + std::string(codec->name) + " decoder for " +

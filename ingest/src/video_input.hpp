@@ -20,6 +20,7 @@ class SourceError : public std::runtime_error {
 
 struct InputSettings {
   int decode_threads = 0;                        // 0: auto
+  bool keyframes_only = false;                   // --decode keyframes
   std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
   std::string label;                             // redacted source, for messages
 };

@@ -38,6 +38,8 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
     if (cam.decode_threads) {
       a.insert(a.end(), {"--decode-threads", std::to_string(*cam.decode_threads)});
     }
+    if (cam.decode) a.insert(a.end(), {"--decode", *cam.decode});
+    if (cam.fps) a.insert(a.end(), {"--fps", std::to_string(*cam.fps)});
     if (cam.wait_for_workers) {
       std::uint32_t processes = 0;
       for (const WorkerConfig& w : cam.workers) processes += w.replicas;

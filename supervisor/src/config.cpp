@@ -1,5 +1,7 @@
 #include "framering/supervisor/config.hpp"
 
+#include "framering/ingest/decode_mode.hpp"
+
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -260,10 +262,22 @@ class Parser {
     cam.line = line_of(e.key_node);
     bool have_source = false;
     YAML::Node wait_node;
-    const std::vector<std::string> keys = {
-        "source",           "ring",    "size",       "pix_fmt",     "slots",
-        "realtime",         "loop",    "max_frames", "max_retries", "decode_threads",
-        "wait_for_workers", "workers", "preview",    "preview_host"};
+    const std::vector<std::string> keys = {"source",
+                                           "ring",
+                                           "size",
+                                           "pix_fmt",
+                                           "slots",
+                                           "realtime",
+                                           "loop",
+                                           "max_frames",
+                                           "max_retries",
+                                           "decode_threads",
+                                           "decode",
+                                           "fps",
+                                           "wait_for_workers",
+                                           "workers",
+                                           "preview",
+                                           "preview_host"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
@@ -301,6 +315,15 @@ class Parser {
         cam.max_retries = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 1000000));
       } else if (f.key == "decode_threads") {
         cam.decode_threads = static_cast<std::uint32_t>(uinteger(f.value, key, 0, 64));
+      } else if (f.key == "decode") {
+        cam.decode = string(f.value, key);
+        framering::ingest::DecodeMode mode;
+        if (!framering::ingest::parse_decode_mode(*cam.decode, mode)) {
+          fail(f.value, key, "expected all or keyframes, got '" + *cam.decode + "'");
+        }
+      } else if (f.key == "fps") {
+        cam.fps =
+            number(f.value, key, framering::ingest::kMinMaxFps, framering::ingest::kMaxMaxFps);
       } else if (f.key == "wait_for_workers") {
         cam.wait_for_workers = boolean(f.value, key);
         wait_node = f.value;

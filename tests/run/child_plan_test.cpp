@@ -212,3 +212,30 @@ TEST(ChildPlan, MqttUrlReachesWorkersInTheEnvironmentNeverInArgs) {
     }
   }
 }
+
+TEST(ChildPlan, DecodeModesReachTheIngest) {
+  const auto plan = fs::plan_children(
+      fs::parse_config("cameras:\n  a:\n    source: x.mp4\n    decode: keyframes\n    fps: 2.5\n"
+                       "    workers:\n      motion: {}\n",
+                       "d.yaml"),
+      {});
+  ASSERT_FALSE(plan.empty());
+  EXPECT_TRUE(has_pair(plan[0].args, "--decode", "keyframes"));
+  const auto fps = std::find(plan[0].args.begin(), plan[0].args.end(), "--fps");
+  ASSERT_NE(fps, plan[0].args.end());
+  EXPECT_DOUBLE_EQ(std::stod(*(fps + 1)), 2.5);
+}
+
+TEST(ChildPlan, BadDecodeModesNameTheKey) {
+  for (const char* bad : {"    decode: some\n", "    fps: 0\n", "    fps: 2000\n"}) {
+    try {
+      fs::parse_config(std::string("cameras:\n  a:\n    source: x.mp4\n") + bad, "d.yaml");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const fs::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("cameras.a.") +
+                                           (bad[4] == 'd' ? "decode" : "fps")),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}

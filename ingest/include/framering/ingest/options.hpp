@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framering/ingest/decode_mode.hpp"
 #include "framering/ringbuf/layout.hpp"
 
 namespace framering::ingest {
@@ -25,6 +26,8 @@ struct IngestOptions {
   std::uint64_t max_frames = 0;             // 0: no limit
   std::optional<std::int64_t> max_retries;  // unset: unlimited for RTSP, 0 otherwise; -1 unlimited
   int decode_threads = 0;                   // 0: libavcodec picks
+  DecodeMode decode = DecodeMode::kAll;
+  double max_fps = 0;  // --fps: publish at most this many frames per second of source time (0: all)
   std::string metrics_addr = "127.0.0.1:9464";
   // Opt-in picture server (HOST:PORT; "": none). Never the metrics port: see preview.hpp.
   std::string preview_addr;

@@ -53,6 +53,8 @@ struct CameraConfig {
   std::optional<std::uint64_t> max_frames;
   std::optional<std::uint32_t> max_retries;
   std::optional<std::uint32_t> decode_threads;
+  std::optional<std::string> decode;  // ingest --decode: all | keyframes
+  std::optional<double> fps;          // ingest --fps: publish at most this many frames/s
   // Files: ingest waits for all of this camera's worker processes and never overwrites a frame
   // one of them has not read (ingest --wait-for-readers <worker processes>).
   bool wait_for_workers = false;
