@@ -181,6 +181,10 @@ std::uint32_t PipelineStats::total_restarts() const {
 }
 
 std::string PipelineStats::progress_line() const {
+  const std::string tail = " | drops " + std::to_string(total_drops()) + " | events " +
+                           std::to_string(total_events()) + " | restarts " +
+                           std::to_string(total_restarts());
+  if (cameras_.size() > kCompactAbove) return compact_progress() + tail;
   std::string out;
   for (const CameraStats& cam : cameras_) {
     out += (out.empty() ? "" : " | ") + cam.camera + " " + fixed1(cam.fps) + " fps in:";
@@ -188,13 +192,33 @@ std::string PipelineStats::progress_line() const {
       if (w.camera == cam.camera) out += " " + w.worker_id + " " + fixed1(w.fps);
     }
   }
-  out += " | drops " + std::to_string(total_drops()) + " | events " +
-         std::to_string(total_events()) + " | restarts " + std::to_string(total_restarts());
-  return out;
+  return out + tail;
+}
+
+std::string PipelineStats::compact_progress() const {
+  double in = 0;
+  const CameraStats* slowest_cam = &cameras_.front();
+  for (const CameraStats& cam : cameras_) {
+    in += cam.fps;
+    if (cam.fps < slowest_cam->fps) slowest_cam = &cam;
+  }
+  std::string out = std::to_string(cameras_.size()) + " cameras " + fixed1(in) +
+                    " fps in (slowest " + slowest_cam->camera + " " + fixed1(slowest_cam->fps) +
+                    ")";
+  if (workers_.empty()) return out;
+  double analysed = 0;
+  const WorkerStats* slowest = &workers_.front();
+  for (const WorkerStats& w : workers_) {
+    analysed += w.fps;
+    if (w.fps < slowest->fps) slowest = &w;
+  }
+  return out + " | " + std::to_string(workers_.size()) + " workers " + fixed1(analysed) +
+         " fps (slowest " + slowest->label + " " + fixed1(slowest->fps) + ")";
 }
 
 std::string PipelineStats::summary(double elapsed_s) const {
   std::string out = "framering run summary (" + fixed1(elapsed_s) + " s)\n";
+  if (cameras_.size() > kCompactAbove) return out + compact_summary(elapsed_s);
   for (const CameraStats& cam : cameras_) {
     const double fps = elapsed_s > 0 ? static_cast<double>(cam.published) / elapsed_s : 0.0;
     out += "  camera " + cam.camera + " (ring " + cam.ring + "): " + std::to_string(cam.published) +
@@ -220,10 +244,31 @@ std::string PipelineStats::summary(double elapsed_s) const {
       out += ", " + std::to_string(w.restarts) + " restarts\n";
     }
   }
-  out += "  total: " + std::to_string(total_events()) + " events, " +
+  return out + totals();
+}
+
+std::string PipelineStats::compact_summary(double elapsed_s) const {
+  std::string out;
+  for (const CameraStats& cam : cameras_) {
+    const double fps = elapsed_s > 0 ? static_cast<double>(cam.published) / elapsed_s : 0.0;
+    out += "  " + cam.camera + ": " + std::to_string(cam.published) + " frames (" + fixed1(fps) +
+           " fps)";
+    for (const WorkerStats& w : workers_) {
+      if (w.camera != cam.camera) continue;
+      out += "; " + w.worker_id + " " + std::to_string(w.frames_read) + " read, " +
+             std::to_string(w.drops()) + " dropped, " + std::to_string(w.events) + " events";
+      if (w.restarts) out += ", " + std::to_string(w.restarts) + " restarts";
+    }
+    if (cam.restarts) out += "; ingest " + std::to_string(cam.restarts) + " restarts";
+    out += "\n";
+  }
+  return out + totals();
+}
+
+std::string PipelineStats::totals() const {
+  return "  total: " + std::to_string(total_events()) + " events, " +
          std::to_string(total_drops()) + " frames dropped, " + std::to_string(total_restarts()) +
          " restarts\n";
-  return out;
 }
 
 }  // namespace framering::supervisor

@@ -188,13 +188,14 @@ TEST(Config, CheckSourcesNamesMissingFile) {
 }
 
 TEST(Config, ShippedConfigsParse) {
-  std::vector<std::filesystem::path> files = {std::filesystem::path(FRAMERING_SOURCE_DIR) /
-                                              "config" / "demo.yaml"};
-  for (const auto& entry : std::filesystem::directory_iterator(
-           std::filesystem::path(FRAMERING_SOURCE_DIR) / "config" / "examples")) {
-    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::vector<std::filesystem::path> files;
+  const std::filesystem::path config_dir = std::filesystem::path(FRAMERING_SOURCE_DIR) / "config";
+  for (const auto& dir : {config_dir, config_dir / "examples"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+    }
   }
-  EXPECT_GE(files.size(), 4u);
+  EXPECT_GE(files.size(), 5u);  // demo.yaml, cameras-16.yaml and the examples
   for (const auto& file : files) {
     SCOPED_TRACE(file.string());
     const fs::Config config = fs::load_config_file(file.string());

@@ -77,13 +77,20 @@ class PipelineStats {
   std::uint64_t total_drops() const;
   std::uint32_t total_restarts() const;
 
-  // "lobby 25.0 fps | motion 25.0 people-0 6.1 ... fps | drops 3 | events 41 | restarts 0"
+  // Up to kCompactAbove cameras: "lobby 25.0 fps in: motion 25.0 people-0 6.1 | drops 3 |
+  // events 41 | restarts 0". More: totals and the slowest camera and worker, so the line stays
+  // one line at 16 cameras.
   std::string progress_line() const;
-  // Multi-line end-of-run report.
+  // End-of-run report: a line per camera and per worker, or with more than kCompactAbove
+  // cameras one line per camera (its workers inline), then the totals.
   std::string summary(double elapsed_s) const;
+  static constexpr std::size_t kCompactAbove = 4;
 
  private:
   void sample_ring(CameraStats& cam, std::size_t index);
+  std::string compact_progress() const;
+  std::string compact_summary(double elapsed_s) const;
+  std::string totals() const;
   static void absorb(WorkerStats& w, const std::vector<ring::ReaderStatsSnapshot>& snapshots);
   std::vector<CameraStats> cameras_;
   std::vector<WorkerStats> workers_;
