@@ -72,7 +72,8 @@ def test_eight_cameras_two_workers_each_drop_nothing(framering_bin, private_shm,
         # 20 % for a loaded machine's scheduling).
         assert published >= 10 * running * 0.8, f"{line} ({running:.1f} s with all attached)"
         for worker, read, dropped in workers:
-            # Every mode reads all; all children get SIGTERM together, so an ingest may publish
-            # one last frame after its workers stopped.
-            assert int(dropped) == 0 and 0 <= published - int(read) <= 1, line
+            # Every mode reads all. At the stop the workers go first and their ingest keeps
+            # publishing until they are gone: frames nobody was left to read, not drops (up to
+            # 2 s of them, at 10 fps, on a loaded machine).
+            assert int(dropped) == 0 and 0 <= published - int(read) <= 20, line
     assert summary[len(per_camera) + 1].startswith("  total: ") and " 0 frames dropped" in out
