@@ -22,6 +22,7 @@ struct IngestFlags {
   std::string shm_mode = "0600";
   std::string shm_group;
   std::string decode = "all";
+  std::string scale;
   std::int64_t max_retries = -2;  // -2: not given (per-source default)
   bool check_config = false;
 };
@@ -54,6 +55,18 @@ std::string finish_options(IngestFlags& f) {
     }
   }
   if (f.max_retries != -2) f.options.max_retries = f.max_retries;
+  if (!f.scale.empty()) {
+    unsigned w = 0, h = 0;
+    char x = 0, extra = 0;
+    if (std::sscanf(f.scale.c_str(), "%u%c%u%c", &w, &x, &h, &extra) != 3 || x != 'x' || !w || !h) {
+      return "--scale '" + f.scale + "' is not WIDTHxHEIGHT, e.g. 640x360";
+    }
+    if ((f.options.width && f.options.width != w) || (f.options.height && f.options.height != h)) {
+      return "--scale " + f.scale + " and --width/--height disagree; give one of them";
+    }
+    f.options.width = w;
+    f.options.height = h;
+  }
   if (!ingest::parse_decode_mode(f.decode, f.options.decode)) {
     return "--decode '" + f.decode + "' is not one of all, keyframes";
   }
@@ -97,6 +110,10 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
                   "all: every frame; keyframes: decode and publish keyframes only (typically "
                   "one every 1-2 s; frame numbers stay dense, pts_ns tells the time)")
       ->capture_default_str();
+  sub->add_option("--scale", flags->scale,
+                  "WxH: publish frames at this detection size (the same as --width W --height H); "
+                  "decoders that can (MJPEG, MPEG-4 and H.263 kin) decode at 1/2, 1/4 or 1/8 size "
+                  "directly");
   sub->add_option("--fps", o.max_fps,
                   "publish at most N frames per second of source time; the others are decoded "
                   "(the codec needs them) but neither converted nor written (0: every frame)")

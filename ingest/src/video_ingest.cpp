@@ -183,6 +183,8 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   InputSettings settings;
   settings.decode_threads = options.decode_threads;
   settings.keyframes_only = options.decode == DecodeMode::kKeyframes;
+  settings.target_width = static_cast<int>(options.width);
+  settings.target_height = static_cast<int>(options.height);
   settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
   settings.label = label;
 
@@ -224,6 +226,10 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
     }
     spdlog::info("{} {}: {}", connected_before ? "reconnected to" : "opened", label,
                  input->describe());
+    if (input->lowres() > 0) {
+      spdlog::info("decoding at 1/{} size for the {}x{} ring (decoder lowres {})",
+                   1 << input->lowres(), options.width, options.height, input->lowres());
+    }
     emitter.start_pass(*input);
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;

@@ -204,6 +204,17 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
   // --decode keyframes: the decoder itself drops every other frame (what `ffprobe -skip_frame
   // nokey` counts), so the skipped frames cost a packet parse, not a decode.
   if (settings.keyframes_only) decoder_->skip_frame = AVDISCARD_NONKEY;
+  // A ring smaller than the source by a power of two: decoders that support it (MJPEG, the
+  // MPEG-4/H.263 family; not H.264) skip the fine detail instead of decoding it to scale it away.
+  if (settings.target_width > 0 && settings.target_height > 0) {
+    int lowres = 0;
+    while (lowres < codec->max_lowres &&
+           (decoder_->width >> (lowres + 1)) >= settings.target_width &&
+           (decoder_->height >> (lowres + 1)) >= settings.target_height) {
+      ++lowres;
+    }
+    decoder_->lowres = lowres;
+  }
   ret = avcodec_open2(decoder_.get(), codec, nullptr);
   if (ret < 0) {
     throw SourceError("cannot open the " + std::string(codec->name) + " decoder for " +

@@ -21,6 +21,7 @@ class SourceError : public std::runtime_error {
 struct InputSettings {
   int decode_threads = 0;                        // 0: auto
   bool keyframes_only = false;                   // --decode keyframes
+  int target_width = 0, target_height = 0;       // the ring's size, if fixed (--scale)
   std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
   std::string label;                             // redacted source, for messages
 };
@@ -51,6 +52,7 @@ class VideoInput {
   int width() const { return decoder_->width; }
   int height() const { return decoder_->height; }
   std::string describe() const;  // "h264 640x480 yuv420p 25 fps"
+  int lowres() const { return decoder_->lowres; }
 
  private:
   struct Interrupt {

@@ -1,4 +1,4 @@
-"""framering ingest's decode modes on a real H.264 file: --decode keyframes and --fps N."""
+"""framering ingest's decode modes on real files: --decode keyframes, --fps N and --scale WxH."""
 import subprocess
 import time
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from framering import parse_header
-from ingest_ring import SHM, RingFile, run_ingest, summary
+from ingest_ring import FLAG_RESIZED, SHM, RingFile, run_ingest, summary
 
 FPS = 30
 SECONDS = 4
@@ -92,8 +92,46 @@ def test_fps_publishes_at_most_n_per_second_of_source_and_of_wall_time(framering
 
 def test_fps_and_decode_are_checked_with_the_flag_named(framering_bin, ring_name, h264_file):
     for args, needle in [(["--fps", "0.01"], "--fps"), (["--fps", "5000"], "--fps"),
-                         (["--decode", "some"], "--decode 'some'")]:
+                         (["--decode", "some"], "--decode 'some'"),
+                         (["--scale", "640"], "--scale '640'"),
+                         (["--scale", "640x360", "--width", "320", "--height", "240"],
+                          "disagree")]:
         p = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source",
                             str(h264_file), "--check-config", *args],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode == 2 and needle in p.stderr, (args, p.stderr)
+
+
+def test_scale_decodes_at_a_lower_resolution_where_the_decoder_can(framering_bin, ring_name,
+                                                                   tmp_path):
+    vtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"  # MPEG-4 (msmpeg4v3), 768x576
+    rc, err = run_ingest(framering_bin, ring_name, vtest, "--keep", "--scale", "384x288",
+                         "--max-frames", "3")
+    assert rc == 0, err
+    assert "decoder lowres 1" in err, err
+    ring = RingFile(ring_name)
+    try:
+        # The decoder delivered 384x288 itself: nothing was scaled, so no frame says resized.
+        assert not any(ring.entry(n)["flags"] & FLAG_RESIZED for n in range(3))
+        got = ring.payload(2)
+    finally:
+        ring.close()
+    # The same picture as ffmpeg's own downscale of frame 2, within what two methods differ by.
+    want = subprocess.run(["ffmpeg", "-v", "error", "-i", vtest, "-vf", "select=eq(n\\,2),"
+                           "scale=384:288", "-frames:v", "1", "-pix_fmt", "bgr24", "-f", "rawvideo",
+                           "-"], capture_output=True, check=True).stdout
+    assert len(want) == len(got) == 384 * 288 * 3
+    mean_abs = sum(abs(a - b) for a, b in zip(got[::97], want[::97])) / len(got[::97])
+    assert mean_abs < 12, f"mean absolute difference {mean_abs:.1f} of 255"
+
+
+def test_scale_of_h264_scales_after_decoding(framering_bin, ring_name, h264_file):
+    rc, err = run_ingest(framering_bin, ring_name, h264_file, "--keep", "--scale", "160x120",
+                         "--max-frames", "2")
+    assert rc == 0, err
+    assert "lowres" not in err, "H.264 decoders cannot decode at a lower resolution"
+    ring = RingFile(ring_name)
+    try:
+        assert all(ring.entry(n)["flags"] & FLAG_RESIZED for n in range(2))
+    finally:
+        ring.close()
