@@ -43,6 +43,16 @@ class FrameEmitter {
     }
   }
 
+  // With --width/--height the geometry is known before any frame: the ring is created as soon
+  // as the source is open (so the header carries the source's frame rate) and readers can
+  // attach before the first frame. Called with no source open yet (it is down and being
+  // retried), the ring is created with an unknown rate (0/1), so readers need not wait for it.
+  void open_fixed_ring() {
+    if (publisher_.has_ring() || options_.width == 0) return;
+    publisher_.open_ring(with_rate(ring::Geometry::image(
+        options_.width, options_.height, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
+  }
+
   void emit(AVFrame& frame, bool decode_error) {
     if (!publisher_.has_ring()) open_ring(frame);
     const ring::Geometry& g = publisher_.geometry();
@@ -79,12 +89,17 @@ class FrameEmitter {
         options_.width ? options_.width : static_cast<std::uint32_t>(frame.width);
     const std::uint32_t h =
         options_.height ? options_.height : static_cast<std::uint32_t>(frame.height);
-    ring::Geometry g = ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24));
+    publisher_.open_ring(
+        with_rate(ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
+  }
+
+  // The open source's nominal frame rate into the header (0/1, "unknown", when it has none).
+  ring::Geometry with_rate(ring::Geometry g) const {
     if (rate_.num > 0 && rate_.den > 0) {
       g.rate_num = static_cast<std::uint32_t>(rate_.num);
       g.rate_den = static_cast<std::uint32_t>(rate_.den);
     }
-    publisher_.open_ring(g);
+    return g;
   }
 
   void note_size(int w, int h, int ring_w, int ring_h) {
@@ -187,12 +202,14 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
       input.emplace(spec, settings);
     } catch (const SourceError& e) {
       if (stop_requested()) break;
+      if (max_retries != 0) emitter.open_fixed_ring();  // readers may attach while we retry
       if (!retry_or_give_up(e.what())) return 3;
       continue;
     }
     spdlog::info("{} {}: {}", connected_before ? "reconnected to" : "opened", label,
                  input->describe());
     emitter.start_pass(*input);
+    emitter.open_fixed_ring();
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;
 
