@@ -1,9 +1,7 @@
 #include "ring_status.hpp"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -16,17 +14,16 @@ namespace framering::cli {
 
 namespace {
 
-const char* state_name(std::uint32_t state) {
+const char* state_name(ring::State state) {
   switch (state) {
-    case 0:
+    case ring::State::kInit:
       return "INIT";
-    case 1:
+    case ring::State::kLive:
       return "LIVE";
-    case 2:
+    case ring::State::kClosed:
       return "CLOSED";
-    default:
-      return "INVALID";
   }
+  return "INVALID";  // a value outside the enum, from a corrupt or newer segment
 }
 
 // Frames published in the last second, from the publish times still in the slot table. When
@@ -54,17 +51,31 @@ double fps_last_second(ring::Reader& reader) {
   return static_cast<double>(count - 1) * 1e9 / static_cast<double>(newest - oldest);
 }
 
+// `text` with anything outside printable ASCII replaced by '?' (for names taken from the
+// directory listing, which anyone can choose).
+std::string printable(std::string text) {
+  for (char& c : text) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return text;
+}
+
 std::string hex64(std::uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
   return buf;
 }
 
-// A reader is alive while its process exists and its heartbeat is recent (a stopped or hung
-// worker keeps its stats file but stops beating).
-bool reader_alive(std::int32_t pid, double heartbeat_age_s) {
-  if (pid <= 0 || heartbeat_age_s < 0 || heartbeat_age_s > 3.0) return false;
-  return ::kill(pid, 0) == 0 || errno == EPERM;
+// A live reader (it holds its stats file's lock) whose heartbeat is older than this is shown
+// as stalled: stopped (SIGSTOP), hung in its analytic, or starved of CPU. Workers beat at least
+// once per frame wait (well under a second), so 3 s is far outside normal jitter.
+constexpr double kStalledAfterS = 3.0;
+
+// "alive", "stalled" or "dead": liveness is the reader's lock alone (ring::reader_alive, read
+// into the snapshot); the heartbeat only tells a working reader from a stuck one.
+const char* reader_status(const ring::ReaderStatsSnapshot& s, double heartbeat_age_s) {
+  if (!s.alive) return "dead";
+  return heartbeat_age_s < 0 || heartbeat_age_s > kStalledAfterS ? "stalled" : "alive";
 }
 
 double rate(const nlohmann::json& now, const nlohmann::json& before, const char* key, double dt_s) {
@@ -118,7 +129,16 @@ nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& ow
   nlohmann::json readers = nlohmann::json::array();
   // Stats files are read from private copies and only from this user or the ring's owner: anyone
   // can create a file named like one.
-  for (const auto& s : ring::read_reader_stats(name, {::geteuid(), reader.owner()})) {
+  nlohmann::json rejected = nlohmann::json::array();
+  for (const std::string& path : ring::reader_stats_files(name)) {
+    ring::ReaderStatsFile file =
+        ring::inspect_reader_stats_file(path, name, {::geteuid(), reader.owner()});
+    if (!file.stats) {
+      // The file name passed the ring-name prefix; its tail is whatever its creator chose.
+      rejected.push_back({{"file", printable(path)}, {"reason", file.rejected}});
+      continue;
+    }
+    const ring::ReaderStatsSnapshot& s = *file.stats;
     const bool same_epoch = s.epoch == info.epoch;
     const double hb_age = s.heartbeat_ns && now >= s.heartbeat_ns
                               ? static_cast<double>(now - s.heartbeat_ns) / 1e9
@@ -134,13 +154,15 @@ nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& ow
          {"bytes_copied", s.bytes_copied},
          {"dropped", {{"lapped", s.lapped}, {"torn", s.torn}, {"skipped", s.skipped}}},
          {"heartbeat_age_s", hb_age},
-         {"alive", reader_alive(s.pid, hb_age)},
+         {"alive", s.alive},
+         {"status", reader_status(s, hb_age)},
          {"same_epoch", same_epoch},
          {"fps", nullptr},  // add_rates()
          {"mb_per_s_in_place", nullptr},
          {"drops_per_s", nullptr}});
   }
   j["readers"] = readers;
+  j["rejected_stats_files"] = rejected;
   return j;
 }
 
@@ -191,22 +213,28 @@ void print_status_table(const nlohmann::json& rings, std::ostream& out) {
                   geometry.c_str(), r["cursor"].get<std::uint64_t>(), r["fps"].get<double>(),
                   fmt_rate(r["mb_per_s"]).c_str());
     out << line;
+    for (const auto& f : r["rejected_stats_files"]) {
+      out << "  ignored " << f["file"].get<std::string>() << ": " << f["reason"].get<std::string>()
+          << "\n";
+    }
     if (r["readers"].empty()) continue;
-    std::snprintf(line, sizeof line, "  %-20s %7s %-5s %10s %6s %7s %9s %8s %6s %8s %6s %10s\n",
-                  "READER", "PID", "ALIVE", "POS", "LAG", "FPS", "MB/s_IN", "LAPPED", "TORN",
-                  "SKIPPED", "DROP/s", "COPIED_B");
+    std::snprintf(line, sizeof line, "  %-20s %7s %-7s %6s %10s %6s %7s %9s %8s %6s %8s %6s %10s\n",
+                  "READER", "PID", "STATUS", "HB_S", "POS", "LAG", "FPS", "MB/s_IN", "LAPPED",
+                  "TORN", "SKIPPED", "DROP/s", "COPIED_B");
     out << line;
     for (const auto& rd : r["readers"]) {
       std::snprintf(
           line, sizeof line,
-          "  %-20s %7d %-5s %10" PRIu64 " %6" PRIu64 " %7s %9s %8" PRIu64 " %6" PRIu64 " %8" PRIu64
-          " %6s %10" PRIu64 "\n",
+          "  %-20s %7d %-7s %6s %10" PRIu64 " %6" PRIu64 " %7s %9s %8" PRIu64 " %6" PRIu64
+          " %8" PRIu64 " %6s %10" PRIu64 "\n",
           rd["reader"].get<std::string>().c_str(), rd["pid"].get<int>(),
-          rd["alive"].get<bool>() ? "yes" : "NO", rd["position"].get<std::uint64_t>(),
-          rd["lag"].get<std::uint64_t>(), fmt_rate(rd["fps"]).c_str(),
-          fmt_rate(rd["mb_per_s_in_place"]).c_str(), rd["dropped"]["lapped"].get<std::uint64_t>(),
-          rd["dropped"]["torn"].get<std::uint64_t>(), rd["dropped"]["skipped"].get<std::uint64_t>(),
-          fmt_rate(rd["drops_per_s"]).c_str(), rd["bytes_copied"].get<std::uint64_t>());
+          rd["status"].get<std::string>().c_str(),
+          rd["heartbeat_age_s"].get<double>() < 0 ? "-" : fmt_rate(rd["heartbeat_age_s"]).c_str(),
+          rd["position"].get<std::uint64_t>(), rd["lag"].get<std::uint64_t>(),
+          fmt_rate(rd["fps"]).c_str(), fmt_rate(rd["mb_per_s_in_place"]).c_str(),
+          rd["dropped"]["lapped"].get<std::uint64_t>(), rd["dropped"]["torn"].get<std::uint64_t>(),
+          rd["dropped"]["skipped"].get<std::uint64_t>(), fmt_rate(rd["drops_per_s"]).c_str(),
+          rd["bytes_copied"].get<std::uint64_t>());
       out << line;
     }
   }

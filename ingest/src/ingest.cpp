@@ -58,12 +58,9 @@ int run_ingest(const IngestOptions& options) {
     metrics::IngestMetrics& ingest_metrics = endpoint.ingest(options.ring);
     ingest_metrics.source_up.Set(0.0);
 
+    // With --width/--height the video path creates the ring once the source is open (with
+    // its frame rate) and before its first frame, so readers can attach early.
     Publisher publisher(options, label, ingest_metrics);
-    // A known geometry lets readers attach before the source delivers its first frame.
-    if (options.width && spec.kind != SourceKind::kNpy) {
-      publisher.open_ring(ring::Geometry::image(options.width, options.height,
-                                                options.pix_fmt.value_or(ring::PixFmt::kBgr24)));
-    }
     code = spec.kind == SourceKind::kNpy ? run_npy_source(options, spec, label, publisher)
                                          : run_video_source(options, spec, label, publisher);
     const IngestCounters& c = publisher.counters();

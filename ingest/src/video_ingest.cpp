@@ -43,6 +43,16 @@ class FrameEmitter {
     }
   }
 
+  // With --width/--height the geometry is known before any frame: the ring is created as soon
+  // as the source is open (so the header carries the source's frame rate) and readers can
+  // attach before the first frame. Called with no source open yet (it is down and being
+  // retried), the ring is created with an unknown rate (0/1), so readers need not wait for it.
+  void open_fixed_ring() {
+    if (publisher_.has_ring() || options_.width == 0) return;
+    publisher_.open_ring(with_rate(ring::Geometry::image(
+        options_.width, options_.height, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
+  }
+
   void emit(AVFrame& frame, bool decode_error) {
     const std::int64_t pts_ns = frame_pts_ns(frame);
     if (decimated(pts_ns)) return;
@@ -80,9 +90,14 @@ class FrameEmitter {
         options_.width ? options_.width : static_cast<std::uint32_t>(frame.width);
     const std::uint32_t h =
         options_.height ? options_.height : static_cast<std::uint32_t>(frame.height);
-    ring::Geometry g = ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24));
-    // The header's rate is the rate frames arrive in the ring: the source's, or --fps when lower;
-    // unknown (0/1) for keyframes only, whose spacing is the source's GOP.
+    publisher_.open_ring(
+        with_rate(ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
+  }
+
+  // The rate frames arrive in the ring, into the header: the open source's nominal rate, or
+  // --fps when lower; unknown (0/1) for keyframes only (their spacing is the source's GOP) and
+  // for a source that states none or is not open yet.
+  ring::Geometry with_rate(ring::Geometry g) const {
     AVRational rate = rate_;
     if (options_.decode == DecodeMode::kKeyframes) rate = {0, 1};
     if (interval_ns_ > 0 && (rate.num <= 0 || av_q2d(rate) > options_.max_fps)) {
@@ -92,7 +107,7 @@ class FrameEmitter {
       g.rate_num = static_cast<std::uint32_t>(rate.num);
       g.rate_den = static_cast<std::uint32_t>(rate.den);
     }
-    publisher_.open_ring(g);
+    return g;
   }
 
   // --fps: true for a frame that comes sooner (in source time) than 1/fps after the previous
@@ -221,6 +236,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
       input.emplace(spec, settings);
     } catch (const SourceError& e) {
       if (stop_requested()) break;
+      if (max_retries != 0) emitter.open_fixed_ring();  // readers may attach while we retry
       if (!retry_or_give_up(e.what())) return 3;
       continue;
     }
@@ -231,6 +247,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
                    1 << input->lowres(), options.width, options.height, input->lowres());
     }
     emitter.start_pass(*input);
+    emitter.open_fixed_ring();
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;
 

@@ -18,7 +18,7 @@ from .header import Geometry, RingInfo, parse_header
 from .layout import FLAG_DECODE_ERROR, FLAG_KEYFRAME, FLAG_RESIZED
 from ._sys import futex_available, list_rings, segment_path, shm_dir
 from .reader import Frame, ReaderCounters, ReadResult, ReadStatus, Ring
-from .stats import ReaderStatsPublisher
+from .stats import ReaderStatsPublisher, read_reader_stats, reader_alive
 from .writer import Writer, WriterSlot
 
 __all__ = [
@@ -27,7 +27,8 @@ __all__ = [
     "RingError", "RingPermissionError", "RingSystemError", "TornError", "Member", "split",
     "Geometry", "RingInfo", "parse_header", "FLAG_DECODE_ERROR", "FLAG_KEYFRAME", "FLAG_RESIZED",
     "futex_available", "list_rings", "segment_path", "shm_dir", "Frame", "ReaderCounters",
-    "ReadResult", "ReadStatus", "Ring", "ReaderStatsPublisher", "Writer", "WriterSlot",
+    "ReadResult", "ReadStatus", "Ring", "ReaderStatsPublisher", "read_reader_stats", "reader_alive",
+    "Writer", "WriterSlot",
 ]
 OK = ReadStatus.OK
 NOT_YET = ReadStatus.NOT_YET

@@ -65,6 +65,31 @@ class slot:  # noqa: N801 - mirrors the C++ namespace framering::ring::slot
     PUBLISH_MONOTONIC_NS = 48
 
 
+# The reader stats file, framering.<ring>.reader.<id> (docs/ring-format.md section 8). Version 2:
+# the reader holds an exclusive flock on the file for its whole life; that lock is its liveness.
+STATS_MAGIC_BYTES = b"FMRREADR"
+STATS_VERSION = 2
+STATS_BYTES = PAGE_BYTES
+
+
+class stats:  # noqa: N801 - mirrors the C++ namespace framering::ring::stats
+    MAGIC = 0
+    VERSION = 8
+    PID = 12
+    RING = 16
+    READER = 80
+    HEARTBEAT_NS = 192
+    POSITION = 200
+    FRAMES_READ = 208
+    BYTES_IN_PLACE = 216
+    LAPPED = 224
+    TORN = 232
+    SKIPPED = 240
+    BYTES_COPIED = 248
+    EPOCH = 256
+    END = 264
+
+
 # Writer state (header word at hdr.STATE).
 STATE_INIT = 0
 STATE_LIVE = 1

@@ -6,9 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <signal.h>
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 
 #include "framering/ringbuf/error.hpp"
@@ -101,18 +99,15 @@ int cleanup_stale() {
     const std::string rest = file.substr(std::string(kPrefix).size());
     const auto infix = rest.find(kReaderInfix);
     if (infix != std::string::npos) {
-      // Reader stats (ours only: read_reader_stats_file checks the owner): stale when the
-      // owning pid is gone. The file is "<id>" or, when that name was taken, "<id>.<pid>".
+      // Reader stats (ours only: read_reader_stats_file checks the owner): stale when no reader
+      // holds its lock (reader_alive), whatever pid the file names. The file is "<id>" or, when
+      // that name was taken, "<id>.<pid>"; the unlink itself happens under our own lock on the
+      // verified inode, so a reader that takes the file over meanwhile keeps it.
       const std::string ring = rest.substr(0, infix);
       const std::string id = rest.substr(infix + std::string(kReaderInfix).size());
       const auto snap = read_reader_stats_file(path, ring);
       if (!snap || (id != snap->reader && id.rfind(snap->reader + ".", 0) != 0)) continue;
-      struct stat st {};
-      if (snap->pid > 0 && ::kill(snap->pid, 0) != 0 && errno == ESRCH &&
-          ::lstat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid() &&
-          ::unlink(path.c_str()) == 0) {
-        ++removed;
-      }
+      if (!snap->alive && remove_if_stale(path, false)) ++removed;
       continue;
     }
     // Ring segments and abandoned temp files: stale when no writer holds the flock. A ring its

@@ -348,8 +348,8 @@ std::span<const std::byte> Reader::mapping() const {
 FrameView Reader::peek_slot(std::uint32_t k) const {
   return impl_->peek(k % impl_->map.info.slots);
 }
-std::uint32_t Reader::state() const {
-  return impl_->state();
+State Reader::state() const {
+  return static_cast<State>(impl_->state());
 }
 std::uint64_t Reader::heartbeat_ns() const {
   return impl_->heartbeat();

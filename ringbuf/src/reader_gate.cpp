@@ -1,10 +1,8 @@
 #include "framering/ringbuf/reader_gate.hpp"
 
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -23,10 +21,6 @@ constexpr std::uint64_t kReportNs = 5'000'000'000;  // "still waiting for ..." e
 // reader of an older framering (plain stores, no wake-up) updated.
 constexpr std::uint64_t kHolderWaitNs = 2'000'000;
 constexpr auto kAttachNap = std::chrono::milliseconds(5);  // waiting for readers to attach
-
-bool process_alive(std::int32_t pid) {
-  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
-}
 
 }  // namespace
 
@@ -74,8 +68,9 @@ bool ReaderGate::satisfied(std::uint64_t must_want, std::uint64_t epoch) {
   wait_on_ = nullptr;
   for (const auto& [path, view] : views_) {
     // Readers of an older epoch (not re-attached yet) or dead ones (killed, their file left
-    // behind) hold nothing: the first start over at the new epoch, the second never read again.
-    if (view->epoch() != epoch || !process_alive(view->pid())) continue;
+    // behind, its lock dropped) hold nothing: the first start over at the new epoch, the second
+    // never read again. A stopped reader still holds its lock and is waited for.
+    if (view->epoch() != epoch || !view->alive()) continue;
     ++live_;
     seen_live_.insert(path);
     const std::uint64_t position = view->position();

@@ -1,6 +1,7 @@
 #include "framering/ringbuf/reader_stats.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,28 +15,14 @@
 #include "bytes.hpp"
 #include "control.hpp"
 #include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "sys.hpp"
 
 namespace framering::ring {
 
 namespace {
-constexpr std::size_t kStatsBytes = 4096;
-constexpr char kStatsMagic[8] = {'F', 'M', 'R', 'R', 'E', 'A', 'D', 'R'};
-constexpr std::uint32_t kStatsVersion = 1;
-namespace off {
-constexpr std::size_t kMagic = 0, kVersion = 8, kPid = 12, kRing = 16, kReader = 80;
-constexpr std::size_t kHeartbeat = 192, kPosition = 200, kFramesRead = 208, kBytesInPlace = 216,
-                      kLapped = 224, kTorn = 232, kSkipped = 240, kBytesCopied = 248, kEpoch = 256;
-}  // namespace off
-constexpr std::size_t kNameField = 64;
-
-bool valid_stats(const std::byte* b, const std::string& ring) {
-  const char* ring_field = reinterpret_cast<const char*>(b + off::kRing);
-  return std::memcmp(b, kStatsMagic, sizeof kStatsMagic) == 0 &&
-         detail::load_le<std::uint32_t>(b, off::kVersion) == kStatsVersion &&
-         std::string(ring_field, strnlen(ring_field, kNameField)) == ring;
-}
+constexpr std::size_t kNameField = kNameBytes;
 
 // A name field as text safe to print or put in JSON: whoever wrote the file may have put terminal
 // escapes or invalid UTF-8 there, so anything outside the ring-name alphabet becomes '?'.
@@ -56,18 +43,18 @@ std::uint64_t load_u64(const std::byte* b, std::size_t offset) {
 
 ReaderStatsSnapshot decode_stats(const std::byte* b) {
   ReaderStatsSnapshot s;
-  s.ring = name_field(b, off::kRing);
-  s.reader = name_field(b, off::kReader);
-  s.pid = detail::load_le<std::int32_t>(b, off::kPid);
-  s.heartbeat_ns = load_u64(b, off::kHeartbeat);
-  s.position = load_u64(b, off::kPosition);
-  s.frames_read = load_u64(b, off::kFramesRead);
-  s.bytes_in_place = load_u64(b, off::kBytesInPlace);
-  s.lapped = load_u64(b, off::kLapped);
-  s.torn = load_u64(b, off::kTorn);
-  s.skipped = load_u64(b, off::kSkipped);
-  s.bytes_copied = load_u64(b, off::kBytesCopied);
-  s.epoch = load_u64(b, off::kEpoch);
+  s.ring = name_field(b, stats::kRing);
+  s.reader = name_field(b, stats::kReader);
+  s.pid = detail::load_le<std::int32_t>(b, stats::kPid);
+  s.heartbeat_ns = load_u64(b, stats::kHeartbeatNs);
+  s.position = load_u64(b, stats::kPosition);
+  s.frames_read = load_u64(b, stats::kFramesRead);
+  s.bytes_in_place = load_u64(b, stats::kBytesInPlace);
+  s.lapped = load_u64(b, stats::kLapped);
+  s.torn = load_u64(b, stats::kTorn);
+  s.skipped = load_u64(b, stats::kSkipped);
+  s.bytes_copied = load_u64(b, stats::kBytesCopied);
+  s.epoch = load_u64(b, stats::kEpoch);
   return s;
 }
 }  // namespace
@@ -88,7 +75,10 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
                 static_cast<unsigned long long>(detail::random_u64()));
   const std::string temp = path_ + suffix;
   detail::Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd || ::fchmod(fd.get(), mode) != 0 || ::ftruncate(fd.get(), kStatsBytes) != 0) {
+  // The liveness lock is taken before the file gets its name, so nobody ever sees the file of a
+  // live reader unlocked. Nobody else can hold a lock on a file we just created (O_EXCL).
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 || ::fchmod(fd.get(), mode) != 0 ||
+      ::ftruncate(fd.get(), kStatsBytes) != 0) {
     const int err = errno;
     if (fd) ::unlink(temp.c_str());
     throw RingError(ErrorKind::kSystem, "reader stats " + temp + ": " + detail::errno_text(err));
@@ -100,11 +90,11 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
   }
   base_ = map;
   auto* b = static_cast<std::byte*>(base_);
-  std::memcpy(b + off::kMagic, kStatsMagic, sizeof kStatsMagic);
-  detail::store_le<std::uint32_t>(b, off::kVersion, kStatsVersion);
-  detail::store_le<std::uint32_t>(b, off::kPid, static_cast<std::uint32_t>(::getpid()));
-  std::memcpy(b + off::kRing, ring.data(), std::min(ring.size(), kNameField - 1));
-  std::memcpy(b + off::kReader, reader_id.data(), std::min(reader_id.size(), kNameField - 1));
+  std::memcpy(b + stats::kMagic, kStatsMagicBytes, sizeof kStatsMagicBytes);
+  detail::store_le<std::uint32_t>(b, stats::kVersion, kStatsVersion);
+  detail::store_le<std::uint32_t>(b, stats::kPid, static_cast<std::uint32_t>(::getpid()));
+  std::memcpy(b + stats::kRing, ring.data(), std::min(ring.size(), kNameField - 1));
+  std::memcpy(b + stats::kReader, reader_id.data(), std::min(reader_id.size(), kNameField - 1));
   // Our own file of an earlier run is replaced. Anything else under the name (another user's
   // file, which the sticky /dev/shm keeps us from replacing, or a directory) would make the
   // rename fail on every restart: publish under "<id>.<pid>" instead (readers of stats go by
@@ -117,6 +107,7 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
                      err_text + "); publishing as " + target + " instead";
       }
       path_ = target;
+      fd_ = fd.release();  // keeps the lock until the process ends or the destructor runs
       return;
     }
     err_text = detail::errno_text(errno);
@@ -131,7 +122,8 @@ ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::s
 
 ReaderStatsPublisher::~ReaderStatsPublisher() {
   if (base_) ::munmap(base_, kStatsBytes);
-  ::unlink(path_.c_str());
+  ::unlink(path_.c_str());  // unlinked while still locked: never seen as a dead reader's file
+  if (fd_ >= 0) ::close(fd_);
 }
 
 std::atomic<std::uint64_t>& ReaderStatsPublisher::field(std::size_t offset) {
@@ -139,37 +131,37 @@ std::atomic<std::uint64_t>& ReaderStatsPublisher::field(std::size_t offset) {
   return *reinterpret_cast<std::atomic<std::uint64_t>*>(static_cast<std::byte*>(base_) + offset);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::heartbeat_ns() {
-  return field(off::kHeartbeat);
+  return field(stats::kHeartbeatNs);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::position() {
-  return field(off::kPosition);
+  return field(stats::kPosition);
 }
 void ReaderStatsPublisher::announce_position(std::uint64_t next_wanted) {
   position().store(next_wanted, std::memory_order_release);
   // The futex word is the position's low half (little-endian), as for the ring cursor.
-  detail::futex_wake_all(static_cast<std::byte*>(base_) + off::kPosition);
+  detail::futex_wake_all(static_cast<std::byte*>(base_) + stats::kPosition);
 }
 
 std::atomic<std::uint64_t>& ReaderStatsPublisher::frames_read() {
-  return field(off::kFramesRead);
+  return field(stats::kFramesRead);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_in_place() {
-  return field(off::kBytesInPlace);
+  return field(stats::kBytesInPlace);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::lapped() {
-  return field(off::kLapped);
+  return field(stats::kLapped);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::torn() {
-  return field(off::kTorn);
+  return field(stats::kTorn);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::skipped() {
-  return field(off::kSkipped);
+  return field(stats::kSkipped);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::bytes_copied() {
-  return field(off::kBytesCopied);
+  return field(stats::kBytesCopied);
 }
 std::atomic<std::uint64_t>& ReaderStatsPublisher::epoch() {
-  return field(off::kEpoch);
+  return field(stats::kEpoch);
 }
 
 std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
@@ -183,16 +175,23 @@ std::unique_ptr<ReaderStatsView> ReaderStatsView::open(const std::string& path,
   // Validate from a private copy before mapping anything.
   alignas(8) std::byte copy[kStatsBytes];
   if (::pread(fd.get(), copy, kStatsBytes, 0) != static_cast<ssize_t>(kStatsBytes) ||
-      !valid_stats(copy, ring)) {
+      !stats_file_problem(copy, ring).empty()) {
     return nullptr;
   }
   void* map = ::mmap(nullptr, kStatsBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return nullptr;
-  return std::unique_ptr<ReaderStatsView>(new ReaderStatsView(map, st.st_uid, st.st_ino));
+  // The descriptor stays open: alive() probes the reader's lock through it.
+  return std::unique_ptr<ReaderStatsView>(
+      new ReaderStatsView(map, fd.release(), st.st_uid, st.st_ino));
 }
 
 ReaderStatsView::~ReaderStatsView() {
   ::munmap(const_cast<void*>(base_), kStatsBytes);
+  ::close(fd_);
+}
+
+bool ReaderStatsView::alive() const {
+  return reader_alive(fd_);
 }
 
 std::uint64_t ReaderStatsView::load(std::size_t offset) const {
@@ -201,47 +200,86 @@ std::uint64_t ReaderStatsView::load(std::size_t offset) const {
 }
 
 std::int32_t ReaderStatsView::pid() const {
-  return detail::load_le<std::int32_t>(static_cast<const std::byte*>(base_), off::kPid);
+  return detail::load_le<std::int32_t>(static_cast<const std::byte*>(base_), stats::kPid);
 }
 std::uint64_t ReaderStatsView::position() const {
-  return load(off::kPosition);
+  return load(stats::kPosition);
 }
 std::uint64_t ReaderStatsView::epoch() const {
-  return load(off::kEpoch);
+  return load(stats::kEpoch);
 }
 
 void ReaderStatsView::wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const {
-  detail::futex_wait(static_cast<const std::byte*>(base_) + off::kPosition,
+  detail::futex_wait(static_cast<const std::byte*>(base_) + stats::kPosition,
                      static_cast<std::uint32_t>(seen), timeout_ns);
 }
 
 ReaderStatsSnapshot ReaderStatsView::snapshot() const {
   ReaderStatsSnapshot s = decode_stats(static_cast<const std::byte*>(base_));
   s.uid = owner_;
+  s.alive = alive();
   return s;
+}
+
+bool reader_alive(int stats_fd) {
+  return detail::flock_held_elsewhere(stats_fd);
+}
+
+std::string stats_file_problem(const std::byte* b, const std::string& ring) {
+  if (std::memcmp(b + stats::kMagic, kStatsMagicBytes, sizeof kStatsMagicBytes) != 0)
+    return "not a framering reader stats file (no FMRREADR magic)";
+  const auto version = detail::load_le<std::uint32_t>(b, stats::kVersion);
+  if (version != kStatsVersion) {
+    return "stats format version " + std::to_string(version) + " (this framering reads " +
+           std::to_string(kStatsVersion) + "; restart that reader with this framering)";
+  }
+  const char* ring_field = reinterpret_cast<const char*>(b + stats::kRing);
+  if (std::string(ring_field, strnlen(ring_field, kNameField)) != ring)
+    return "names ring '" + name_field(b, stats::kRing) + "', not '" + ring + "'";
+  return {};
+}
+
+ReaderStatsFile inspect_reader_stats_file(const std::string& path, const std::string& ring,
+                                          const std::vector<uid_t>& owners) {
+  ReaderStatsFile out;
+  struct stat st {};
+  detail::Fd fd = detail::open_regular(path, O_RDONLY, &st);
+  if (!fd) {
+    out.rejected = detail::open_regular_error(errno);
+    return out;
+  }
+  if (st.st_size != static_cast<off_t>(kStatsBytes)) {
+    out.rejected = std::to_string(st.st_size) + " bytes, not " + std::to_string(kStatsBytes);
+    return out;
+  }
+  const uid_t me = ::geteuid();
+  const bool trusted = owners.empty()
+                           ? st.st_uid == me
+                           : std::find(owners.begin(), owners.end(), st.st_uid) != owners.end();
+  if (!trusted) {
+    out.rejected = "owned by uid " + std::to_string(st.st_uid) + ", not a trusted user";
+    return out;
+  }
+  // A private copy, never a mapping: the owner may truncate the file while we read it, which
+  // on a mapping is a SIGBUS and here is a short read.
+  alignas(8) std::byte copy[kStatsBytes];
+  if (::pread(fd.get(), copy, kStatsBytes, 0) != static_cast<ssize_t>(kStatsBytes)) {
+    out.rejected = "short read (the file shrank while it was read)";
+    return out;
+  }
+  out.rejected = stats_file_problem(copy, ring);
+  if (!out.rejected.empty()) return out;
+  ReaderStatsSnapshot s = decode_stats(copy);
+  s.uid = st.st_uid;
+  s.alive = reader_alive(fd.get());
+  out.stats = std::move(s);
+  return out;
 }
 
 std::optional<ReaderStatsSnapshot> read_reader_stats_file(const std::string& path,
                                                           const std::string& ring,
                                                           const std::vector<uid_t>& owners) {
-  struct stat st {};
-  detail::Fd fd = detail::open_regular(path, O_RDONLY, &st);
-  if (!fd || st.st_size != static_cast<off_t>(kStatsBytes)) return std::nullopt;
-  const uid_t me = ::geteuid();
-  const bool trusted = owners.empty()
-                           ? st.st_uid == me
-                           : std::find(owners.begin(), owners.end(), st.st_uid) != owners.end();
-  if (!trusted) return std::nullopt;
-  // A private copy, never a mapping: the owner may truncate the file while we read it, which
-  // on a mapping is a SIGBUS and here is a short read.
-  alignas(8) std::byte copy[kStatsBytes];
-  if (::pread(fd.get(), copy, kStatsBytes, 0) != static_cast<ssize_t>(kStatsBytes) ||
-      !valid_stats(copy, ring)) {
-    return std::nullopt;
-  }
-  ReaderStatsSnapshot s = decode_stats(copy);
-  s.uid = st.st_uid;
-  return s;
+  return inspect_reader_stats_file(path, ring, owners).stats;
 }
 
 std::vector<std::string> reader_stats_files(const std::string& ring) {

@@ -51,7 +51,7 @@ void PipelineStats::sample_ring(CameraStats& cam, std::size_t index) {
   // A ring whose writer died or closed is finished: its final cursor is still in our mapping.
   if (reader) {
     cam.cursor = reader->cursor();
-    const bool closed = reader->state() == static_cast<std::uint32_t>(ring::State::kClosed);
+    const bool closed = reader->state() == ring::State::kClosed;
     if (closed || !reader->writer_alive()) reader.reset();
   }
   if (!reader) {
@@ -69,7 +69,7 @@ void PipelineStats::sample_ring(CameraStats& cam, std::size_t index) {
         ++cam.epochs;
       }
       cam.cursor = fresh->cursor();
-      const bool closed = fresh->state() == static_cast<std::uint32_t>(ring::State::kClosed);
+      const bool closed = fresh->state() == ring::State::kClosed;
       if (!closed) reader = std::move(fresh);
     } catch (const ring::RingError&) {
       // Not there (yet, or between an ingest's exit and its restart): try again next sample.

@@ -91,7 +91,29 @@ def test_services_get_the_files_namespaces_shm_and_read_only_root(stack):
     for name in ("motion", "people"):
         host = inspect(stack.container(name))["HostConfig"]
         assert host["IpcMode"] == f"container:{ingest['Id']}", name
-        assert host["PidMode"] == f"container:{ingest['Id']}", name
+        # Their own PID namespaces: liveness is by flock on the shared /dev/shm, not by pid.
+        assert not host.get("PidMode", "").startswith("container:"), (name, host.get("PidMode"))
+
+
+def test_the_ingest_sees_workers_of_other_pid_namespaces_alive(stack):
+    """`framering stat` in the ingest's container shows both workers alive: their pids mean
+    nothing in its PID namespace, the locks on their stats files do."""
+    seen = {}
+
+    def readers():
+        out = podman("exec", stack.container("ingest"), "framering", "stat", "--json",
+                     "--window", "0", "cam0", check=False)
+        if out.returncode != 0:
+            return None
+        found = {r["reader"]: r for r in json.loads(out.stdout)[0]["readers"]}
+        ready = {"motion", "people"} <= set(found) and all(
+            found[n]["frames_read"] > 0 for n in ("motion", "people"))
+        seen.update(found)
+        return ready
+    wait_for(readers, timeout=180, interval=1, what="both workers' stats in the ring")
+    found = seen
+    for name in ("motion", "people"):
+        assert found[name]["alive"] is True and found[name]["status"] == "alive", found[name]
 
 
 def test_workers_analyse_frames_and_prometheus_scrapes_with_rules_quiet(stack, tmp_path):

@@ -210,5 +210,5 @@ def test_stopping_the_ingest_is_clean_and_workers_wait_for_a_writer(stack):
         assert state(name)["Status"] == "running"
     # Not checked: resuming on a new ingest container. With podman the /dev/shm of
     # `--ipc shareable` is unmounted on the host when its owner stops; a new ingest joining the
-    # workers' IPC namespace gets a fresh one, so the workers never see its ring. Compose's
-    # answer today is the shared PID namespace plus `restart:` (test_compose_podman.py).
+    # workers' IPC namespace gets a fresh one, so the workers never see its ring; they are
+    # restarted with it (deploy/README.md).

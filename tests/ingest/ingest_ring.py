@@ -37,6 +37,7 @@ HDR_SLOT_COUNT = 36
 HDR_PAYLOAD_OFFSET = 40
 HDR_SLOT_STRIDE = 48
 HDR_FRAME_BYTES = 56
+HDR_RATE_NUM, HDR_RATE_DEN = 176, 180
 HDR_CURSOR = 384
 SLOT_ENTRY_BYTES = 128
 SLOT_SEQ, SLOT_FRAME_NO, SLOT_PTS_NS, SLOT_CAPTURE_NS, SLOT_PUBLISH_NS = 0, 8, 16, 24, 32
@@ -60,6 +61,7 @@ class RingFile:
         self.payload_offset = u64(HDR_PAYLOAD_OFFSET)
         self.stride = u64(HDR_SLOT_STRIDE)
         self.frame_bytes = u64(HDR_FRAME_BYTES)
+        self.rate = (u32(HDR_RATE_NUM), u32(HDR_RATE_DEN))
 
     @property
     def cursor(self):

@@ -55,6 +55,9 @@ def test_forced_geometry_scales_and_flags_every_frame(framering_bin, ring_name):
     st = stat_json(framering_bin, ring_name)
     assert st["geometry"]["shape"] == [240, 320, 1] and st["geometry"]["pix_fmt"] == "gray8"
     ring = RingFile(ring_name)
+    # The ring is created before the first frame but after the source opened: the header
+    # carries vtest.avi's 10 fps, not "unknown" (0/1).
+    assert ring.rate == (10, 1)
     assert all(ring.entry(i)["flags"] & FLAG_RESIZED for i in range(5))
     assert len(set(ring.payload(4))) > 16, "a real picture, not a constant fill"
     ring.close()

@@ -2,12 +2,14 @@
 
 Real workers (checksum analytic, every mode) read a 4-slot ring fed with vtest.avi (795 frames),
 far fewer slots than frames. Slowness is made deterministic with SIGSTOP: a stopped worker must
-hold the writer back, a killed one must not.
+hold the writer back (and `stat` shows it alive but stalled), a killed one must not, and neither
+must a dead reader's stats file whose pid now names another live process.
 """
 import json
 import os
 import pathlib
 import signal
+import struct
 import subprocess
 import time
 
@@ -15,6 +17,8 @@ import pytest
 
 from conftest import json_lines, wait_for
 from ingest_ring import VTEST
+
+import framering
 
 pytestmark = pytest.mark.skipif(not VTEST.exists(), reason="opencv-doc's vtest.avi is missing")
 
@@ -70,6 +74,11 @@ def test_a_stopped_worker_holds_the_writer_and_then_gets_every_frame(
         position = reader(st, "a")["position"]
         assert st["cursor"] <= position + SLOTS
         assert st["cursor"] < VTEST_FRAMES
+        # Alive (it holds its stats file's lock) but stalled: its heartbeat stopped with it.
+        stalled = wait_for(lambda: (s := stat(framering_bin, ring_name)) and
+                           (r := reader(s, "a"))["status"] == "stalled" and r,
+                           timeout=30, what="stat to show the stopped worker as stalled")
+        assert stalled["alive"] is True and stalled["heartbeat_age_s"] > 3, stalled
     finally:
         worker.send_signal(signal.SIGCONT)
     assert ingest.wait(timeout=120) == 0
@@ -189,3 +198,31 @@ def test_a_worker_restarted_under_its_name_is_followed(
     # at the oldest frame certainly intact, just after that one: only the frame in flight at the
     # crash is lost to it.
     assert got[0] <= frames_in(first)[-1]["frame_no"] + 2
+
+
+def test_a_dead_readers_file_naming_a_reused_pid_holds_nothing(
+        framering_bin, ring_name, private_shm, procs, tmp_path):
+    """A reader killed without cleanup leaves its stats file; its pid is then reused by another
+    live process. The file (right uid, magic, version, ring, epoch; position 0; nobody holds
+    its lock) must neither hold the writer nor show as a live reader."""
+    ingest = start_ingest(procs, framering_bin, ring_name, 1, "--max-frames", "40")
+    st = wait_for(lambda: (s := stat(framering_bin, ring_name)) and s["cursor"] >= SLOTS - 1 and s,
+                  timeout=60, what="the writer waiting for its reader at the last free slot")
+    unrelated = procs.start(["sleep", "120"])  # the live process the pid now names
+    b = bytearray(framering.layout.STATS_BYTES)
+    S = framering.layout.stats
+    b[S.MAGIC:S.MAGIC + 8] = framering.layout.STATS_MAGIC_BYTES
+    struct.pack_into("<II", b, S.VERSION, framering.layout.STATS_VERSION, unrelated.pid)
+    b[S.RING:S.RING + len(ring_name)] = ring_name.encode()
+    b[S.READER:S.READER + 5] = b"ghost"
+    struct.pack_into("<QQ", b, S.HEARTBEAT_NS, time.monotonic_ns(), 0)  # heartbeat, position 0
+    struct.pack_into("<Q", b, S.EPOCH, int(st["epoch"], 16))
+    (private_shm / f"framering.{ring_name}.reader.ghost").write_bytes(bytes(b))
+    ghost = reader(stat(framering_bin, ring_name), "ghost")
+    assert ghost["pid"] == unrelated.pid and ghost["same_epoch"] is True
+    assert ghost["alive"] is False and ghost["status"] == "dead", ghost
+    events = tmp_path / "a.jsonl"
+    start_worker(procs, framering_bin, ring_name, "a", events)
+    assert ingest.wait(timeout=60) == 0, "the writer was held by a dead reader's file"
+    wait_for(lambda: len(frames_in(events)) >= 40, timeout=30, what="the worker's 40 events")
+    assert [e["frame_no"] for e in frames_in(events)] == list(range(40))

@@ -102,7 +102,7 @@ def test_watch_table_shows_rings_and_readers(framering_bin, ring_name, procs):
     screens = out.split(SCREEN)
     assert len(screens) >= 3, out
     last = screens[-1]
-    for column in ("RING", "ALIVE", "FPS", "MB/s", "READER", "LAG", "MB/s_IN", "LAPPED", "TORN", "SKIPPED"):
+    for column in ("RING", "ALIVE", "STATUS", "FPS", "MB/s", "READER", "LAG", "MB/s_IN", "LAPPED", "TORN", "SKIPPED"):
         assert column in last, column
     assert ring_name in last and "pyreader" in last
     assert "240x320x3 bgr24" in last
@@ -125,4 +125,5 @@ def test_dead_writer_and_reader_are_shown_dead(framering_bin, ring_name, procs):
     line = next(ln for ln in table.stdout.splitlines() if ln.startswith(ring_name))
     assert " NO " in line, table.stdout
     rline = next(ln for ln in table.stdout.splitlines() if "pyreader" in ln)
-    assert " NO " in rline, table.stdout
+    assert " dead " in rline, table.stdout
+    assert rd["status"] == "dead", rd

@@ -57,3 +57,14 @@ def test_typestr_table_matches_geometry_cpp():
     text = (ROOT / "ringbuf" / "src" / "geometry.cpp").read_text()
     cpp = {name: int(size) for name, size in re.findall(r'\{"([|<]\w\d)", (\d)\}', text)}
     assert cpp == L.TYPESTRS
+
+
+def test_reader_stats_offsets_and_version_match_layout_hpp():
+    cpp = cpp_constants("stats")
+    assert len(cpp) == 15
+    for name, value in cpp.items():
+        assert getattr(L.stats, snake(name)) == value, name
+    text = LAYOUT_HPP.read_text()
+    assert int(re.search(r"kStatsVersion = (\d+);", text).group(1)) == L.STATS_VERSION
+    magic = re.search(r"kStatsMagicBytes\[8\] = \{([^}]*)\}", text).group(1)
+    assert "".join(re.findall(r"'(.)'", magic)).encode() == L.STATS_MAGIC_BYTES

@@ -51,3 +51,46 @@ def test_cpp_stat_sees_closed_and_image_rings(framering_bin, ring_name):
     s = stat_json(framering_bin, ring_name)
     assert s["state"] == "CLOSED" and s["writer_alive"] is False and s["cursor"] == 1
     assert s["geometry"]["shape"] == [240, 320, 3] and s["geometry"]["pix_fmt"] == "rgb24"
+
+
+def test_python_readers_liveness_is_their_lock_for_python_and_cpp_alike(framering_bin, ring_name):
+    """A Python reader holds the lock on its stats file for its life; the Python package and
+    `framering stat` both read liveness from that lock: alive while stopped, dead once killed,
+    dead still when its file names a live pid (this test's) that holds no lock."""
+    import signal
+    import struct
+    import subprocess as sp
+    import sys
+
+    def both():
+        (py,) = [s for s in framering.read_reader_stats(ring_name) if s["reader"] == "child"]
+        (cpp,) = [r for r in stat_json(framering_bin, ring_name)["readers"] if r["reader"] == "child"]
+        return py, cpp
+
+    with framering.Writer(ring_name, shape=(8, 8), dtype=np.uint8, slots=2):
+        child = sp.Popen([sys.executable, "-c", (
+            "import sys, time, framering\n"
+            f"p = framering.ReaderStatsPublisher({ring_name!r}, 'child')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(120)\n")], stdout=sp.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(framering.__file__))})
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            py, cpp = both()
+            assert py["alive"] is True and cpp["alive"] is True and py["pid"] == child.pid
+            child.send_signal(signal.SIGSTOP)
+            py, cpp = both()
+            assert py["alive"] is True and cpp["alive"] is True, "a stopped reader is alive"
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+        py, cpp = both()
+        assert py["alive"] is False and cpp["alive"] is False and cpp["status"] == "dead"
+        path = framering.segment_path(ring_name) + ".reader.child"
+        with open(path, "r+b") as f:  # the pid is reused by a live process: still dead
+            f.seek(framering.layout.stats.PID)
+            f.write(struct.pack("<I", os.getpid()))
+        py, cpp = both()
+        assert py["pid"] == cpp["pid"] == os.getpid()
+        assert py["alive"] is False and cpp["alive"] is False
+        os.unlink(path)

@@ -30,10 +30,11 @@ def timed(args, timeout=60, **kw):
 
 
 def stats_file_bytes(ring, reader, pid):
-    """A valid reader-stats file (layout: ringbuf/include/framering/ringbuf/reader_stats.hpp)."""
+    """A valid reader-stats file (layout: ringbuf/include/framering/ringbuf/layout.hpp), but
+    nobody holds its lock: whatever `pid` it names, its reader is dead."""
     b = bytearray(STATS_BYTES)
-    b[0:8] = b"FMRREADR"
-    struct.pack_into("<II", b, 8, 1, pid)
+    b[0:8] = framering.layout.STATS_MAGIC_BYTES
+    struct.pack_into("<II", b, 8, framering.layout.STATS_VERSION, pid)
     b[16:16 + len(ring)] = ring.encode()
     b[80:80 + len(reader)] = reader
     struct.pack_into("<Q", b, 192, time.monotonic_ns())

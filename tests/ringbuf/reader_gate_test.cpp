@@ -2,13 +2,19 @@
 // may write the next frame: the slot it overwrites must be behind every live reader.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
 
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "framering/ringbuf/layout.hpp"
+#include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader_gate.hpp"
 #include "framering/ringbuf/reader_stats.hpp"
 #include "test_util.hpp"
@@ -35,6 +41,18 @@ void crashed_reader(const std::string& ring, const std::string& id, std::uint64_
     ::_exit(0);  // skips the destructor: the file stays
   }
   ::waitpid(child, nullptr, 0);
+}
+
+// Writes `pid` into a stats file's pid field, as if the reader's pid now named another process.
+void rename_pid(const std::string& path, std::int32_t pid) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(::pwrite(fd, &pid, sizeof pid, stats::kPid), static_cast<ssize_t>(sizeof pid));
+  ::close(fd);
+}
+
+std::optional<ReaderStatsSnapshot> stats_of(const std::string& ring, const std::string& id) {
+  return read_reader_stats_file(reader_stats_path(ring, id), ring);
 }
 
 TEST(ReaderGate, FreeSlotsNeedNoReaderTheLastOneNeedsTheMinimum) {
@@ -84,6 +102,93 @@ TEST(ReaderGate, ReadersOfAnotherEpochOrDeadOnesHoldNothing) {
   gate.rescan();
   EXPECT_TRUE(may_write(gate, 60));
   EXPECT_EQ(gate.live_readers(), 0u);
+}
+
+TEST(ReaderLiveness, AKilledReadersFileNamingAReusedPidIsDeadToGateStatsAndCleanup) {
+  framering::testing::PrivateShmDir shm;  // cleanup_stale sweeps the whole directory
+  const std::string ring = framering::testing::unique_ring("reuse");
+  ReaderGate gate(ring, 0);
+  crashed_reader(ring, "gone", 0);
+  // Its pid is reused: the file now names a live process (this test), but nobody holds the lock.
+  rename_pid(reader_stats_path(ring, "gone"), ::getpid());
+  const auto snap = stats_of(ring, "gone");
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->pid, ::getpid());
+  EXPECT_FALSE(snap->alive);
+  gate.rescan();
+  EXPECT_TRUE(may_write(gate, 50)) << "a dead reader naming a live pid held the writer";
+  EXPECT_EQ(gate.live_readers(), 0u);
+  EXPECT_EQ(cleanup_stale(), 1);
+  EXPECT_FALSE(stats_of(ring, "gone"));
+}
+
+TEST(ReaderLiveness, AStoppedReaderIsAliveAndHoldsTheWriter) {
+  framering::testing::PrivateShmDir shm;
+  const std::string ring = framering::testing::unique_ring("stop");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ReaderStatsPublisher reader(ring, "frozen");
+    reader.epoch().store(kEpoch);
+    reader.position().store(5);
+    char c = 'r';
+    if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::kill(child, SIGSTOP);
+  ReaderGate gate(ring, 0);
+  const auto snap = stats_of(ring, "frozen");
+  ASSERT_TRUE(snap);
+  EXPECT_TRUE(snap->alive) << "a stopped reader still holds its lock";
+  EXPECT_FALSE(may_write(gate, 5 + kSlots)) << "the writer overwrote a stopped reader's frame";
+  EXPECT_EQ(gate.live_readers(), 1u);
+  EXPECT_EQ(cleanup_stale(), 0) << "cleanup removed a stopped reader's file";
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(stats_of(ring, "frozen")->alive) << "the kernel drops a killed reader's lock";
+  gate.rescan();
+  EXPECT_TRUE(may_write(gate, 5 + kSlots));
+  EXPECT_EQ(cleanup_stale(), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+TEST(ReaderStatsFile, ForeignShortAndOtherVersionFilesAreRejectedWithAReason) {
+  framering::testing::PrivateShmDir shm;
+  const std::string ring = framering::testing::unique_ring("bad");
+  ReaderStatsPublisher good(ring, "good");
+  const std::string path = reader_stats_path(ring, "good");
+  EXPECT_EQ(inspect_reader_stats_file(path, ring).rejected, "");
+  EXPECT_NE(inspect_reader_stats_file(path, "other").rejected.find("names ring '" + ring),
+            std::string::npos);
+  const auto planted = [&](const std::string& id, auto&& edit) {
+    const std::string p = reader_stats_path(ring, id);
+    std::vector<char> bytes(kStatsBytes, 0);
+    std::memcpy(bytes.data(), kStatsMagicBytes, sizeof kStatsMagicBytes);
+    const std::uint32_t version = kStatsVersion;
+    std::memcpy(bytes.data() + stats::kVersion, &version, sizeof version);
+    std::memcpy(bytes.data() + stats::kRing, ring.data(), ring.size());
+    edit(bytes);
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+    return inspect_reader_stats_file(p, ring).rejected;
+  };
+  EXPECT_EQ(planted("fine", [](auto&) {}), "");
+  EXPECT_EQ(planted("short", [](auto& b) { b.resize(100); }), "100 bytes, not 4096");
+  EXPECT_EQ(planted("foreign", [](auto& b) { b[0] = 'X'; }),
+            "not a framering reader stats file (no FMRREADR magic)");
+  EXPECT_NE(planted("v1",
+                    [](auto& b) {
+                      const std::uint32_t v1 = 1;
+                      std::memcpy(b.data() + stats::kVersion, &v1, sizeof v1);
+                    })
+                .find("stats format version 1 (this framering reads 2"),
+            std::string::npos);
+  EXPECT_EQ(read_reader_stats(ring).size(), 2u) << "only the good and the fine file count";
 }
 
 TEST(ReaderGate, StatsFilesOfAnotherUserHoldNothing) {

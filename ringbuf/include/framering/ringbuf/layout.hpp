@@ -32,6 +32,14 @@
 //   8  frame_no (u64)   16 pts_ns (i64)      24 capture_realtime_ns (u64)
 //   32 publish_realtime_ns (u64)             40 flags (u32)   44 reserved (u32)
 //   48 publish_monotonic_ns (u64)            56..127 reserved (zero)
+//
+// Reader stats file /dev/shm/framering.<ring>.reader.<id> (4096 B, one per reader, written only
+// by that reader, which holds an exclusive flock on it for its whole life):
+//   0   magic "FMRREADR" (u64)      8   version (u32) = 2    12  pid (u32, informational)
+//   16  ring char[64]               80  reader char[64]      144..191 reserved (zero)
+//   u64 atomics: 192 heartbeat_ns (CLOCK_MONOTONIC) · 200 position (next frame wanted; low 32
+//   bits are a futex word) · 208 frames_read · 216 bytes_in_place · 224 lapped · 232 torn ·
+//   240 skipped · 248 bytes_copied · 256 epoch (of the ring being read) · 264..4095 reserved
 #pragma once
 
 #include <cstddef>
@@ -95,6 +103,31 @@ inline constexpr std::size_t kFlags = 40;
 inline constexpr std::size_t kPublishMonotonicNs = 48;
 }  // namespace slot
 
+// The reader stats file (docs/ring-format.md §8).
+inline constexpr char kStatsMagicBytes[8] = {'F', 'M', 'R', 'R', 'E', 'A', 'D', 'R'};
+// 2: the reader holds an exclusive flock on its file while it lives (1 had no lock; its readers
+// could only be judged by pid, which another pid namespace or a reused pid makes meaningless).
+inline constexpr std::uint32_t kStatsVersion = 2;
+inline constexpr std::size_t kStatsBytes = kPageBytes;
+
+namespace stats {
+inline constexpr std::size_t kMagic = 0;
+inline constexpr std::size_t kVersion = 8;
+inline constexpr std::size_t kPid = 12;
+inline constexpr std::size_t kRing = 16;
+inline constexpr std::size_t kReader = 80;
+inline constexpr std::size_t kHeartbeatNs = 192;
+inline constexpr std::size_t kPosition = 200;
+inline constexpr std::size_t kFramesRead = 208;
+inline constexpr std::size_t kBytesInPlace = 216;
+inline constexpr std::size_t kLapped = 224;
+inline constexpr std::size_t kTorn = 232;
+inline constexpr std::size_t kSkipped = 240;
+inline constexpr std::size_t kBytesCopied = 248;
+inline constexpr std::size_t kEpoch = 256;
+inline constexpr std::size_t kEnd = 264;
+}  // namespace stats
+
 enum class State : std::uint32_t { kInit = 0, kLive = 1, kClosed = 2 };
 
 // Pixel formats the ingest writes; kRaw means "an array described only by typestr/shape" (npy).
@@ -127,6 +160,10 @@ static_assert(hdr::kStrides == hdr::kShape + 8 * kMaxDims);
 static_assert(hdr::kCreatedRealtimeNs == hdr::kStrides + 8 * kMaxDims);
 static_assert(hdr::kTypestr + kTypestrBytes == hdr::kNdim);
 static_assert(slot::kPublishMonotonicNs + 8 <= kSlotEntryBytes);
+static_assert(stats::kRing + kNameBytes == stats::kReader);
+static_assert(stats::kReader + kNameBytes <= stats::kHeartbeatNs);
+static_assert(stats::kHeartbeatNs % 8 == 0 && stats::kEpoch + 8 == stats::kEnd);
+static_assert(stats::kEnd <= kStatsBytes);
 static_assert(kSlotEntryBytes % kCacheLine == 0);
 static_assert(kMagic == (std::uint64_t{'F'} | std::uint64_t{'M'} << 8 | std::uint64_t{'R'} << 16 |
                          std::uint64_t{'R'} << 24 | std::uint64_t{'I'} << 32 |

@@ -15,11 +15,11 @@ std::string segment_path(const std::string& name);
 std::vector<std::string> list_rings();
 
 // Removes segments whose writer died without cleaning up (no flock held, state not CLOSED) and
-// reader-stats files of dead readers. Idempotent; returns how many files it removed. Live rings
-// and rings closed and kept on purpose (`--keep`) are never touched.
-// Only this user's regular files are considered (FIFOs, symlinks and other users' files planted
-// under framering names are skipped without blocking), and a segment is unlinked only while
-// cleanup_stale itself holds its flock on the inode it checked.
+// reader-stats files of dead readers (no lock held: reader_alive(), whatever pid they name).
+// Idempotent; returns how many files it removed. Live rings and rings closed and kept on purpose
+// (`--keep`) are never touched. Only this user's regular files are considered (FIFOs, symlinks and
+// other users' files planted under framering names are skipped without blocking), and a segment is
+// unlinked only while cleanup_stale itself holds its flock on the inode it checked.
 int cleanup_stale();
 
 // Removes ring `name`'s segment if no writer holds its lock (whatever its state), under the same

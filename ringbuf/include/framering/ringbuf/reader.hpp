@@ -90,7 +90,9 @@ class Reader {
   std::span<const std::byte> mapping() const;  // the whole read-only mapping
   // Slot table entry k as the reader sees it right now (for stat; not seqlock-checked).
   FrameView peek_slot(std::uint32_t k) const;
-  std::uint32_t state() const;
+  // The writer's state word; a value outside the enum (a corrupt or newer segment) is passed
+  // through as it is, for the caller to show as invalid.
+  State state() const;
   std::uint64_t heartbeat_ns() const;
 
  private:

@@ -10,9 +10,11 @@
 // The writer also waits, before it fills the ring's last free slot, until `min_readers` readers
 // are attached: a reader that attaches to a live ring starts at its oldest certainly-intact
 // frame (cursor - (slots - 1)), so it can only see frame 0 if it attaches before frame
-// slots - 1 is written. A reader that crashes (its file stays, its pid is dead) is waited for
-// until a replacement attaches; one that exits on purpose (it removes its file, e.g. after
-// --max-frames) lowers the number to wait for. Readers that publish no stats file are not seen.
+// slots - 1 is written. A reader is live while it holds the lock on its stats file
+// (reader_alive()): a stopped one is waited for. A reader that crashes (its file stays, its
+// lock is gone) is waited for until a replacement attaches; one that exits on purpose (it
+// removes its file, e.g. after --max-frames) lowers the number to wait for. Readers that publish no
+// stats file are not seen.
 #pragma once
 
 #include <sys/types.h>

@@ -1,16 +1,19 @@
 // Per-reader stats: a small file /dev/shm/framering.<ring>.reader.<id> that one reader (a worker)
 // writes and `framering stat` reads, so lag and drops per reader are visible without readers ever
-// writing to the ring segment itself.
+// writing to the ring segment itself. Its byte layout is in layout.hpp (namespace stats) and
+// docs/ring-format.md §8.
 //
-// Layout (4096 B, little-endian): 0 magic "FMRREADR" (u64) · 8 version u32 = 1 · 12 pid u32 ·
-// 16 ring char[64] · 80 reader char[64] · then u64 atomics: 192 heartbeat_ns (monotonic) ·
-// 200 position (next frame wanted) · 208 frames_read · 216 bytes_in_place · 224 lapped ·
-// 232 torn · 240 skipped · 248 bytes_copied · 256 epoch (of the ring being read).
+// Liveness: the reader holds an exclusive flock on its file from before the file appears under
+// its name until the process ends; the kernel drops the lock however the process ends. A reader
+// is alive exactly while that lock is held (reader_alive()): a stopped (SIGSTOP) reader is alive,
+// a killed one is dead even if its pid now belongs to another process, and neither the pid nor
+// the heartbeat is ever asked. That also holds across pid namespaces (containers).
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,8 +27,9 @@ struct ReaderStatsSnapshot {
   // wrote the file chose these bytes: they are printed and put in JSON).
   std::string ring;
   std::string reader;
-  uid_t uid = 0;  // the file's owner
-  std::int32_t pid = 0;
+  uid_t uid = 0;         // the file's owner
+  std::int32_t pid = 0;  // informational (the reader's own pid namespace): never for liveness
+  bool alive = false;    // reader_alive() when the file was read
   std::uint64_t heartbeat_ns = 0;
   std::uint64_t position = 0;
   std::uint64_t frames_read = 0;
@@ -69,6 +73,7 @@ class ReaderStatsPublisher {
   std::string path_;
   std::string displaced_;
   void* base_ = nullptr;
+  int fd_ = -1;  // open for the publisher's whole life: it carries the liveness lock
 };
 
 // One reader's stats file mapped read-only: what `framering stat` and ReaderGate read.
@@ -86,6 +91,7 @@ class ReaderStatsView {
 
   ReaderStatsSnapshot snapshot() const;
   std::int32_t pid() const;
+  bool alive() const;                     // reader_alive() on this file
   uid_t owner() const { return owner_; }  // the file's owner (who created it)
   ino_t inode() const { return inode_; }  // a reader that replaced the file has a new one
   std::uint64_t position() const;
@@ -94,13 +100,32 @@ class ReaderStatsView {
   void wait_position_change(std::uint64_t seen, std::uint64_t timeout_ns) const;
 
  private:
-  ReaderStatsView(const void* base, uid_t owner, ino_t inode)
-      : base_(base), owner_(owner), inode_(inode) {}
+  ReaderStatsView(const void* base, int fd, uid_t owner, ino_t inode)
+      : base_(base), fd_(fd), owner_(owner), inode_(inode) {}
   std::uint64_t load(std::size_t offset) const;
   const void* base_;
+  int fd_;
   uid_t owner_;
   ino_t inode_;
 };
+
+// Whether the reader that publishes the stats file open at `stats_fd` is alive: true while some
+// open file description holds an exclusive flock on the file (probed with a shared lock that is
+// released at once). The one definition of a live reader, for the ReaderGate, `framering stat`
+// and cleanup_stale alike.
+bool reader_alive(int stats_fd);
+
+// Why the 4096 bytes of a stats file are not a stats file of `ring` this framering reads (empty
+// if they are): wrong magic, another version, or another ring's name. The bytes are untrusted.
+std::string stats_file_problem(const std::byte* bytes, const std::string& ring);
+
+// One stats file, checked as read_reader_stats_file() does, with the reason when it is rejected.
+struct ReaderStatsFile {
+  std::optional<ReaderStatsSnapshot> stats;  // set when the file is accepted
+  std::string rejected;                      // otherwise why, e.g. "version 1 (this reads 2)"
+};
+ReaderStatsFile inspect_reader_stats_file(const std::string& path, const std::string& ring,
+                                          const std::vector<uid_t>& owners = {});
 
 // Paths of the stats files that name `ring` (sorted; not yet validated).
 std::vector<std::string> reader_stats_files(const std::string& ring);
