@@ -54,12 +54,6 @@ double fps_last_second(ring::Reader& reader) {
   return static_cast<double>(count - 1) * 1e9 / static_cast<double>(newest - oldest);
 }
 
-std::string hex64(std::uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
-
 // A reader is alive while its process exists and its heartbeat is recent (a stopped or hung
 // worker keeps its stats file but stops beating).
 bool reader_alive(std::int32_t pid, double heartbeat_age_s) {
@@ -102,7 +96,7 @@ nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& ow
   const std::uint64_t hb = reader.heartbeat_ns();
   const std::uint64_t now = ring::monotonic_ns();
   j["heartbeat_age_s"] = hb && now >= hb ? static_cast<double>(now - hb) / 1e9 : -1.0;
-  j["epoch"] = hex64(info.epoch);
+  j["epoch"] = ring::epoch_text(info.epoch);
   j["slots"] = info.slots;
   j["slot_bytes"] = info.slot_stride;
   j["frame_bytes"] = info.frame_bytes;
