@@ -60,12 +60,6 @@ std::string printable(std::string text) {
   return text;
 }
 
-std::string hex64(std::uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
-
 // A live reader (it holds its stats file's lock) whose heartbeat is older than this is shown
 // as stalled: stopped (SIGSTOP), hung in its analytic, or starved of CPU. Workers beat at least
 // once per frame wait (well under a second), so 3 s is far outside normal jitter.
@@ -113,7 +107,7 @@ nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& ow
   const std::uint64_t hb = reader.heartbeat_ns();
   const std::uint64_t now = ring::monotonic_ns();
   j["heartbeat_age_s"] = hb && now >= hb ? static_cast<double>(now - hb) / 1e9 : -1.0;
-  j["epoch"] = hex64(info.epoch);
+  j["epoch"] = ring::epoch_text(info.epoch);
   j["slots"] = info.slots;
   j["slot_bytes"] = info.slot_stride;
   j["frame_bytes"] = info.frame_bytes;

@@ -202,7 +202,7 @@ void validate_options(const IngestOptions& o, bool check_source) {
   if (o.width) {
     const ring::Geometry g =
         ring::Geometry::image(o.width, o.height, o.pix_fmt.value_or(ring::PixFmt::kBgr24));
-    check_ring_fits(g, o.slots, "--width/--height");
+    check_ring_fits(o.ring, g, o.slots, "--width/--height");
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "framering/ingest/npy_header.hpp"
 #include "framering/ringbuf/geometry.hpp"
+#include "framering/ringbuf/posix.hpp"
 #include "npy_files.hpp"
 #include "sources.hpp"
 #include "stop_signal.hpp"
@@ -43,19 +44,8 @@ std::vector<std::string> list_npy_files(const std::string& dir_or_glob) {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using ring::errno_text;
+using ring::Fd;
 
 // Reads exactly dst.size() bytes at `offset`; false (errno set, or 0 on a short file) otherwise.
 bool pread_all(int fd, std::span<std::byte> dst, off_t offset) {
@@ -71,10 +61,6 @@ bool pread_all(int fd, std::span<std::byte> dst, off_t offset) {
     done += static_cast<std::size_t>(n);
   }
   return true;
-}
-
-std::string errno_text(int err) {
-  return err ? std::strerror(err) : "unexpected end of file";
 }
 
 ring::Geometry geometry_of(const NpyHeader& h, const IngestOptions& options) {
@@ -154,7 +140,8 @@ bool publish_file(const std::string& path, const IngestOptions& options, Publish
   ring::Writer::Slot slot = publisher.claim();
   if (!pread_all(fd.get(), slot.payload().first(h.data_bytes), static_cast<off_t>(h.data_offset))) {
     spdlog::error("npy: reading {} failed: {}; skipped", path, errno_text(errno));
-    return false;  // unpublished: the next claim reuses the slot
+    publisher.abort(std::move(slot));  // readers never see it; the next claim reuses the number
+    return false;
   }
   slot.pts_ns = -1;  // .npy arrays carry no timestamps
   publisher.publish(std::move(slot));

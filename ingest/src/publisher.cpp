@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "framering/ingest/ingest.hpp"
+#include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/header.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
@@ -12,19 +13,17 @@
 
 namespace framering::ingest {
 
-namespace {
-std::string mib(std::uint64_t bytes) {
-  return std::to_string(bytes >> 20) + " MiB";
-}
-}  // namespace
+using ring::mib_text;
 
-void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const std::string& what) {
+void check_ring_fits(const std::string& ring_name, const ring::Geometry& geometry,
+                     std::uint32_t slots, const std::string& what) {
   const std::uint64_t frame_bytes = geometry.frame_bytes();
   // npy: arrays keep their own shape (--width/--height do not apply); video can be scaled down.
   const bool npy = what.rfind("npy:", 0) == 0;
   if (frame_bytes == 0 || frame_bytes > ring::kMaxFrameBytes) {
     throw ConfigError("frame geometry " + geometry.describe() + " from " + what +
-                      " is not supported (at most " + mib(ring::kMaxFrameBytes) + " per frame); " +
+                      " is not supported (at most " + mib_text(ring::kMaxFrameBytes) +
+                      " per frame); " +
                       (npy ? "save smaller arrays" : "choose a smaller --width/--height"));
   }
   if (geometry.shape.size() >= 2 &&
@@ -34,17 +33,23 @@ void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const 
                       std::to_string(kMaxDimension) + " pixels per side; " +
                       (npy ? "save smaller arrays" : "use --width/--height"));
   }
-  const std::uint64_t stride = ring::align_up(frame_bytes, ring::kPageBytes);
-  std::uint64_t needed = 0;
-  if (__builtin_mul_overflow(stride, std::uint64_t{slots}, &needed)) needed = UINT64_MAX;
+  // The ring's own layout (header, slot table, padded slots): the size creating it will allocate.
+  ring::RingInfo layout;
+  try {
+    layout = ring::plan_layout(ring_name, geometry, slots);
+  } catch (const ring::RingError& e) {
+    throw ConfigError(e.what());
+  }
+  const std::uint64_t needed = layout.segment_bytes;
   struct statvfs fs = {};
   const std::string dir = ring::shm_dir();
   if (statvfs(dir.c_str(), &fs) == 0) {
     const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
     if (needed > free_bytes) {
-      throw ConfigError("a ring of " + std::to_string(slots) + " slots x " + mib(stride) + " (" +
-                        geometry.describe() + " from " + what + ") needs " + mib(needed) + " but " +
-                        dir + " has " + mib(free_bytes) +
+      throw ConfigError("a ring of " + std::to_string(slots) + " slots x " +
+                        mib_text(layout.slot_stride) + " (" + geometry.describe() + " from " +
+                        what + ") needs " + mib_text(needed) + " but " + dir + " has " +
+                        mib_text(free_bytes) +
                         " free; use fewer --slots, a smaller --width/--height, or free space");
     }
   }
@@ -59,7 +64,7 @@ Publisher::~Publisher() {
 }
 
 void Publisher::open_ring(const ring::Geometry& geometry) {
-  check_ring_fits(geometry, options_.slots, source_label_);
+  check_ring_fits(options_.ring, geometry, options_.slots, source_label_);
   ring::WriterOptions wo;
   wo.name = options_.ring;
   wo.geometry = geometry;
@@ -119,8 +124,21 @@ ring::Writer::Slot Publisher::claim() {
   return writer_->claim();
 }
 
+void Publisher::sync_aborted() {
+  const std::uint64_t now = writer_->frames_aborted();
+  if (now == counters_.aborted) return;
+  metrics_.frames_aborted.Increment(static_cast<double>(now - counters_.aborted));
+  counters_.aborted = now;
+}
+
+void Publisher::abort(ring::Writer::Slot&& slot) {
+  writer_->abort(std::move(slot));
+  sync_aborted();
+}
+
 void Publisher::publish(ring::Writer::Slot&& slot) {
   const std::uint64_t bytes = slot.payload().size();
+  sync_aborted();  // a Slot dropped since the last call
   writer_->publish(std::move(slot));
   ++counters_.frames;
   counters_.bytes += bytes;
@@ -151,7 +169,10 @@ bool Publisher::reached_max_frames() const {
 
 void Publisher::close() {
   if (writer_ && options_.wait_for_readers > 0 && !stop_requested()) drain_readers();
-  if (writer_) writer_->close();
+  if (writer_) {
+    writer_->close();
+    sync_aborted();
+  }
 }
 
 }  // namespace framering::ingest

@@ -18,6 +18,7 @@ struct IngestCounters {
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
   std::uint64_t decode_errors = 0;
+  std::uint64_t aborted = 0;
   std::uint64_t reconnects = 0;
 };
 
@@ -40,6 +41,9 @@ class Publisher {
   bool wait_for_readers();
   [[nodiscard]] ring::Writer::Slot claim();
   void publish(ring::Writer::Slot&& slot);
+  // The frame could not be produced: the slot goes back unpublished, counted in
+  // framering_frames_aborted_total (as is a Slot dropped without either call).
+  void abort(ring::Writer::Slot&& slot);
 
   void count_decode_errors(std::uint64_t n);
   void count_reconnect();
@@ -62,11 +66,15 @@ class Publisher {
                      std::size_t live);
   metrics::IngestMetrics& metrics_;
   IngestCounters counters_;
+  // Brings counters_.aborted and the metric up to the writer's count, which also includes
+  // Slots dropped without publish() or abort().
+  void sync_aborted();
   std::uint64_t claim_ns_ = 0;
 };
 
 // Throws ConfigError unless a ring of `slots` x `geometry` fits the format limits and the free
 // space of the shm directory. `what` names where the geometry came from (a flag or the source).
-void check_ring_fits(const ring::Geometry& geometry, std::uint32_t slots, const std::string& what);
+void check_ring_fits(const std::string& ring_name, const ring::Geometry& geometry,
+                     std::uint32_t slots, const std::string& what);
 
 }  // namespace framering::ingest

@@ -25,6 +25,19 @@ SourceSpec parse_source(const std::string& source) {
   return {SourceKind::kFile, source};
 }
 
+std::string SourceSpec::local_path() const {
+  switch (kind) {
+    case SourceKind::kFile:
+      return target.find("://") == std::string::npos ? target : std::string();
+    case SourceKind::kNpy:
+      return target.find_first_of("*?[") == std::string::npos ? target : std::string();
+    case SourceKind::kRtsp:
+    case SourceKind::kTestsrc:
+      break;
+  }
+  return {};
+}
+
 const char* source_kind_name(SourceKind kind) {
   switch (kind) {
     case SourceKind::kFile:

@@ -71,8 +71,9 @@ class FrameEmitter {
     try {
       scaler_.scale(frame, slot.payload(), ring_w, ring_h, to_av_pix_fmt(g.pix_fmt));
     } catch (const std::exception& e) {
-      // The slot stays unpublished (the next claim reuses it); the frame counts as an error.
+      // Readers never see the frame (the next claim reuses its number); it counts as an error.
       spdlog::error("frame {}: {}; skipped", slot.frame_no(), e.what());
+      publisher_.abort(std::move(slot));
       publisher_.count_decode_errors(1);
       return;
     }

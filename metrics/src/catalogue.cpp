@@ -49,6 +49,13 @@ struct Endpoint::Impl {
           .Name("framering_bytes_published_total")
           .Help("Payload bytes the writer committed to the ring (written once, in place).")
           .Register(r);
+  Family<Counter>& frames_aborted =
+      BuildCounter()
+          .Name("framering_frames_aborted_total")
+          .Help(
+              "Slots the writer claimed and gave up unpublished (the frame could not be "
+              "produced); readers never saw them as frames.")
+          .Register(r);
   Family<Counter>& frames_read = BuildCounter()
                                      .Name("framering_frames_read_total")
                                      .Help("Frames a worker read and analysed.")
@@ -228,7 +235,7 @@ IngestMetrics& Endpoint::ingest(const std::string& ring) {
   if (!slot) {
     const prometheus::Labels l{{"ring", ring}};
     slot.reset(new IngestMetrics{
-        m.frames_published.Add(l), m.bytes_published.Add(l),
+        m.frames_published.Add(l), m.frames_aborted.Add(l), m.bytes_published.Add(l),
         // Created now, at 0, so "no copy happened" is a visible series and not a missing one.
         m.bytes_copied.Add({{"ring", ring}, {"component", "ingest"}}), m.decode_errors.Add(l),
         m.source_reconnects.Add(l), m.source_up.Add(l),

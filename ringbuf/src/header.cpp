@@ -1,6 +1,8 @@
 #include "framering/ringbuf/header.hpp"
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 
 #include "bytes.hpp"
@@ -41,10 +43,10 @@ bool lay_out(RingInfo& info) {
 
 RingInfo plan_layout(const std::string& name, const Geometry& geometry, std::uint32_t slots) {
   validate_ring_name(name);
-  if (slots < 2 || slots > kMaxSlots) {
+  if (slots < kMinSlots || slots > kMaxSlots) {
     throw RingError(ErrorKind::kInvalidArgument,
-                    "ring '" + name + "': --slots must be between 2 and " +
-                        std::to_string(kMaxSlots) + ", got " + std::to_string(slots));
+                    "ring '" + name + "': --slots must be between " + std::to_string(kMinSlots) +
+                        " and " + std::to_string(kMaxSlots) + ", got " + std::to_string(slots));
   }
   if (geometry.item_bytes() == 0) {
     throw RingError(ErrorKind::kInvalidArgument,
@@ -85,7 +87,7 @@ RingInfo parse_header(std::span<const std::byte> segment) {
     bad("slot_entry_bytes != 128");
   }
   info.slots = load_le<std::uint32_t>(b, hdr::kSlotCount);
-  if (info.slots < 2 || info.slots > kMaxSlots) bad("slot_count out of range");
+  if (info.slots < kMinSlots || info.slots > kMaxSlots) bad("slot_count out of range");
 
   Geometry& g = info.geometry;
   g.typestr = fixed_string(b, hdr::kTypestr, kTypestrBytes);
@@ -99,11 +101,11 @@ RingInfo parse_header(std::span<const std::byte> segment) {
   if (pix > static_cast<std::uint32_t>(PixFmt::kGray8)) bad("unknown pix_fmt");
   g.pix_fmt = static_cast<PixFmt>(pix);
   if (g.pix_fmt != PixFmt::kRaw) {
-    // Image formats are 8-bit (height, width, channels) arrays with 3 (bgr/rgb) or 1 (gray) channels.
+    // Image formats are 8-bit (height, width, channels) arrays with 3 (bgr/rgb) or 1 (gray)
+    // channels.
     const std::uint64_t want_channels = g.pix_fmt == PixFmt::kGray8 ? 1 : 3;
-    const bool image = g.typestr == "|u1" &&
-                       ((ndim == 3 && g.shape[2] == want_channels) ||
-                        (ndim == 2 && g.pix_fmt == PixFmt::kGray8));
+    const bool image = g.typestr == "|u1" && ((ndim == 3 && g.shape[2] == want_channels) ||
+                                              (ndim == 2 && g.pix_fmt == PixFmt::kGray8));
     if (!image) bad("pix_fmt does not match the shape/typestr");
   }
   g.rate_num = load_le<std::uint32_t>(b, hdr::kRateNum);
@@ -138,6 +140,12 @@ RingInfo parse_header(std::span<const std::byte> segment) {
   info.writer_pid = load_le<std::int32_t>(b, hdr::kWriterPid);
   info.created_realtime_ns = load_le<std::uint64_t>(b, hdr::kCreatedRealtimeNs);
   return info;
+}
+
+std::string epoch_text(std::uint64_t epoch) {
+  char text[20];
+  std::snprintf(text, sizeof text, "%016" PRIx64, epoch);
+  return text;
 }
 
 void write_header(std::span<std::byte> segment, const RingInfo& info) {

@@ -58,6 +58,10 @@ bool remove_if_stale(const std::string& path, bool keep_closed) {
 }
 }  // namespace
 
+std::string mib_text(std::uint64_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
+
 std::string shm_dir() {
   const char* dir = std::getenv("FRAMERING_SHM_DIR");
   return (dir && *dir) ? dir : "/dev/shm";

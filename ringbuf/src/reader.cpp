@@ -1,7 +1,6 @@
 #include "framering/ringbuf/reader.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
+#include "segment.hpp"
 #include "sys.hpp"
 
 namespace framering::ring {
@@ -57,10 +57,11 @@ const char* to_string(ReadStatus status) {
 
 namespace {
 
-// One read-only mapping of one segment (one epoch).
+// One read-only mapping of one segment (one epoch); the region unmaps itself.
 struct Mapping {
-  Fd fd;
-  const std::byte* base = nullptr;
+  Fd fd;  // the native handle: flock probes, fstat
+  detail::bip::mapped_region region;
+  const std::byte* base = nullptr;  // region's address
   std::size_t size = 0;
   ino_t inode = 0;
   uid_t owner = 0;
@@ -70,8 +71,8 @@ struct Mapping {
   Mapping(Mapping&& o) noexcept { *this = std::move(o); }
   Mapping& operator=(Mapping&& o) noexcept {
     if (this != &o) {
-      unmap();
       fd = std::move(o.fd);
+      region = std::move(o.region);  // unmaps ours, leaves o's empty
       base = std::exchange(o.base, nullptr);
       size = std::exchange(o.size, 0);
       inode = o.inode;
@@ -79,11 +80,6 @@ struct Mapping {
       info = std::move(o.info);
     }
     return *this;
-  }
-  ~Mapping() { unmap(); }
-  void unmap() {
-    if (base) ::munmap(const_cast<std::byte*>(base), size);
-    base = nullptr;
   }
 };
 
@@ -133,10 +129,8 @@ Mapping open_mapping(const std::string& name, const std::vector<uid_t>& owners) 
   m.owner = st.st_uid;
   m.size = static_cast<std::size_t>(st.st_size);
   m.inode = st.st_ino;
-  void* map = ::mmap(nullptr, m.size, PROT_READ, MAP_SHARED, m.fd.get(), 0);
-  if (map == MAP_FAILED)
-    throw RingError(ErrorKind::kSystem, "ring '" + name + "': mmap: " + errno_text(errno));
-  m.base = static_cast<const std::byte*>(map);
+  m.region = detail::map_segment(m.fd.get(), m.size, detail::bip::read_only, name);
+  m.base = static_cast<const std::byte*>(m.region.get_address());
   try {
     m.info = parse_header({m.base, m.size});
   } catch (const RingError& e) {

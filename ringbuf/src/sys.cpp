@@ -14,7 +14,7 @@
 #include <cstring>
 #include <random>
 
-namespace framering::ring::detail {
+namespace framering::ring {
 
 Fd& Fd::operator=(Fd&& other) noexcept {
   if (this != &other) {
@@ -29,8 +29,12 @@ Fd::~Fd() {
 }
 
 std::string errno_text(int err) {
-  return std::strerror(err);
+  return err ? std::strerror(err) : "unexpected end of file";
 }
+
+}  // namespace framering::ring
+
+namespace framering::ring::detail {
 
 Fd open_regular(const std::string& path, int flags, struct stat* st) {
   Fd fd(::open(path.c_str(), flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));

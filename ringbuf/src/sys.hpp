@@ -6,31 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include "framering/ringbuf/posix.hpp"
+
 namespace framering::ring::detail {
 
-// RAII file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-std::string errno_text(int err);
+using ring::errno_text;
+using ring::Fd;
 
 // Opens an existing file of the shared directory the way every framering opener must: never
 // following a symlink, never blocking (anyone can plant a FIFO under a ring's name, and a

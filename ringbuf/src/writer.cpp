@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -12,13 +11,16 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "control.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "segment.hpp"
 #include "sys.hpp"
 
 namespace framering::ring {
@@ -28,10 +30,6 @@ using detail::errno_text;
 using detail::Fd;
 
 namespace {
-
-std::string mib(std::uint64_t bytes) {
-  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
-}
 
 [[noreturn]] void throw_not_accessible(const std::string& name, const std::string& path, int err) {
   if (err == EACCES || err == EPERM) {
@@ -99,11 +97,15 @@ Fd lock_existing(const std::string& name, const std::string& path) {
 struct Writer::Impl {
   RingInfo info;
   std::string path;
-  Fd fd;
-  std::byte* base = nullptr;
+  Fd fd;  // the native handle: flock (held for the writer's life), fstat
+  detail::bip::mapped_region region;
+  std::byte* base = nullptr;  // region's address, kept for the hot path
   ino_t inode = 0;
   std::uint64_t next_frame = 0;
-  bool claimed = false;
+  // The Slot handed out by claim() and not yet published or aborted (its address follows its
+  // moves), so a second claim, a foreign publish and a Slot outliving close() are all caught.
+  Slot* outstanding = nullptr;
+  std::uint64_t aborted = 0;
   bool closed = false;
   bool keep = false;
 
@@ -134,9 +136,33 @@ struct Writer::Impl {
     });
   }
 
+  // The claim ends unpublished: seq stays odd (2n+1) and the cursor stays at n, which is what
+  // docs/ring-format.md §5 has readers see of a slot being written — TORN for a reader holding
+  // the slot's previous frame, NOT_YET for frame n — and the next claim rewrites frame n.
+  void abort(Slot& s) {
+    s.owner_ = nullptr;
+    s.payload_ = {};
+    outstanding = nullptr;
+    ++aborted;
+  }
+
+  // Throws unless `s` is the claim this writer has outstanding.
+  void check_owner(const Slot& s, const char* what) const {
+    if (s.owner_ == nullptr) {
+      throw std::logic_error(std::string("Writer::") + what +
+                             ": the Slot was already published, aborted or moved from");
+    }
+    if (s.owner_ != this || outstanding != &s) {
+      throw std::logic_error(std::string("Writer::") + what + ": the Slot (frame " +
+                             std::to_string(s.frame_no_) + ") belongs to another writer of ring '" +
+                             s.owner_->info.name + "'");
+    }
+  }
+
   void close() {
     if (closed) return;
     closed = true;
+    if (outstanding) abort(*outstanding);  // the Slot must not reach back into a closed ring
     {
       std::lock_guard lock(hb_mutex);
       hb_stop = true;
@@ -151,7 +177,7 @@ struct Writer::Impl {
       struct stat st {};
       if (::stat(path.c_str(), &st) == 0 && st.st_ino == inode) ::unlink(path.c_str());
     }
-    ::munmap(base, info.segment_bytes);
+    region = detail::bip::mapped_region();  // unmaps
     base = nullptr;
     fd = Fd{};  // releases the flock
   }
@@ -172,7 +198,9 @@ Writer Writer::create(const WriterOptions& options) {
   std::snprintf(suffix, sizeof suffix, ".%016llx",
                 static_cast<unsigned long long>(detail::random_u64()));
   const std::string temp = path + ".tmp." + std::to_string(::getpid()) + suffix;
-  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, options.mode));
+  const detail::bip::permissions perm = detail::segment_permissions(options.mode);
+  const auto mode = static_cast<mode_t>(perm.get_permissions());
+  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd) {
     throw RingError(errno == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
                     "ring '" + name + "': cannot create " + temp + ": " + errno_text(errno) +
@@ -184,8 +212,7 @@ Writer Writer::create(const WriterOptions& options) {
   };
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
     fail(ErrorKind::kSystem, "flock: " + errno_text(errno));
-  if (::fchmod(fd.get(), options.mode) != 0)
-    fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
+  if (::fchmod(fd.get(), mode) != 0) fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
   if (options.group && ::fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
     fail(ErrorKind::kPermission, "cannot give the segment to group " +
                                      std::to_string(*options.group) + ": " + errno_text(errno));
@@ -194,11 +221,11 @@ Writer Writer::create(const WriterOptions& options) {
     struct statvfs vfs {};
     std::string free_text;
     if (::statvfs(shm_dir().c_str(), &vfs) == 0) {
-      free_text =
-          ", " + shm_dir() + " has " + mib(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
+      free_text = ", " + shm_dir() + " has " +
+                  mib_text(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
     }
     if (err == ENOSPC) {
-      fail(ErrorKind::kNoSpace, "needs " + mib(info.segment_bytes) + " (" +
+      fail(ErrorKind::kNoSpace, "needs " + mib_text(info.segment_bytes) + " (" +
                                     std::to_string(info.slots) + " slots x " +
                                     std::to_string(info.slot_stride) + " B + tables)" + free_text +
                                     ": use fewer --slots or a smaller frame, or enlarge /dev/shm "
@@ -206,9 +233,13 @@ Writer Writer::create(const WriterOptions& options) {
     }
     fail(ErrorKind::kSystem, "posix_fallocate: " + errno_text(err) + free_text);
   }
-  void* map = ::mmap(nullptr, info.segment_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (map == MAP_FAILED) fail(ErrorKind::kSystem, "mmap: " + errno_text(errno));
-  impl->base = static_cast<std::byte*>(map);
+  try {
+    impl->region = detail::map_segment(fd.get(), info.segment_bytes, detail::bip::read_write, name);
+  } catch (const RingError&) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  impl->base = static_cast<std::byte*>(impl->region.get_address());
 
   do {
     info.epoch = detail::random_u64();
@@ -238,14 +269,12 @@ Writer Writer::create(const WriterOptions& options) {
     }
     if (err == 0) break;
     if (err != EEXIST) {
-      ::munmap(map, info.segment_bytes);
       fail(err == EPERM || err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
            "cannot move the new segment into place at " + path + ": " + errno_text(err));
     }
     try {
       previous = lock_existing(name, path);
     } catch (...) {
-      ::munmap(map, info.segment_bytes);
       ::unlink(temp.c_str());
       throw;
     }
@@ -275,21 +304,63 @@ Writer::~Writer() {
   if (impl_) impl_->close();
 }
 
+Writer::Slot::Slot(Impl* owner, std::span<std::byte> payload, std::uint64_t frame_no,
+                   std::uint64_t claim_ns)
+    : owner_(owner), payload_(payload), frame_no_(frame_no), claim_realtime_ns_(claim_ns) {
+  owner_->outstanding = this;
+}
+
+Writer::Slot::Slot(Slot&& other) noexcept
+    : pts_ns(other.pts_ns),
+      capture_realtime_ns(other.capture_realtime_ns),
+      flags(other.flags),
+      owner_(std::exchange(other.owner_, nullptr)),
+      payload_(std::exchange(other.payload_, {})),
+      frame_no_(other.frame_no_),
+      claim_realtime_ns_(other.claim_realtime_ns_) {
+  if (owner_) owner_->outstanding = this;
+}
+
+Writer::Slot& Writer::Slot::operator=(Slot&& other) noexcept {
+  if (this != &other) {
+    release();
+    pts_ns = other.pts_ns;
+    capture_realtime_ns = other.capture_realtime_ns;
+    flags = other.flags;
+    owner_ = std::exchange(other.owner_, nullptr);
+    payload_ = std::exchange(other.payload_, {});
+    frame_no_ = other.frame_no_;
+    claim_realtime_ns_ = other.claim_realtime_ns_;
+    if (owner_) owner_->outstanding = this;
+  }
+  return *this;
+}
+
+void Writer::Slot::release() {
+  if (owner_) owner_->abort(*this);
+}
+
 Writer::Slot Writer::claim() {
   Impl& w = *impl_;
+  if (w.closed) throw std::logic_error("Writer::claim: ring '" + w.info.name + "' is closed");
+  if (w.outstanding) {
+    throw std::logic_error("Writer::claim: frame " + std::to_string(w.outstanding->frame_no_) +
+                           " of ring '" + w.info.name +
+                           "' is still claimed; publish or abort it before claiming again");
+  }
   const std::uint64_t n = w.next_frame;
   const auto k = static_cast<std::uint32_t>(n % w.info.slots);
   // seq <- odd (relaxed), then a release fence: no payload store below can become visible to a
   // reader before the odd value does.
   atomic_at<std::uint64_t>(w.entry(k), slot::kSeq).store(seq_writing(n), std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
-  w.claimed = true;
   std::byte* payload = w.base + w.info.payload_offset + std::uint64_t{k} * w.info.slot_stride;
-  return Slot({payload, w.info.frame_bytes}, n, realtime_ns());
+  return Slot(&w, {payload, w.info.frame_bytes}, n, realtime_ns());
 }
 
 void Writer::publish(Slot&& s) {
   Impl& w = *impl_;
+  w.check_owner(s, "publish");
   const std::uint64_t n = s.frame_no_;
   const auto k = static_cast<std::uint32_t>(n % w.info.slots);
   std::byte* e = w.entry(k);
@@ -311,8 +382,18 @@ void Writer::publish(Slot&& s) {
   atomic_at<std::uint64_t>(w.base, hdr::kHeartbeatNs).store(now_mono, std::memory_order_relaxed);
   detail::futex_wake_all(w.base + hdr::kCursor);
   w.next_frame = n + 1;
-  w.claimed = false;
+  w.outstanding = nullptr;
+  s.owner_ = nullptr;
   s.payload_ = {};
+}
+
+void Writer::abort(Slot&& s) {
+  impl_->check_owner(s, "abort");
+  impl_->abort(s);
+}
+
+std::uint64_t Writer::frames_aborted() const {
+  return impl_->aborted;
 }
 
 void Writer::close() {

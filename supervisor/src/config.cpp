@@ -15,6 +15,17 @@
 #include <set>
 #include <sstream>
 
+#include "framering/ingest/ingest.hpp"
+#include "framering/ingest/source_spec.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/geometry.hpp"
+#include "framering/ringbuf/layout.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "framering/workers/analytic.hpp"
+
+// Every rule that a library owns (ring names and slot counts: ringbuf; source kinds and frame
+// sizes: ingest; analytics: workers) is checked here by asking that library, so a config is
+// refused exactly when the process it starts would refuse the same value.
 namespace framering::supervisor {
 
 namespace {
@@ -26,13 +37,36 @@ struct Entry {
   YAML::Node value;
 };
 
-const std::set<std::string> kAnalytics = {"motion", "people", "objects", "tamper", "checksum"};
-const std::set<std::string> kPixFmts = {"bgr24", "rgb24", "gray8"};
-
 std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
+}
+
+bool is_analytic(const std::string& name) {
+  const auto& names = workers::analytic_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// "motion, people, objects, tamper or checksum"
+std::string analytic_choices() {
+  const auto& names = workers::analytic_names();
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out;
+}
+
+// The ring's name rule (ring names, and reader ids, which name the stats files): the message
+// of the ring library when `name` breaks it, else empty.
+std::string ring_name_problem(const std::string& name) {
+  try {
+    ring::validate_ring_name(name);
+    return {};
+  } catch (const ring::RingError& e) {
+    return e.what();
+  }
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -48,13 +82,6 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
     }
   }
   return row[b.size()];
-}
-
-bool is_name(const std::string& s, std::size_t max_len) {
-  return !s.empty() && s.size() <= max_len && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
 }
 
 class Parser {
@@ -242,8 +269,9 @@ class Parser {
     if (cams.empty()) fail(node, "cameras", "no cameras; add at least one camera");
     for (const Entry& e : cams) {
       const std::string path = "cameras." + e.key;
-      if (!is_name(e.key, 48)) {
-        fail(e.key_node, path, "camera names use 1-48 characters from A-Z a-z 0-9 _ -");
+      // A camera's name is its ring's name unless `ring:` says otherwise: the same rule.
+      if (const std::string problem = ring_name_problem(e.key); !problem.empty()) {
+        fail(e.key_node, path, problem);
       }
       CameraConfig cam = parse_camera(e, path);
       if (auto [pos, fresh] = rings.emplace(cam.ring, cam.line); !fresh) {
@@ -286,25 +314,30 @@ class Parser {
         have_source = true;
       } else if (f.key == "ring") {
         cam.ring = string(f.value, key);
-        if (!is_name(cam.ring, 48)) fail(f.value, key, "use 1-48 characters from A-Z a-z 0-9 _ -");
+        if (const std::string problem = ring_name_problem(cam.ring); !problem.empty()) {
+          fail(f.value, key, problem);
+        }
       } else if (f.key == "size") {
         const std::string size = string(f.value, key);
         unsigned w = 0, h = 0;
         char x = 0, extra = 0;
         std::istringstream in(size);
-        if (!(in >> w >> x >> h) || x != 'x' || (in >> extra) || w == 0 || h == 0 || w > 16384 ||
-            h > 16384) {
-          fail(f.value, key, "expected WIDTHxHEIGHT such as 1280x720, got '" + size + "'");
+        if (!(in >> w >> x >> h) || x != 'x' || (in >> extra) || w == 0 || h == 0 ||
+            w > ingest::kMaxDimension || h > ingest::kMaxDimension) {
+          fail(f.value, key,
+               "expected WIDTHxHEIGHT such as 1280x720 (at most " +
+                   std::to_string(ingest::kMaxDimension) + " per side), got '" + size + "'");
         }
         cam.width = w;
         cam.height = h;
       } else if (f.key == "pix_fmt") {
         cam.pix_fmt = string(f.value, key);
-        if (!kPixFmts.count(*cam.pix_fmt)) {
+        if (ring::PixFmt fmt{}; !ring::parse_pix_fmt(*cam.pix_fmt, fmt)) {
           fail(f.value, key, "expected bgr24, rgb24 or gray8, got '" + *cam.pix_fmt + "'");
         }
       } else if (f.key == "slots") {
-        cam.slots = static_cast<std::uint32_t>(uinteger(f.value, key, 2, 65536));
+        cam.slots =
+            static_cast<std::uint32_t>(uinteger(f.value, key, ring::kMinSlots, ring::kMaxSlots));
       } else if (f.key == "realtime") {
         cam.realtime = boolean(f.value, key);
       } else if (f.key == "loop") {
@@ -353,7 +386,7 @@ class Parser {
     if (cam.preview_host && !cam.preview) {
       fail(e.key_node, path + ".preview_host", "needs preview: HOST:PORT (the preview is off)");
     }
-    if (cam.wait_for_workers && cam.source.rfind("rtsp://", 0) == 0) {
+    if (cam.wait_for_workers && ingest::parse_source(cam.source).live()) {
       fail(wait_node, path + ".wait_for_workers",
            "a camera does not wait for its workers; remove it or give the ring more slots");
     }
@@ -364,9 +397,6 @@ class Parser {
     std::map<std::string, int> ids;  // reader ids on this ring, to catch "people-0" twice
     for (const Entry& e : entries(node, path, {})) {
       const std::string wpath = path + "." + e.key;
-      if (!is_name(e.key, 40)) {
-        fail(e.key_node, wpath, "worker names use 1-40 characters from A-Z a-z 0-9 _ -");
-      }
       WorkerConfig w = parse_worker(e, wpath);
       std::vector<std::string> names;
       if (w.replicas == 1) names.push_back(w.name);
@@ -374,6 +404,11 @@ class Parser {
         names.push_back(w.name + "-" + std::to_string(i));
       }
       for (const auto& id : names) {
+        // The id names the worker's stats file: the ring library's name rule, checked on the
+        // id itself (replicas add "-<i>").
+        if (const std::string problem = ring_name_problem(id); !problem.empty()) {
+          fail(e.key_node, wpath, "worker id '" + id + "': " + problem);
+        }
         if (auto [pos, fresh] = ids.emplace(id, w.line); !fresh) {
           fail(e.key_node, wpath,
                "worker id '" + id + "' clashes with the worker on line " +
@@ -397,9 +432,8 @@ class Parser {
       if (f.key == "analytic") {
         w.analytic = string(f.value, key);
         have_analytic = true;
-        if (!kAnalytics.count(w.analytic)) {
-          fail(f.value, key,
-               "expected motion, people, objects, tamper or checksum, got '" + w.analytic + "'");
+        if (!is_analytic(w.analytic)) {
+          fail(f.value, key, "expected " + analytic_choices() + ", got '" + w.analytic + "'");
         }
       } else if (f.key == "mode") {
         w.mode = string(f.value, key);
@@ -454,9 +488,8 @@ class Parser {
     }
     if (!have_analytic) {
       // `motion: {}` is shorthand for a worker named after its analytic.
-      if (!kAnalytics.count(w.name)) {
-        fail(e.key_node, path + ".analytic",
-             "missing; set analytic: motion, people, objects, tamper or checksum");
+      if (!is_analytic(w.name)) {
+        fail(e.key_node, path + ".analytic", "missing; set analytic: " + analytic_choices());
       }
       w.analytic = w.name;
     }
@@ -552,12 +585,6 @@ class Parser {
   std::string origin_;
 };
 
-bool is_file_source(const std::string& source) {
-  return source.rfind("rtsp://", 0) != 0 && source.rfind("rtsps://", 0) != 0 &&
-         source.rfind("testsrc:", 0) != 0 && source.rfind("npy:", 0) != 0 &&
-         source.find("://") == std::string::npos;
-}
-
 }  // namespace
 
 ConfigError::ConfigError(const std::string& origin, int line, const std::string& key,
@@ -585,15 +612,8 @@ Config load_config_file(const std::string& path) {
 void check_sources(const Config& config) {
   for (const CameraConfig& cam : config.cameras) {
     const std::string key = "cameras." + cam.name + ".source";
-    std::string path;
-    if (is_file_source(cam.source)) {
-      path = cam.source;
-    } else if (cam.source.rfind("npy:", 0) == 0 &&
-               cam.source.find_first_of("*?[") == std::string::npos) {
-      path = cam.source.substr(4);
-    } else {
-      continue;
-    }
+    const std::string path = ingest::parse_source(cam.source).local_path();
+    if (path.empty()) continue;
     if (::access(path.c_str(), R_OK) != 0) {
       throw ConfigError(config.origin, cam.source_line, key,
                         "'" + path +

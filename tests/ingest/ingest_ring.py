@@ -44,7 +44,7 @@ SLOT_SEQ, SLOT_FRAME_NO, SLOT_PTS_NS, SLOT_CAPTURE_NS, SLOT_PUBLISH_NS = 0, 8, 1
 SLOT_FLAGS = 40
 FLAG_KEYFRAME, FLAG_DECODE_ERROR, FLAG_RESIZED = 1, 2, 4
 
-SUMMARY = re.compile(r"published (\d+) frames \(\d+ MiB\), (\d+) decode errors, (\d+) reconnects")
+SUMMARY = re.compile(r"published (\d+) frames \(\d+ MiB\), \d+ aborted, (\d+) decode errors, (\d+) reconnects")
 
 
 class RingFile:

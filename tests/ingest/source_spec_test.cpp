@@ -20,6 +20,17 @@ TEST(SourceSpec, ClassifiesByPrefix) {
   EXPECT_EQ(f.kind, SourceKind::kFile);
   EXPECT_FALSE(f.live());
   EXPECT_EQ(parse_source("http://host/a.mp4").kind, SourceKind::kFile);
+  EXPECT_EQ(parse_source("Rtsps://cam/x").kind, SourceKind::kRtsp) << "any case, with TLS";
+}
+
+// What `framering run` checks exists before it starts anything: files and npy directories.
+TEST(SourceSpec, LocalPathOnlyForFilesAndNpyDirectories) {
+  EXPECT_EQ(parse_source("/videos/a.mp4").local_path(), "/videos/a.mp4");
+  EXPECT_EQ(parse_source("npy:/data/frames").local_path(), "/data/frames");
+  EXPECT_EQ(parse_source("npy:/data/*.npy").local_path(), "") << "a glob is matched, not opened";
+  EXPECT_EQ(parse_source("RTSPS://cam/x").local_path(), "");
+  EXPECT_EQ(parse_source("testsrc:testsrc2").local_path(), "");
+  EXPECT_EQ(parse_source("http://host/a.mp4").local_path(), "");
 }
 
 }  // namespace

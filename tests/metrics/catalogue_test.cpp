@@ -19,6 +19,7 @@ namespace {
 
 // The contract's list (docs/design.md "Metrics"), spelled here independently of the catalogue.
 const std::vector<std::string> kDesignMetrics = {"framering_frames_published_total",
+                                                 "framering_frames_aborted_total",
                                                  "framering_bytes_published_total",
                                                  "framering_frames_read_total",
                                                  "framering_bytes_read_in_place_total",

@@ -2,11 +2,17 @@
 // with the key path and the line it is on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "framering/ingest/ingest.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/header.hpp"
 #include "framering/supervisor/config.hpp"
+#include "framering/workers/analytic.hpp"
 
 namespace fs = framering::supervisor;
 
@@ -162,6 +168,80 @@ TEST(Config, DuplicateCamerasAndRings) {
       "cameras:\n  a:\n    source: x\n    workers:\n      p:\n        analytic: people\n"
       "        replicas: 2\n      p-1:\n        analytic: motion\n");
   EXPECT_NE(std::string(e.what()).find("worker id 'p-1'"), std::string::npos) << e.what();
+}
+
+// The run config refuses exactly what the process it starts would: each rule is asked of the
+// library that owns it (slot counts and names: the ring; sources and frame sizes: the ingest;
+// analytics: the workers), never re-typed.
+bool config_accepts(const std::string& text) {
+  try {
+    fs::parse_config(text, "rules.yaml");
+    return true;
+  } catch (const fs::ConfigError&) {
+    return false;
+  }
+}
+
+std::string camera(const std::string& lines) {
+  return "cameras:\n  a:\n    source: x\n" + lines;
+}
+
+TEST(ConfigRules, SlotCountsAreTheRingsRule) {
+  namespace ring = framering::ring;
+  for (const std::uint64_t slots : {0ull, 1ull, 2ull, 3ull, 65536ull, 65537ull, 1ull << 32}) {
+    bool ring_accepts = true;
+    try {
+      ring::plan_layout("a", ring::Geometry::image(1, 1, ring::PixFmt::kGray8),
+                        static_cast<std::uint32_t>(std::min<std::uint64_t>(slots, UINT32_MAX)));
+    } catch (const ring::RingError&) {
+      ring_accepts = false;
+    }
+    EXPECT_EQ(config_accepts(camera("    slots: " + std::to_string(slots) + "\n")), ring_accepts)
+        << slots << " slots";
+  }
+  const auto e = parse_error(camera("    slots: 1\n"));
+  EXPECT_EQ(e.key(), "cameras.a.slots");
+  EXPECT_NE(std::string(e.what()).find("from 2 to 65536"), std::string::npos) << e.what();
+}
+
+TEST(ConfigRules, LiveSourcesAreTheIngestsClassification) {
+  // rtsps:// and any letter case are cameras, which cannot wait for their workers.
+  for (const char* source : {"rtsp://h/s", "rtsps://h/s", "RTSP://h/s", "Rtsps://h/s"}) {
+    const auto e = parse_error("cameras:\n  a:\n    source: \"" + std::string(source) +
+                               "\"\n    wait_for_workers: true\n");
+    EXPECT_EQ(e.key(), "cameras.a.wait_for_workers") << source;
+  }
+  EXPECT_TRUE(config_accepts("cameras:\n  a:\n    source: /v.avi\n    wait_for_workers: true\n"));
+  // A camera URL is never checked as a local file, whatever its case.
+  fs::check_sources(fs::parse_config(
+      "cameras:\n  a:\n    source: RTSPS://h/s\n  b:\n    source: npy:/no/such/*.npy\n", "c.yaml"));
+}
+
+TEST(ConfigRules, SizesPixelFormatsNamesAndAnalyticsComeFromTheirOwners) {
+  const auto max = std::to_string(framering::ingest::kMaxDimension);
+  EXPECT_TRUE(config_accepts(camera("    size: " + max + "x" + max + "\n")));
+  EXPECT_FALSE(config_accepts(camera("    size: " + max + "x" +
+                                     std::to_string(framering::ingest::kMaxDimension + 1) + "\n")));
+  // The ring parses pixel formats, "gray" included, as `ingest --pix-fmt` does.
+  for (const char* fmt : {"bgr24", "rgb24", "gray8", "gray"}) {
+    EXPECT_TRUE(config_accepts(camera("    pix_fmt: " + std::string(fmt) + "\n"))) << fmt;
+  }
+  EXPECT_FALSE(config_accepts(camera("    pix_fmt: yuv420p\n")));
+  for (const std::string& analytic : framering::workers::analytic_names()) {
+    EXPECT_TRUE(config_accepts(camera("    workers:\n      " + analytic + ": {}\n"))) << analytic;
+  }
+  // Camera and ring names: the ring's name rule (48 characters).
+  EXPECT_TRUE(config_accepts("cameras:\n  " + std::string(48, 'c') + ":\n    source: x\n"));
+  EXPECT_FALSE(config_accepts("cameras:\n  " + std::string(49, 'c') + ":\n    source: x\n"));
+  EXPECT_FALSE(config_accepts(camera("    ring: " + std::string(49, 'r') + "\n")));
+  // Worker ids name reader-stats files: the same rule, on the id replicas actually get.
+  const std::string w45(45, 'w');
+  EXPECT_TRUE(config_accepts(camera("    workers:\n      " + w45 +
+                                    ":\n        analytic: motion\n        replicas: 10\n")));
+  const std::string w47(47, 'w');
+  const auto e = parse_error(
+      camera("    workers:\n      " + w47 + ":\n        analytic: motion\n        replicas: 2\n"));
+  EXPECT_NE(std::string(e.what()).find("worker id '" + w47 + "-0'"), std::string::npos) << e.what();
 }
 
 TEST(Config, MissingPiecesAndSyntaxErrors) {

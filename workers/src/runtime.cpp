@@ -1,6 +1,5 @@
 #include "framering/workers/runtime.hpp"
 
-#include <cinttypes>
 #include <cstdio>
 #include <optional>
 #include <thread>
@@ -27,12 +26,6 @@ using namespace std::chrono_literals;
 constexpr auto kAttachRetry = 200ms;     // ring not created yet
 constexpr auto kWriterGoneRetry = 50ms;  // between looks for a restarted writer
 constexpr auto kFrameWait = 100ms;       // futex wait per loop turn: bounds SIGTERM latency
-
-std::string hex64(std::uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
 
 void sleep_unless(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
   if (!stop.load(std::memory_order_relaxed)) std::this_thread::sleep_for(d);
@@ -181,7 +174,7 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     report.epoch(reader->info().epoch);
     auto describe = [&] {
       return "ring '" + o.ring + "' " + reader->info().geometry.describe() + ", epoch " +
-             hex64(reader->info().epoch) + ", " +
+             ring::epoch_text(reader->info().epoch) + ", " +
              (o.mode == FollowMode::kEvery ? "every" : "latest") + " mode, " +
              (o.share.members > 1
                   ? (o.share.tiles ? "band " : "member ") + std::to_string(o.share.member) + "/" +

@@ -16,7 +16,14 @@ struct SourceSpec {
   SourceKind kind = SourceKind::kFile;
   std::string target;  // path, URL, lavfi graph, or dir/glob (prefix removed)
   bool live() const { return kind == SourceKind::kRtsp; }
+  // The local file or directory the source reads, to check before starting: a file path, or
+  // an npy: directory (not a glob); empty for live and generated sources and for URLs.
+  std::string local_path() const;
 };
+
+// The one classifier of --source strings (and of `source:` in a run config): rtsp:// and
+// rtsps:// in any case are live cameras, testsrc: and npy: are prefixes, anything else a file
+// (or a URL that validate_options refuses).
 
 SourceSpec parse_source(const std::string& source);
 const char* source_kind_name(SourceKind kind);

@@ -40,6 +40,7 @@ class MetricsError : public std::runtime_error {
 // Handles for one ring written by this process (framering ingest).
 struct IngestMetrics {
   prometheus::Counter& frames_published;    // framering_frames_published_total{ring}
+  prometheus::Counter& frames_aborted;      // framering_frames_aborted_total{ring}
   prometheus::Counter& bytes_published;     // framering_bytes_published_total{ring}
   prometheus::Counter& bytes_copied;        // framering_bytes_copied_total{ring,component="ingest"}
   prometheus::Counter& decode_errors;       // framering_decode_errors_total{ring}

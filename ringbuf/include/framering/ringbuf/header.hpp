@@ -35,6 +35,9 @@ RingInfo plan_layout(const std::string& name, const Geometry& geometry, std::uin
 // Throws RingError(kBadHeader) naming the first bad field.
 RingInfo parse_header(std::span<const std::byte> segment);
 
+// An epoch as logs, `framering stat` and its JSON show it: 16 lower-case hex digits.
+std::string epoch_text(std::uint64_t epoch);
+
 // Writes the immutable header fields of `info` into a zeroed header page.
 void write_header(std::span<std::byte> segment, const RingInfo& info);
 

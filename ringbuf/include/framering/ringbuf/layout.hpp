@@ -60,6 +60,10 @@ inline constexpr std::size_t kTypestrBytes = 8;
 inline constexpr std::size_t kNameBytes = 64;
 
 // Limits every reader enforces before trusting a header (untrusted input).
+// The slot-count rule of every ring, writer and reader alike; the ingest CLI and the run config
+// refuse what the ring would. Two at least: the writer may be rewriting one slot while a reader
+// reads another.
+inline constexpr std::uint32_t kMinSlots = 2;
 inline constexpr std::uint32_t kMaxSlots = 1u << 16;
 inline constexpr std::uint64_t kMaxFrameBytes = 1ULL << 32;  // 4 GiB: a large imaging volume
 inline constexpr std::size_t kMaxRingNameLength = 48;        // leaves room for suffixes in 64 B

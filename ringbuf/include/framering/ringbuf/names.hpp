@@ -2,12 +2,16 @@
 // tests on a private tmpfs), and which ring names are accepted.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace framering::ring {
 
 std::string shm_dir();
+// A size in messages about rings and the shm directory, in whole MiB rounded down ("94 MiB" for
+// 94.9): the one spelling the writer and the ingest use.
+std::string mib_text(std::uint64_t bytes);
 // Throws RingError(kInvalidArgument) unless name matches [A-Za-z0-9_-]{1,48}.
 void validate_ring_name(const std::string& name);
 std::string segment_path(const std::string& name);

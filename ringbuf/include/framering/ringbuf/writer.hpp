@@ -1,10 +1,17 @@
 // The single writer of a ring. The producer claims a slot, writes the payload straight into it
-// (sws_scale, a memcpy from a file, ...), and publishes it; the writer never waits for readers.
+// (sws_scale, a memcpy from a file, ...), and then either publishes or aborts it; the writer never
+// waits for readers.
 //
 //   auto writer = Writer::create({.name = "cam0", .geometry = Geometry::image(640, 480, kBgr24)});
 //   auto slot = writer.claim();
-//   fill(slot.payload());
-//   writer.publish(std::move(slot));
+//   if (fill(slot.payload())) writer.publish(std::move(slot));
+//   else writer.abort(std::move(slot));
+//
+// The contract is checked, not only documented: one claim at a time (a second claim while a Slot
+// is outstanding throws std::logic_error), publish/abort accept only this writer's outstanding
+// Slot, and a Slot destroyed unpublished aborts itself. An abort leaves the slot's seq odd and
+// the cursor where it was (docs/ring-format.md §5): readers are never offered the frame number,
+// a reader still holding the slot's previous frame sees TORN, and the next claim rewrites it.
 #pragma once
 
 #include <sys/types.h>
@@ -32,15 +39,24 @@ struct WriterOptions {
 };
 
 class Writer {
+  struct Impl;
+
  public:
-  // A claimed slot: move-only; the payload is writable until it is published.
+  // A claimed slot: move-only; the payload is writable until the Slot is handed to publish() or
+  // abort(). Dropping it unpublished aborts it (counted in frames_aborted()). A Slot must not
+  // outlive its Writer; closing the Writer first detaches the Slot and counts it aborted.
   class Slot {
    public:
-    Slot(Slot&&) noexcept = default;
-    Slot& operator=(Slot&&) noexcept = default;
+    Slot(Slot&& other) noexcept;
+    Slot& operator=(Slot&& other) noexcept;
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      if (owner_) release();  // inline: a published Slot costs no call here
+    }
 
+    // False once published, aborted, moved from, or detached by the Writer's close().
+    bool outstanding() const { return owner_ != nullptr; }
     std::span<std::byte> payload() const { return payload_; }
     std::uint64_t frame_no() const { return frame_no_; }
     std::int64_t pts_ns = 0;
@@ -49,8 +65,10 @@ class Writer {
 
    private:
     friend class Writer;
-    Slot(std::span<std::byte> payload, std::uint64_t frame_no, std::uint64_t claim_ns)
-        : payload_(payload), frame_no_(frame_no), claim_realtime_ns_(claim_ns) {}
+    friend struct Impl;
+    Slot(Impl* owner, std::span<std::byte> payload, std::uint64_t frame_no, std::uint64_t claim_ns);
+    void release();  // aborts if still outstanding
+    Impl* owner_ = nullptr;
     std::span<std::byte> payload_;
     std::uint64_t frame_no_ = 0;
     std::uint64_t claim_realtime_ns_ = 0;
@@ -66,10 +84,17 @@ class Writer {
   ~Writer();
 
   // Marks the next slot as being written (seq odd) and returns its payload. At most one claimed
-  // slot at a time: claiming again before publish() is a logic error.
+  // slot at a time: claiming while a Slot is outstanding throws std::logic_error.
   [[nodiscard]] Slot claim();
-  // Commits the slot (seq even), advances the cursor and wakes waiting readers.
+  // Commits the slot (seq even), advances the cursor and wakes waiting readers. Throws
+  // std::logic_error for a Slot that is not this writer's outstanding claim.
   void publish(Slot&& slot);
+  // Gives the slot up unpublished (the payload could not be produced): its seq stays odd, the
+  // cursor does not move, and the next claim reuses the frame number. Counted in frames_aborted().
+  // Same ownership check as publish().
+  void abort(Slot&& slot);
+  // Claims aborted so far, explicitly or by dropping a Slot.
+  std::uint64_t frames_aborted() const;
   // Sets CLOSED, wakes readers, unlinks the segment unless keep_on_close. Idempotent.
   void close();
 
@@ -79,7 +104,6 @@ class Writer {
   std::span<const std::byte> mapping() const;
 
  private:
-  struct Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

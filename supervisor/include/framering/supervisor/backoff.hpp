@@ -1,21 +1,26 @@
-// The restart rule of `framering run`, apart from the poll loop so it can be tested on its own:
-// a crashed child waits `initial` before its first restart, twice as long after each further
-// crash (up to `max`), and `initial` again once it crashes after having stayed up `stable_run`
-// (a crash after a long healthy run is news, not a crash loop to slow down).
+// The restart rule of `framering run`: the project's one backoff rule (ingest::Backoff) with the
+// supervisor's values, in the supervisor's units. A crashed child waits `initial` before its
+// first restart, twice as long after each further crash (up to `max`), and `initial` again once
+// it crashes after having stayed up `stable_run` (a crash after a long healthy run is news, not
+// a crash loop to slow down). Delays are kept to the millisecond.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+
+#include "framering/ingest/backoff.hpp"
 
 namespace framering::supervisor {
 
 class RestartBackoff {
  public:
   RestartBackoff(double initial_s, double max_s, std::uint64_t stable_run_ns)
-      : initial_s_(initial_s), max_s_(max_s), stable_run_ns_(stable_run_ns), next_s_(initial_s) {}
+      : rule_(to_duration(initial_s), to_duration(max_s),
+              std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(stable_run_ns))) {}
 
-  // The child died after running `ran_ns`: returns the delay before its restart.
+  // The child died after running `ran_ns`: returns the delay (seconds) before its restart.
   double after_crash(std::uint64_t ran_ns) {
-    if (ran_ns >= stable_run_ns_) next_s_ = initial_s_;
+    rule_.connection_lasted(std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(ran_ns)));
     return take();
   }
 
@@ -23,16 +28,13 @@ class RestartBackoff {
   double after_failed_start() { return take(); }
 
  private:
-  double take() {
-    const double delay = next_s_;
-    next_s_ = next_s_ * 2 < max_s_ ? next_s_ * 2 : max_s_;
-    return delay;
+  using Duration = ingest::Backoff::Duration;
+  static Duration to_duration(double seconds) {
+    return std::chrono::round<Duration>(std::chrono::duration<double>(seconds));
   }
+  double take() { return std::chrono::duration<double>(rule_.next_delay()).count(); }
 
-  double initial_s_;
-  double max_s_;
-  std::uint64_t stable_run_ns_;
-  double next_s_;
+  ingest::Backoff rule_;
 };
 
 }  // namespace framering::supervisor
