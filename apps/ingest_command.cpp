@@ -131,6 +131,9 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
                   "(repeatable); other Host headers get 403 (DNS rebinding)");
   sub->add_option("--preview-events", o.preview_events,
                   "workers' events file (JSON lines) whose newest boxes the /preview page draws");
+  sub->add_option("--preview-snapshots", o.preview_snapshots,
+                  "the workers' --snapshots DIR, served read-only on the preview address as "
+                  "/snapshots/<camera>/<event-id>.jpg");
   sub->add_option("--shm-mode", flags->shm_mode, "octal mode of the ring segment")
       ->capture_default_str();
   sub->add_option("--shm-group", flags->shm_group, "group that owns the ring segment");

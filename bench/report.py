@@ -407,6 +407,35 @@ def section_workers(res, img):
     return out + [""], None
 
 
+def section_objects(res):
+    out = ["## 7. Objects throughput", ""]
+    if "error" in res or not res.get("runs"):
+        return out + [f"Not run: {res.get('error', 'no runs')}.", ""]
+    out += [f"`{res['cmd']}` fed by `{res.get('feeder', '')}`: the `objects` analytic on "
+            f"{res['frame']} frames with a generated detector ({res['model']}; "
+            f"{res['flops'] / 1e9:.2f} GFLOPs per frame, counted from the graph by the script) at "
+            f"input {res['input']}. frames/s = frames ÷ wall time until every member reached its "
+            "--max-frames; the ring holds exactly those frames and its writer has exited. The ring's "
+            "share is each member's own account at exit: time getting a frame that was already "
+            "published plus the seqlock re-check, over that plus the time analysing (letterbox, "
+            f"blob, inference, decoding). A member that needs more than {res.get('limit_s', 120)} s "
+            "is stopped and shown as –.", "",
+            "| members | frames | frames/s | CPU s | frames per CPU s | ring's share of the time |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    for r in res["runs"]:
+        share = r.get("ring_share")
+        per_cpu = r["frames"] / r["cpu_s"] if r.get("cpu_s") else None
+        out.append(f"| {r['members']} | {r['frames']} | {fmt(r['fps']) if r['fps'] else '–'} | "
+                   f"{fmt(r['cpu_s'])} | {fmt(per_cpu)} | "
+                   f"{'–' if share is None else f'{share * 100:.4f} %'} |")
+    if res.get("load_after"):
+        out += ["", f"1-minute load average on the {res.get('cores', 2)}-core machine when this section "
+                f"ended: {res['load_after'][0]:.1f}. frames/s follows what the other processes left; "
+                "frames per CPU second does not (the detector's own cost), and neither does the "
+                "ring's share."]
+    return out + [""]
+
+
 # -- document -------------------------------------------------------------------------------------
 def python_section(doc):
     if not doc.exists():
@@ -440,11 +469,14 @@ def main():
     body_wake, wake = section_wake(res.get("wake", {"error": "not run"}), img)
     body_e2e, e2e = section_e2e(res.get("e2e", {"error": "not run"}), img)
     body_workers, _ = section_workers(res.get("workers", {"error": "not run"}), img)
-    sections += [body_publish, body_fanout, body_fixed, body_mem, body_wake, body_e2e, body_workers]
+    body_objects = section_objects(res.get("objects", {"error": "not run"}))
+    sections += [body_publish, body_fanout, body_fixed, body_mem, body_wake, body_e2e, body_workers,
+                 body_objects]
 
     lb, la = res["load_before"], res["load_after"]
     loads = [lb[0], la[0]] + [res[k]["load_after"][0] for k in
-                              ("publish", "fanout", "fixed", "memory", "wake", "e2e", "workers", "python",
+                              ("publish", "fanout", "fixed", "memory", "wake", "e2e", "workers", "objects",
+                               "python",
                                "ingest_cli")
                               if isinstance(res.get(k), dict) and "load_after" in res[k]]
     head = [

@@ -288,6 +288,75 @@ def bench_workers(framering, quick):
             "feeder": " ".join(["framering"] + feeder[1:]).replace(str(VTEST), "vtest.avi")}
 
 
+# -- objects analytic on 1080p frames, 1 and 2 consumer-group members ------------------------------
+RING_TIME = re.compile(r"([0-9.]+) s analysing, ([0-9.]+) s in ring reads and checks")
+
+
+def bench_objects(framering, out_dir, quick):
+    """frames/s of `--analytic objects` with a generated detector (objects_model.py) on 1080p
+    frames, for 1 and 2 members of a consumer group, and the ring's share of the members' time
+    (their own accounting: time getting an already published frame plus the seqlock re-check,
+    against the time analysing it; printed by each worker at exit)."""
+    if not framering.exists() or not worker_available(framering):
+        return {"error": "`framering worker` is not in this build"}
+    try:
+        import objects_model
+    except ImportError as e:  # python3-onnx missing
+        return {"error": f"cannot generate the model: {e}"}
+    model = out_dir / "objects-bench.onnx"
+    flops = objects_model.write_model(model)
+    frames = 4 if quick else 40
+    ring = f"bench-objects-{os.getpid()}"
+    # As bench_workers: the ring holds exactly the frames to analyse and its writer has exited.
+    feeder = [str(framering), "ingest", "--ring", ring, "--source", str(VTEST), "--width", "1920",
+              "--height", "1080", "--slots", str(frames + 1), "--max-frames", str(frames),
+              "--keep", "--metrics-addr", "0"]
+    runs = []
+    try:
+        subprocess.run(feeder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       timeout=120)
+        for members in (1, 2):
+            log(f"objects members={members}")
+            procs = []
+            t0 = time.monotonic()
+            for i in range(members):
+                cmd = [framering, "worker", "--ring", ring, "--analytic", "objects", "--mode",
+                       "every", "--max-frames", frames // members, "--metrics-addr", "0",
+                       "--events", "/dev/null", "--param", f"model={model}", "--param",
+                       "input=640x640"]
+                if members > 1:
+                    cmd += ["--group", "bench", "--member", i, "--members", members]
+                procs.append(subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.PIPE, text=True))
+            rcs, cpu, analysing, ring_s = [], 0.0, 0.0, 0.0
+            for p in procs:
+                rc, used = wait_with_rusage(p, t0 + WORKER_LIMIT_S)
+                rcs.append(rc)
+                cpu += used
+                m = RING_TIME.search(p.stderr.read())
+                if m:
+                    analysing += float(m.group(1))
+                    ring_s += float(m.group(2))
+            wall = time.monotonic() - t0
+            timed_out = "timeout" in rcs
+            runs.append({"members": members, "frames": frames, "wall_s": wall,
+                         "fps": None if timed_out else frames / wall, "cpu_s": cpu,
+                         "analysing_s": analysing, "ring_s": ring_s,
+                         "ring_share": ring_s / (ring_s + analysing) if analysing else None,
+                         "rc": f"timeout after {WORKER_LIMIT_S} s" if timed_out else max(rcs)})
+    finally:
+        shm = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR", "/dev/shm"))
+        for stale in shm.glob(f"framering.{ring}*"):
+            stale.unlink(missing_ok=True)
+    return {"runs": runs, "flops": flops, "input": "640x640", "frame": "1920x1080 bgr24",
+            "limit_s": WORKER_LIMIT_S,
+            "model": "bench/objects_model.py: 3x3 Conv 3→16 + 2 x 3x3 Conv 16→16 at 640x640, "
+                     "YOLOv8 output layout",
+            "cmd": "framering worker --ring R --analytic objects --mode every --max-frames N "
+                   "--param model=M --param input=640x640 [--group g --member i --members 2]",
+            "feeder": " ".join(["framering"] + feeder[1:]).replace(str(VTEST), "vtest.avi")}
+
+
 # -- Python pickling experiment (owns its own section of docs/benchmarks.md) ----------------------
 def bench_python(framering, quick):
     if quick:
@@ -315,7 +384,7 @@ def main():
     ap.add_argument("--build-dir", default="build/release")
     ap.add_argument("--out", default=str(ROOT / "build/bench"))
     ap.add_argument("--quick", action="store_true", help="one repetition, short runs (about a minute)")
-    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,python,ingest_cli")
+    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli")
     args = ap.parse_args()
     bindir = pathlib.Path(args.build_dir).resolve() / "bin"
     framering = bindir / "framering"
@@ -331,6 +400,7 @@ def main():
              ("wake", lambda: bench_wake(bindir, args.quick)),
              ("e2e", lambda: bench_e2e(framering, out, args.quick)),
              ("workers", lambda: bench_workers(framering, args.quick)),
+             ("objects", lambda: bench_objects(framering, out, args.quick)),
              ("python", lambda: bench_python(framering, args.quick)),
              ("ingest_cli", lambda: bench_ingest_cli(framering, args.quick))]
     previous = {}

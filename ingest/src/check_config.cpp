@@ -45,6 +45,9 @@ void check_preview(const IngestOptions& o) {
     if (!o.preview_hosts.empty()) {
       throw ConfigError("--preview-host needs --preview-addr HOST:PORT (the preview is off)");
     }
+    if (!o.preview_snapshots.empty()) {
+      throw ConfigError("--preview-snapshots needs --preview-addr HOST:PORT (the preview is off)");
+    }
     return;
   }
   const bool bare_port = o.preview_addr.find_first_not_of("0123456789") == std::string::npos;

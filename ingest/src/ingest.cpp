@@ -43,10 +43,15 @@ int run_ingest(const IngestOptions& options) {
     install_stop_handlers();
     metrics::Endpoint endpoint(options.metrics_addr);
     if (endpoint.serving()) spdlog::info("metrics on http://{}/metrics", endpoint.address());
+    metrics::IngestMetrics& ingest_metrics = endpoint.ingest(options.ring);
     std::optional<metrics::PreviewServer> preview;
     if (!options.preview_addr.empty()) {
+      // Drawing boxes into /preview.jpg copies the rows they cross: counted as the ingest's copies.
       preview.emplace(options.preview_addr, options.ring, options.preview_events,
-                      options.preview_hosts);
+                      options.preview_hosts, options.preview_snapshots,
+                      [&ingest_metrics](std::size_t bytes) {
+                        ingest_metrics.bytes_copied.Increment(static_cast<double>(bytes));
+                      });
       spdlog::info("newest frame on http://{}/preview", preview->address());
       if (preview->public_address()) {
         spdlog::warn(
@@ -55,7 +60,6 @@ int run_ingest(const IngestOptions& options) {
             preview->address());
       }
     }
-    metrics::IngestMetrics& ingest_metrics = endpoint.ingest(options.ring);
     ingest_metrics.source_up.Set(0.0);
 
     // With --width/--height the video path creates the ring once the source is open (with

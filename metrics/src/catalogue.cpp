@@ -141,6 +141,13 @@ struct Endpoint::Impl {
               "Events a worker could not deliver, by reason (queue_full: MQTT queue overflow, "
               "the oldest event was dropped).")
           .Register(r);
+  Family<Counter>& snapshots_dropped =
+      BuildCounter()
+          .Name("framering_snapshots_dropped_total")
+          .Help(
+              "Event snapshots a worker did not write, by reason (torn: the frame's slot was "
+              "overwritten while it was encoded).")
+          .Register(r);
   Family<Histogram>& mqtt_publish_latency =
       BuildHistogram()
           .Name("framering_mqtt_publish_latency_seconds")
@@ -165,8 +172,9 @@ WorkerMetrics::WorkerMetrics(Counter& frames_read_, Counter& bytes_read_in_place
                              Counter& bytes_copied_, Counter& dropped_lapped_,
                              Counter& dropped_torn_, Counter& dropped_skipped_,
                              Counter& dropped_analytic_error_, Histogram& frame_latency_,
-                             Gauge& reader_lag_, Family<Counter>& events_family,
-                             Family<Counter>& objects_family, std::string ring, std::string worker)
+                             Gauge& reader_lag_, Counter& snapshots_torn_,
+                             Family<Counter>& events_family, Family<Counter>& objects_family,
+                             std::string ring, std::string worker)
     : frames_read(frames_read_),
       bytes_read_in_place(bytes_read_in_place_),
       bytes_copied(bytes_copied_),
@@ -176,6 +184,7 @@ WorkerMetrics::WorkerMetrics(Counter& frames_read_, Counter& bytes_read_in_place
       dropped_analytic_error(dropped_analytic_error_),
       frame_latency(frame_latency_),
       reader_lag(reader_lag_),
+      snapshots_torn(snapshots_torn_),
       events_family_(events_family),
       objects_family_(objects_family),
       ring_(std::move(ring)),
@@ -260,7 +269,8 @@ WorkerMetrics& Endpoint::worker(const std::string& ring, const std::string& work
         m.frames_read.Add(l), m.bytes_read_in_place.Add(l),
         m.bytes_copied.Add({{"ring", ring}, {"component", "worker"}}), dropped("lapped"),
         dropped("torn"), dropped("skipped"), dropped("analytic_error"),
-        m.frame_latency.Add(l, duration_buckets()), m.reader_lag.Add(l), m.events,
+        m.frame_latency.Add(l, duration_buckets()), m.reader_lag.Add(l),
+        m.snapshots_dropped.Add({{"ring", ring}, {"worker", worker}, {"reason", "torn"}}), m.events,
         m.objects_detected, ring, worker);
   }
   return *slot;

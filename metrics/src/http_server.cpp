@@ -243,6 +243,11 @@ void HttpServer::route(const std::string& path, HttpHandler handler) {
   routes_[path] = std::make_shared<const HttpHandler>(std::move(handler));
 }
 
+void HttpServer::route_prefix(const std::string& prefix, HttpHandler handler) {
+  std::lock_guard lock(mutex_);
+  prefix_routes_[prefix] = std::make_shared<const HttpHandler>(std::move(handler));
+}
+
 int HttpServer::dispatch(mg_connection* conn, void* self_ptr) {
   auto* self = static_cast<HttpServer*>(self_ptr);
   const mg_request_info* req = mg_get_request_info(conn);
@@ -267,17 +272,28 @@ int HttpServer::dispatch(mg_connection* conn, void* self_ptr) {
     return r.status;
   }
   std::shared_ptr<const HttpHandler> handler;
+  const std::string path = req->local_uri ? req->local_uri : "";
+  std::string argument = req->query_string ? req->query_string : "";
   {
     std::lock_guard lock(self->mutex_);
-    auto it = self->routes_.find(req->local_uri ? req->local_uri : "");
-    if (it != self->routes_.end()) handler = it->second;
+    auto it = self->routes_.find(path);
+    if (it != self->routes_.end()) {
+      handler = it->second;
+    } else {
+      for (const auto& [prefix, h] : self->prefix_routes_) {
+        if (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0) {
+          handler = h;
+          argument = path.substr(prefix.size());
+        }
+      }
+    }
   }
   HttpResponse r;
   if (!handler) {
     r = {404, "text/plain; charset=utf-8", "not found; try /metrics\n"};
   } else {
     try {
-      r = run_on_full_stack(*handler, req->query_string ? req->query_string : "");
+      r = run_on_full_stack(*handler, argument);
     } catch (const std::exception& e) {
       r = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
     }

@@ -30,6 +30,10 @@ class HttpServer {
 
   // Serves `handler` at exactly `path`; replaces an earlier handler of that path.
   void route(const std::string& path, HttpHandler handler);
+  // Serves every path under `prefix` (which ends in '/') that no exact route serves: `handler`
+  // receives the rest of the path after the prefix (decoded, dot segments already resolved by
+  // civetweb), never the query. The rest is untrusted: the handler validates it.
+  void route_prefix(const std::string& prefix, HttpHandler handler);
   // From now on, answers only requests whose Host header names this server by an IP address,
   // "localhost", or one of `names` (case-insensitive, port ignored); others get 403. A page that
   // a hostile web site rebinds its own DNS name to this address sends that name as Host, so it
@@ -43,6 +47,7 @@ class HttpServer {
 
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const HttpHandler>> routes_;
+  std::map<std::string, std::shared_ptr<const HttpHandler>> prefix_routes_;
   std::string host_;
   bool check_host_ = false;
   std::vector<std::string> allowed_hosts_;  // lower case

@@ -11,9 +11,11 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "framering/metrics/marked_jpeg.hpp"
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "http_server.hpp"
+#include "snapshot_files.hpp"
 
 namespace framering::metrics {
 
@@ -47,15 +49,12 @@ async function tick() {
     for (const b of p.boxes) {
       if (!workers.includes(b.worker)) workers.push(b.worker);
       const c = colors[workers.indexOf(b.worker) % colors.length];
-      const rect = document.createElementNS(ns, "rect");
-      rect.setAttribute("x", b.box[0]); rect.setAttribute("y", b.box[1]);
-      rect.setAttribute("width", b.box[2]); rect.setAttribute("height", b.box[3]);
-      rect.setAttribute("stroke", c);
+      // The box itself is drawn into /preview.jpg; the page adds who found it.
       const label = document.createElementNS(ns, "text");
       label.setAttribute("x", b.box[0]); label.setAttribute("y", Math.max(14, b.box[1] - 4));
       label.setAttribute("fill", c);
       label.textContent = b.worker + " " + b.kind;
-      svg.append(rect, label);
+      svg.append(label);
     }
   } catch (e) {
     document.getElementById("info").textContent = "waiting for the ring: " + e;
@@ -71,8 +70,10 @@ tick();
 struct PreviewState {
   std::string ring;
   std::string events_path;
-  std::mutex mutex;  // one request at a time uses the reader
+  std::function<void(std::size_t)> copied;
+  std::mutex mutex;  // one request at a time uses the reader and the encoder
   std::unique_ptr<ring::Reader> reader;
+  MarkedJpegEncoder encoder;
 
   // The attached reader, or nullptr (with `why`) while the ring does not exist.
   ring::Reader* attach(std::string& why) {
@@ -145,8 +146,63 @@ std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality
   return std::nullopt;
 }
 
-std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::string& ring,
-                                     std::size_t tail_bytes) {
+std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, const JpegMarks& marks,
+                                               MarkedJpegEncoder& encoder,
+                                               std::size_t& bytes_copied, int quality) {
+  bytes_copied = 0;
+  for (int attempt = 0; attempt < kEncodeAttempts; ++attempt) {
+    const ring::ReadResult r = reader.latest();
+    if (r.status == ring::ReadStatus::kNotYet || r.status == ring::ReadStatus::kWriterGone) {
+      return std::nullopt;
+    }
+    if (r.status != ring::ReadStatus::kOk) continue;  // lapped/torn/new epoch: ask again
+    const ring::Geometry& g = reader.info().geometry;
+    const int channels = static_cast<int>(g.channels());
+    if (g.typestr != "|u1" || g.shape.size() < 2 || g.shape.size() > 3 ||
+        (channels != 1 && channels != 3 && channels != 4)) {
+      throw std::runtime_error(
+          "ring '" + reader.name() + "' holds " + g.describe() +
+          " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 channels");
+    }
+    // A header over the read-only mapping; the encoder only reads through it.
+    const cv::Mat frame(static_cast<int>(g.height()), static_cast<int>(g.width()), CV_8UC(channels),
+                        const_cast<std::byte*>(r.frame.data));
+    std::string jpeg, error;
+    std::size_t copied = 0;
+    const bool ok = encoder.encode(frame, g.pix_fmt, marks, quality, jpeg, copied, error);
+    bytes_copied += copied;
+    if (!ok) throw std::runtime_error("ring '" + reader.name() + "': " + error);
+    if (!reader.valid(r.frame)) continue;  // rewritten while encoded: a torn picture
+    return PreviewFrame{std::move(jpeg), r.frame.frame_no, g.width(), g.height()};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The boxes and zone outlines of each worker's newest frame with events on `ring`, in the last
+// `tail_bytes` of the file.
+struct TailMarks {
+  std::vector<PreviewBox> boxes;
+  std::vector<std::vector<cv::Point>> zones;
+};
+
+std::vector<std::vector<cv::Point>> parse_zones(const nlohmann::json& zones) {
+  std::vector<std::vector<cv::Point>> out;
+  for (const auto& poly : zones) {
+    if (!poly.is_array()) continue;
+    std::vector<cv::Point> points;
+    for (const auto& p : poly) {
+      if (p.is_array() && p.size() == 2 && p[0].is_number() && p[1].is_number())
+        points.emplace_back(p[0].get<int>(), p[1].get<int>());
+    }
+    if (points.size() >= 2) out.push_back(std::move(points));
+  }
+  return out;
+}
+
+TailMarks tail_marks(const std::string& events_path, const std::string& ring,
+                     std::size_t tail_bytes) {
   std::ifstream in(events_path, std::ios::binary | std::ios::ate);
   if (!in) return {};
   const std::streamoff size = in.tellg();
@@ -155,8 +211,15 @@ std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::
                                    : 0;
   in.seekg(start);
   std::string line;
-  if (start > 0) std::getline(in, line);                     // partial line
-  std::map<std::string, std::vector<PreviewBox>> by_worker;  // newest event with boxes wins
+  if (start > 0) std::getline(in, line);  // partial line
+  // Per worker, the events of the newest frame it reported on: an objects worker reports each
+  // track and zone in its own event, and the picture shows all of them.
+  struct Newest {
+    std::uint64_t frame_no = 0;
+    std::vector<PreviewBox> boxes;
+    std::vector<std::vector<cv::Point>> zones;
+  };
+  std::map<std::string, Newest> by_worker;
   while (std::getline(in, line)) {
     const nlohmann::json e = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!e.is_object() || e.value("ring", "") != ring || !e.contains("boxes") ||
@@ -164,24 +227,52 @@ std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::
       continue;
     }
     const std::string worker = e.value("worker", "");
-    std::vector<PreviewBox> boxes;
+    const std::uint64_t frame_no = e.value("frame_no", std::uint64_t{0});
+    Newest& newest = by_worker[worker];
+    if (frame_no != newest.frame_no) newest = Newest{frame_no, {}, {}};  // a newer frame
     for (const auto& b : e["boxes"]) {
       if (!b.is_array() || b.size() != 4 || !b[0].is_number() || !b[1].is_number() ||
           !b[2].is_number() || !b[3].is_number()) {
         continue;
       }
-      boxes.push_back({worker, e.value("kind", ""), e.value("frame_no", std::uint64_t{0}),
-                       b[0].get<int>(), b[1].get<int>(), b[2].get<int>(), b[3].get<int>()});
+      newest.boxes.push_back({worker, e.value("kind", ""), frame_no, b[0].get<int>(),
+                              b[1].get<int>(), b[2].get<int>(), b[3].get<int>()});
     }
-    by_worker[worker] = std::move(boxes);
+    if (e.contains("zones") && e["zones"].is_array()) {
+      for (auto& zone : parse_zones(e["zones"])) {
+        if (std::find(newest.zones.begin(), newest.zones.end(), zone) == newest.zones.end())
+          newest.zones.push_back(std::move(zone));
+      }
+    }
   }
-  std::vector<PreviewBox> out;
-  for (auto& [worker, boxes] : by_worker) out.insert(out.end(), boxes.begin(), boxes.end());
+  TailMarks out;
+  for (auto& [worker, newest] : by_worker) {
+    out.boxes.insert(out.boxes.end(), newest.boxes.begin(), newest.boxes.end());
+    out.zones.insert(out.zones.end(), newest.zones.begin(), newest.zones.end());
+  }
   return out;
 }
 
+}  // namespace
+
+std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::string& ring,
+                                     std::size_t tail_bytes) {
+  return tail_marks(events_path, ring, tail_bytes).boxes;
+}
+
+JpegMarks latest_marks(const std::string& events_path, const std::string& ring,
+                       std::size_t tail_bytes) {
+  TailMarks tail = tail_marks(events_path, ring, tail_bytes);
+  JpegMarks marks;
+  for (const PreviewBox& b : tail.boxes) marks.boxes.emplace_back(b.x, b.y, b.w, b.h);
+  marks.outlines = std::move(tail.zones);
+  return marks;
+}
+
 PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
-                             const std::string& events_path, std::vector<std::string> host_names) {
+                             const std::string& events_path, std::vector<std::string> host_names,
+                             const std::string& snapshot_dir,
+                             std::function<void(std::size_t)> bytes_copied) {
   const bool bare_port = !addr.empty() && addr.find_first_not_of("0123456789") == std::string::npos;
   const std::string full = bare_port ? "127.0.0.1:" + addr : addr;
   std::string host;
@@ -200,6 +291,7 @@ PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
   auto state = std::make_shared<PreviewState>();
   state->ring = ring;
   state->events_path = events_path;
+  state->copied = std::move(bytes_copied);
   for (const char* page : {"/", "/preview"}) {
     endpoint.route(page, [](const std::string&) {
       return HttpResponse{200, "text/html; charset=utf-8", kPage};
@@ -210,7 +302,15 @@ PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
     std::string why;
     ring::Reader* reader = state->attach(why);
     if (!reader) return unavailable(why);
-    std::optional<PreviewFrame> frame = encode_latest_jpeg(*reader);
+    std::optional<PreviewFrame> frame;
+    if (state->events_path.empty()) {
+      frame = encode_latest_jpeg(*reader);
+    } else {  // the workers' newest boxes and zones drawn in
+      std::size_t copied = 0;
+      frame = encode_latest_jpeg(*reader, latest_marks(state->events_path, state->ring),
+                                 state->encoder, copied);
+      if (copied > 0 && state->copied) state->copied(copied);
+    }
     if (!frame) return unavailable("ring '" + state->ring + "' has no frame yet");
     return HttpResponse{200, "image/jpeg", std::move(frame->jpeg)};
   });
@@ -238,6 +338,11 @@ PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
     }
     return HttpResponse{200, "application/json", j.dump()};
   });
+  if (!snapshot_dir.empty()) {
+    endpoint.route_prefix("/snapshots/", [snapshot_dir](const std::string& rest) {
+      return serve_snapshot(snapshot_dir, rest);
+    });
+  }
 }
 
 PreviewServer::~PreviewServer() = default;

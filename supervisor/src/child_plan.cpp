@@ -56,6 +56,10 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
       if (!config.events.path.empty()) {
         a.insert(a.end(), {"--preview-events", config.events.path});
       }
+      // and serves the workers' snapshots next to it.
+      if (!config.snapshots.dir.empty()) {
+        a.insert(a.end(), {"--preview-snapshots", config.snapshots.dir});
+      }
     }
     if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
     if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});

@@ -72,9 +72,18 @@ def compose():
 
 
 def framering_services(doc=None):
-    """Compose services that run the framering image, name -> service."""
+    """Compose services that run framering (the image's entrypoint), name -> service. The
+    image's other use, the IPC namespace owner (`entrypoint: sleep`), is ipc_owners()'."""
     doc = doc or compose()
-    return {n: s for n, s in doc["services"].items() if str(s.get("image", "")).startswith("framering:")}
+    return {n: s for n, s in doc["services"].items()
+            if str(s.get("image", "")).startswith("framering:") and "entrypoint" not in s}
+
+
+def ipc_owners(doc=None):
+    """Compose services that only own an IPC namespace (`ipc: shareable`) for others to join."""
+    doc = doc or compose()
+    return {n: s for n, s in doc["services"].items()
+            if s.get("ipc") == "shareable" and "entrypoint" in s}
 
 
 def kubectl_too_old(kubectl):

@@ -1,7 +1,8 @@
 """deploy/compose.yaml itself, run as a user runs it: Debian's docker-compose (1.29) against
 podman's Docker-compatible API (`podman system service`), with deploy/compose.framering-only.yaml
 leaving out the Prometheus and Grafana images (no registry here). The camera simulator, the
-ingest and both workers come up on compose's own network with the file's namespaces, shm_size
+IPC owner (shm), the ingest and both workers come up on compose's own network with the file's
+namespaces, shm_size
 and read-only root; a host Prometheus scrapes the targets of deploy/prometheus/prometheus.yml
 (service names resolved to the containers' addresses) with the alert rules loaded; `stop` ends
 the ingest with exit code 0 within stop_grace_period; `down` removes everything.
@@ -76,21 +77,23 @@ def container_ip(container):
 
 def test_compose_runs_the_framering_services_only(stack):
     running = set(stack("ps", "--services", "--filter", "status=running").stdout.split())
-    assert running == {"camera", "ingest", "motion", "people"}
+    assert running == {"camera", "shm", "ingest", "motion", "people"}
 
 
 def test_services_get_the_files_namespaces_shm_and_read_only_root(stack):
     services = compose()["services"]
     ingest = inspect(stack.container("ingest"))
-    assert ingest["HostConfig"]["IpcMode"] == "shareable"
-    assert ingest["HostConfig"]["ShmSize"] == parse_size(services["ingest"]["shm_size"])
+    shm = inspect(stack.container("shm"))
+    assert shm["HostConfig"]["IpcMode"] == "shareable"
+    assert shm["HostConfig"]["ShmSize"] == parse_size(services["shm"]["shm_size"])
+    assert ingest["HostConfig"]["IpcMode"] == f"container:{shm['Id']}"
     for name in ("ingest", "motion", "people"):
         info = inspect(stack.container(name))
         assert info["HostConfig"]["ReadonlyRootfs"] is True, name
         assert info["Config"]["User"] == "10001:10001", name
     for name in ("motion", "people"):
         host = inspect(stack.container(name))["HostConfig"]
-        assert host["IpcMode"] == f"container:{ingest['Id']}", name
+        assert host["IpcMode"] == f"container:{shm['Id']}", name
         # Their own PID namespaces: liveness is by flock on the shared /dev/shm, not by pid.
         assert not host.get("PidMode", "").startswith("container:"), (name, host.get("PidMode"))
 

@@ -1,11 +1,11 @@
 """deploy/'s images run as the compose pipeline does, with real podman containers: the camera
-simulator serving RTSP, an ingest writing ring cam0 into its own /dev/shm, two workers reading
-it through the ingest's IPC namespace (each in its own PID namespace; test_compose_podman.py
-runs compose.yaml itself, which still shares the ingest's), a host Prometheus scraping every
-container with the alert rules loaded. The containers run read-only as uid 10001 with compose's shm_size; the
-image's health check turns healthy; `podman stop` ends the ingest cleanly within its grace
-period while the workers wait for a writer; a ring too big for /dev/shm is refused with the
-sizing message.
+simulator serving RTSP, a container that only owns the IPC namespace (compose's `shm` service:
+`ipc: shareable`, its shm_size), an ingest writing ring cam0 into that /dev/shm, two workers
+reading it in the same IPC namespace (each in its own PID namespace), a host Prometheus scraping
+every container with the alert rules loaded. The containers run read-only as uid 10001 with
+compose's shm_size; the image's health check turns healthy; `podman stop` ends the ingest
+cleanly within its grace period while the workers wait for a writer, and they resume on the ring
+of a new ingest container; a ring too big for /dev/shm is refused with the sizing message.
 
 Needs root podman (scripts/container-setup.sh) and the images of `make image` (built here if
 absent). Each container uses the host's network (free ports), as scripts/container-setup.sh's
@@ -27,8 +27,11 @@ GRACE = int(re.fullmatch(r"(\d+)s", compose()["x-framering"]["stop_grace_period"
 
 
 def ingest_shm_size():
+    """shm_size of the service whose IPC namespace compose's ingest joins (`ipc: service:X`)."""
+    services = compose()["services"]
     ingest = next(s for s in framering_services().values() if s["command"][0] == "ingest")
-    return ingest["shm_size"]
+    owner = ingest["ipc"].removeprefix("service:")
+    return services[owner]["shm_size"]
 
 
 class Stack:
@@ -36,13 +39,22 @@ class Stack:
         self.tmp_path = tmp_path
         self.prefix = unique()
         self.camera, self.ingest = f"{self.prefix}-camera", f"{self.prefix}-ingest"
+        self.shm = f"{self.prefix}-shm"
         self.workers = {"motion": f"{self.prefix}-motion", "people": f"{self.prefix}-people"}
         self.camera_port, self.ingest_port = free_port(), free_port()
         self.worker_ports = {w: free_port() for w in self.workers}
         self.ingests = []
 
     def names(self):
-        return [self.camera, *self.ingests, *self.workers.values()]
+        return [self.camera, self.shm, *self.ingests, *self.workers.values()]
+
+    def start_shm(self):
+        """The IPC namespace's owner, as compose's `shm` service: the image's `sleep` under an
+        init that ends it on SIGTERM, no health check (it serves nothing). Its /dev/shm outlives
+        every ingest container."""
+        podman("run", "-d", "--name", self.shm, "--network", "host", "--read-only", "--init",
+               "--no-healthcheck", "--ipc", "shareable", "--shm-size", ingest_shm_size(),
+               "--entrypoint", "sleep", IMAGE, "infinity")
 
     def start_camera(self):
         podman("run", "-d", "--name", self.camera, "--network", "host", CAMERA_IMAGE,
@@ -55,24 +67,24 @@ class Stack:
         podman("run", "-d", "--name", name, "--network", "host", "--read-only", "--stop-timeout", GRACE,
                "-e", f"FRAMERING_HEALTH_PORT={port}", *extra, IMAGE, *args, "--metrics-addr", f"0.0.0.0:{port}")
 
-    def start_ingest(self, ipc=None):
-        """An ingest of ring cam0; the first one owns the IPC namespace (`ipc: shareable` and
-        compose's shm_size), a later one joins the namespace the workers kept."""
+    def start_ingest(self):
+        """An ingest of ring cam0 in the shm container's IPC namespace (compose: `ipc:
+        service:shm`); a later one replaces a stopped one there."""
         name = f"{self.prefix}-ingest{len(self.ingests)}"
         self.ingests.append(name)
         self.ingest = name
-        ipc_flags = ["--ipc", ipc] if ipc else ["--ipc", "shareable", "--shm-size", ingest_shm_size()]
+        ipc_flags = ["--ipc", f"container:{self.shm}"]
         self.framering(name, self.ingest_port, "ingest", "--ring", "cam0",
                        "--source", f"rtsp://127.0.0.1:{self.camera_port}/cam0", "--width", WIDTH,
                        "--height", HEIGHT, "--pix-fmt", "bgr24", "--slots", "8", extra=ipc_flags)
         return name
 
     def start_workers(self):
-        # The ring is in the ingest's /dev/shm: the workers join its IPC namespace (compose:
-        # `ipc: service:ingest`), each in its own PID namespace, so they outlive the ingest.
+        # The ring is in the shm container's /dev/shm: the workers join its IPC namespace too
+        # (compose: `ipc: service:shm`), each in its own PID namespace, so they outlive the ingest.
         for analytic, name in self.workers.items():
             self.framering(name, self.worker_ports[analytic], "worker", "--ring", "cam0", "--analytic", analytic,
-                           "--name", analytic, "--events", "-", extra=["--ipc", f"container:{self.ingest}"])
+                           "--name", analytic, "--events", "-", extra=["--ipc", f"container:{self.shm}"])
 
     def scrape(self, port):
         from containers import http_get
@@ -92,6 +104,7 @@ def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("containers"))
     try:
         s.start_camera()
+        s.start_shm()
         s.start_ingest()
         s.start_workers()
         yield s
@@ -151,11 +164,12 @@ def test_containers_run_read_only_as_uid_10001_with_composes_shm_size(stack):
         assert podman("exec", name, "id", "-u").stdout.strip() == "10001"
         out = podman("exec", name, "touch", "/usr/local/bin/x", check=False)
         assert out.returncode != 0 and "Read-only file system" in out.stderr, name
-        # One /dev/shm of shm_size for the ingest and its workers: their IPC namespace.
+        # One /dev/shm of shm_size for the ingest and its workers: the shm container's.
         size = int(podman("exec", name, "stat", "-f", "-c", "%b %S", "/dev/shm").stdout.split()[0]) * \
             int(podman("exec", name, "stat", "-f", "-c", "%S", "/dev/shm").stdout.split()[0])
         assert size == shm, f"{name}: /dev/shm is {size} B, compose's shm_size is {shm} B"
-    ingest_ipc = podman("exec", stack.ingest, "readlink", "/proc/self/ns/ipc").stdout
+    ingest_ipc = podman("exec", stack.shm, "readlink", "/proc/self/ns/ipc").stdout
+    assert podman("exec", stack.ingest, "readlink", "/proc/self/ns/ipc").stdout == ingest_ipc
     for name in stack.workers.values():
         assert podman("exec", name, "readlink", "/proc/self/ns/ipc").stdout == ingest_ipc
         stat = podman("exec", name, "framering", "stat", "--json").stdout
@@ -195,7 +209,7 @@ def test_too_big_a_ring_for_dev_shm_exits_2_with_the_sizing_message(stack):
     assert re.search(r"needs 94 MiB but /dev/shm has 6\d MiB free", out) and "--slots" in out, out
 
 
-def test_stopping_the_ingest_is_clean_and_workers_wait_for_a_writer(stack):
+def test_stopping_the_ingest_is_clean_and_workers_resume_on_a_new_ingest_container(stack):
     old = stack.ingest
     started = time.monotonic()
     out = podman("stop", old, timeout=GRACE + 60, check=False)
@@ -208,7 +222,13 @@ def test_stopping_the_ingest_is_clean_and_workers_wait_for_a_writer(stack):
         wait_for(lambda: "waiting for ingest to restart it" in logs(name), timeout=30,
                  what=f"worker {analytic} to notice the writer is gone")
         assert state(name)["Status"] == "running"
-    # Not checked: resuming on a new ingest container. With podman the /dev/shm of
-    # `--ipc shareable` is unmounted on the host when its owner stops; a new ingest joining the
-    # workers' IPC namespace gets a fresh one, so the workers never see its ring; they are
-    # restarted with it (deploy/README.md).
+    before = {a: stack.analysed(a) for a in stack.workers}
+    # A new ingest container in the same IPC namespace (the shm container's /dev/shm is still
+    # there): the workers attach to its ring, a new epoch, and analyse its frames.
+    stack.start_ingest()
+    for analytic, name in stack.workers.items():
+        wait_for(lambda: "new writer; resuming" in logs(name), timeout=90,
+                 what=f"worker {analytic} to resume on the new ingest's ring")
+        wait_for(lambda: stack.analysed(analytic) >= before[analytic] + 5, timeout=120,
+                 interval=0.5, what=f"worker {analytic} to analyse frames of the new ring")
+        assert state(name)["Status"] == "running"

@@ -1,12 +1,13 @@
-"""deploy/compose.yaml: docker-compose accepts it, the workers share the ingest's IPC (so its
-/dev/shm) but no PID namespace, shm_size holds the ring by the documented formula, the files it
-mounts exist, and every framering command line passes the binary's --check-config."""
+"""deploy/compose.yaml: docker-compose accepts it, the ingest and its workers share one IPC
+namespace (so one /dev/shm) owned by a service of its own that outlives any ingest container,
+but no PID namespace, shm_size holds the ring by the documented formula, the files it mounts
+exist, and every framering command line passes the binary's --check-config."""
 import subprocess
 
 import yaml
 
 from deploy_helpers import (DEPLOY, DOCKER_DEFAULT_SHM, compose, dashboard, framering_services,
-                            ingest_ring_bytes, parse_size, shm_needed, option)
+                            ingest_ring_bytes, ipc_owners, parse_size, shm_needed, option)
 
 
 def test_docker_compose_accepts_the_file():
@@ -20,13 +21,17 @@ def test_ingest_and_workers_share_the_ring_namespaces():
     ingests = [n for n, s in services.items() if s["command"][0] == "ingest"]
     workers = [n for n, s in services.items() if s["command"][0] == "worker"]
     assert len(ingests) >= 1 and len(workers) >= 2
+    owners = ipc_owners()
     for name in ingests:
-        assert services[name]["ipc"] == "shareable"
+        # Not the ingest's own namespace: its /dev/shm would go with a stopped ingest container.
+        owner = services[name]["ipc"].removeprefix("service:")
+        assert owner in owners, f"ingest {name} joins {services[name]['ipc']}, not an IPC owner"
+        assert owners[owner]["entrypoint"] == ["sleep", "infinity"] and owners[owner]["init"] is True
     for name in workers:
         ring = option(services[name]["command"], "--ring")
         writer = [i for i in ingests if option(services[i]["command"], "--ring") == ring]
         assert len(writer) == 1, f"worker {name} reads ring {ring}, which {len(writer)} ingests write"
-        assert services[name]["ipc"] == f"service:{writer[0]}"
+        assert services[name]["ipc"] == services[writer[0]]["ipc"]
     # Liveness is by flock on the shared /dev/shm: no container joins another's PID namespace.
     for name, svc in services.items():
         assert "pid" not in svc, f"{name} shares a PID namespace"
@@ -37,7 +42,8 @@ def test_shm_size_holds_the_ring():
         if svc["command"][0] != "ingest":
             continue
         ring = ingest_ring_bytes(svc["command"], f"compose service {name}")
-        shm = parse_size(svc["shm_size"])
+        owner = svc["ipc"].removeprefix("service:")
+        shm = parse_size(ipc_owners()[owner]["shm_size"])
         assert shm >= shm_needed(ring), f"{name}: shm_size {shm} B < 2 x ring {ring} B + 1 MiB"
         # The point of setting it: this ring does not fit Docker's default.
         assert ring > DOCKER_DEFAULT_SHM

@@ -140,3 +140,6 @@ def test_preview_needs_a_port_of_its_own(framering_bin, ring_name):
     host_alone = subprocess.run(base + ["--preview-host", "nvr.lan"], capture_output=True,
                                 text=True, timeout=30)
     assert host_alone.returncode == 2 and "--preview-host" in host_alone.stderr
+    snapshots_alone = subprocess.run(base + ["--preview-snapshots", "/tmp"], capture_output=True,
+                                     text=True, timeout=30)
+    assert snapshots_alone.returncode == 2 and "--preview-snapshots" in snapshots_alone.stderr

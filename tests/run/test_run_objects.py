@@ -3,11 +3,18 @@ loaded by the worker's OpenCV) reports a person, a car and a dog at known places
 gives two zones (one in fractions, one in pixels) and a mask. The person must enter the zone
 "door" and the car the zone "street", once each, with boxes mapped to frame pixels as computed
 here independently; the masked dog must not count; framering_objects_detected_total moves per
-class."""
+class. The same run has the camera's preview on: /preview.jpg draws the detector's boxes and
+zone outlines where the events say, and the start snapshots are served read-only under
+/snapshots/ on the preview address (and nothing outside the snapshot directory is)."""
+import http.client
+import io
 import json
+import os
 import re
 import signal
 import urllib.request
+
+from PIL import Image
 
 import pytest
 
@@ -44,10 +51,80 @@ def events(path):
     return [json.loads(l) for l in path.read_text().splitlines() if l.endswith("}")]
 
 
+def get(port, path):
+    """(status, body) of GET `path` sent as is (no normalisation by the client)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, body
+
+
+def red(px):
+    r, g, b = px
+    return r > 170 and g < 100 and b < 100
+
+
+def yellow(px):
+    r, g, b = px
+    return r > 170 and g > 170 and b < 100
+
+
+def check_preview_draws(preview_port, person_box, door_zone):
+    """The newest frame as JPEG with the person's box (red) and the door zone (yellow) drawn."""
+    status, jpeg = get(preview_port, "/preview.jpg")
+    assert status == 200, jpeg
+    with Image.open(io.BytesIO(jpeg)) as im:
+        assert im.format == "JPEG" and im.size == FRAME
+        rgb = im.convert("RGB")
+    x, y, w, h = person_box
+    assert red(rgb.getpixel((x, y + h // 2))) and red(rgb.getpixel((x + w // 2, y))), person_box
+    assert red(rgb.getpixel((x + w - 1, y + h // 2))) and red(rgb.getpixel((x + w // 2, y + h - 1)))
+    # The door zone's top edge, left of the person's box: yellow; the frame elsewhere is video.
+    (zx0, zy0), (zx1, _) = door_zone[0], door_zone[1]
+    assert zy0 == 288 and zx0 == 0 and zx1 == 384, door_zone
+    assert all(yellow(rgb.getpixel((px, zy0))) for px in range(20, 180, 20))
+    assert not red(rgb.getpixel((100, 150))) and not yellow(rgb.getpixel((100, 150)))
+
+
+def check_snapshots_served(preview_port, metrics_port, camera, snapshot, snap_dir, tmp_path):
+    """The event's snapshot at /snapshots/<camera>/<id>.jpg, byte for byte; what is not a
+    snapshot file under the snapshot directory is 404, whatever the path tries."""
+    name = os.path.basename(snapshot)
+    assert os.path.dirname(snapshot) == str(snap_dir / camera)
+    status, body = get(preview_port, f"/snapshots/{camera}/{name}")
+    assert status == 200 and body == open(snapshot, "rb").read()
+    with Image.open(io.BytesIO(body)) as im:
+        assert im.format == "JPEG" and im.size == FRAME
+    # Planted next to the real snapshots: a JPEG outside the directory reached by a link, a
+    # linked camera directory, a file that is not .jpg.
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(body)  # a valid JPEG, so only the path checks can refuse it
+    os.symlink(secret, snap_dir / camera / "link.jpg")
+    os.symlink(tmp_path, snap_dir / "linked")
+    (snap_dir / camera / "notes.txt").write_text("not a picture")
+    refused = [
+        "/snapshots/../secret.jpg", f"/snapshots/{camera}/../../secret.jpg",
+        f"/snapshots/{camera}/..%2f..%2fsecret.jpg", f"/snapshots/{camera}/%2e%2e/%2e%2e/secret.jpg",
+        f"/snapshots/%2e%2e/secret.jpg", f"/snapshots/{camera}/link.jpg", "/snapshots/linked/secret.jpg",
+        f"/snapshots/{camera}/notes.txt", f"/snapshots/{camera}/{name[:-4]}", f"/snapshots/{camera}",
+        f"/snapshots//{snapshot}", f"/snapshots/{camera}/.{name}", "/snapshots/",
+        f"/snapshots/{camera}/{name}/..",
+    ]
+    for path in refused:
+        status, got = get(preview_port, path)
+        assert status == 404 and b"\xff\xd8" not in got, (path, status)
+    # Never on the metrics port.
+    assert get(metrics_port, f"/snapshots/{camera}/{name}")[0] == 404
+
+
 def test_objects_worker_reports_zone_entries_with_frame_pixel_boxes(framering_bin, ring_name,
                                                                     tmp_path, private_shm,
                                                                     procs):
     base_port = free_port()
+    preview_port = free_port()
+    snap_dir = tmp_path / "snaps"
     events_path = tmp_path / "events.jsonl"
     cfg = tmp_path / "objects.yaml"
     cfg.write_text(f"""
@@ -56,6 +133,7 @@ cameras:
     source: {VTEST}
     realtime: true
     slots: 16
+    preview: 127.0.0.1:{preview_port}
     workers:
       detector:
         analytic: objects
@@ -72,6 +150,8 @@ metrics:
   base_port: {base_port}
 events:
   path: {events_path}
+snapshots:
+  dir: {snap_dir}
 """)
     worker_port = base_port + 1  # the ingest takes base_port, its one worker the next
     run = procs.start([framering_bin, "run", str(cfg)], stdout=open(tmp_path / "run.out", "w"),
@@ -97,6 +177,10 @@ events:
     assert metric(worker_port, person_series.replace('"person"', '"bicycle"')) is None
 
     got = [e for e in events(events_path) if e["worker"] == "detector" and e["type"] == "start"]
+    person_start = next(e for e in got if e["class"] == "person")
+    check_preview_draws(preview_port, person_start["boxes"][0], person_start["zones"][0])
+    check_snapshots_served(preview_port, base_port, ring_name, person_start["snapshot"], snap_dir,
+                           tmp_path)
     run.send_signal(signal.SIGTERM)
     assert run.wait(timeout=30) == 0, (tmp_path / "run.err").read_text()
 

@@ -24,13 +24,15 @@ def _accepts(port):
 class Broker:
     """`mosquitto -c CONF` with `listener PORT 127.0.0.1`. With users={name: password} it needs
     a login (password_file); otherwise anonymous clients are allowed. Persistence keeps retained
-    messages and a durable subscriber's session (and its queued messages) across a restart."""
+    messages and a durable subscriber's session (and its queued messages) across a restart.
+    With tls=TlsFiles the listener speaks only TLS (mqtts://) with that server certificate."""
 
-    def __init__(self, tmp_path, users=None):
+    def __init__(self, tmp_path, users=None, tls=None):
         self.dir = pathlib.Path(tmp_path) / "broker"
         self.dir.mkdir(exist_ok=True)
         self.port = free_port()
         self.proc = None
+        self.tls = tls
         lines = [f"listener {self.port} 127.0.0.1", "user root",
                  "persistence true", f"persistence_location {self.dir}/",
                  "log_dest stderr", "log_type error", "log_type warning"]
@@ -43,13 +45,15 @@ class Broker:
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines += ["allow_anonymous true"]
+        if tls:
+            lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.log = self.dir / "mosquitto.log"
 
     def url(self, user=None, password=None):
         auth = f"{user}:{password}@" if user else ""
-        return f"mqtt://{auth}127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{auth}127.0.0.1:{self.port}"
 
     def start(self):
         with open(self.log, "a") as log:
@@ -77,6 +81,8 @@ class Subscriber:
                 "-t", topic]
         if durable:
             args += ["-c", "-i", client_id or f"framering-test-{os.getpid()}"]
+        if broker.tls:
+            args += ["--cafile", str(broker.tls.ca)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
         self.messages = []
@@ -98,6 +104,33 @@ class Subscriber:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=5)
+
+
+class TlsFiles:
+    """A CA and a server certificate for 127.0.0.1 signed by it, made here with the openssl
+    command line (EC keys: fast to generate). `other_ca` signed nothing: a client trusting only
+    it must refuse the server."""
+
+    def __init__(self, tmp_path):
+        d = pathlib.Path(tmp_path) / "tls"
+        d.mkdir(exist_ok=True)
+        self.ca, self.cert, self.key = d / "ca.pem", d / "server.pem", d / "server.key"
+        self.other_ca = d / "other-ca.pem"
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+        def run(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        for ca, name in ((self.ca, "ca"), (self.other_ca, "other-ca")):
+            run("req", "-x509", *ec, "-keyout", str(d / f"{name}.key"), "-out", str(ca),
+                "-days", "2", "-subj", f"/CN=framering test {name}")
+        run("req", *ec, "-keyout", str(self.key), "-out", str(d / "server.csr"),
+            "-subj", "/CN=127.0.0.1")
+        ext = d / "server.ext"
+        ext.write_text("subjectAltName=IP:127.0.0.1\n")
+        run("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(self.ca), "-CAkey",
+            str(d / "ca.key"), "-CAcreateserial", "-out", str(self.cert), "-days", "2",
+            "-extfile", str(ext))
 
 
 def have_mosquitto():

@@ -1,6 +1,7 @@
 """framering worker --mqtt against a real mosquitto broker (started by the test on a free
 loopback port) and a real subscriber (mosquitto_sub): event schema, retained state and
-availability for a late subscriber, a broker outage, kill -9 and a wrong password."""
+availability for a late subscriber, a broker outage, kill -9, a wrong password, and mqtts://
+with a CA made by the test (and a wrong CA)."""
 import json
 import signal
 import subprocess
@@ -9,7 +10,8 @@ import time
 import pytest
 
 from conftest import free_port
-from mqtt_helpers import Broker, Subscriber, have_mosquitto, retry_until, sample, scrape
+from mqtt_helpers import (Broker, Subscriber, TlsFiles, have_mosquitto, retry_until, sample,
+                          scrape)
 from workers_helpers import VTEST, read_events, wait_for
 
 pytestmark = pytest.mark.skipif(not have_mosquitto(),
@@ -261,5 +263,61 @@ mqtt:
         assert "run-secret" not in (tmp_path / "run.err").read_text()
         wait_for(lambda: f"site7/{ring_name}/checksum/available offline" in watcher_log.read_text(),
                  20, "offline after the clean stop")
+    finally:
+        b.stop()
+
+
+def test_mqtts_with_the_ca_file_delivers_events_and_a_wrong_ca_is_a_clear_error_retried(
+        framering_bin, ring_name, procs, tmp_path):
+    """A TLS-only listener with a certificate for 127.0.0.1 signed by a CA the test made: the
+    worker given that CA (--mqtt-ca) delivers its events; given another CA it refuses the
+    broker with a message naming the CA file, retries, and keeps analysing."""
+    tls = TlsFiles(tmp_path)
+    b = Broker(tmp_path, tls=tls)
+    b.start()
+    try:
+        procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--loop"),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sub = Subscriber(b, "framering/#")
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port), "--cafile",
+                        str(tls.ca), "-t", "framering/probe", "-r", "-q", "1", "-m", "x"],
+                       check=True, timeout=10)
+        wait_for(lambda: sub.got("framering/probe"), 10, "the subscriber to be subscribed")
+        metrics = free_port()
+        events = tmp_path / "sums.jsonl"
+        good = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--camera",
+                                      "lobby", "--mqtt", b.url(), "--mqtt-ca", str(tls.ca),
+                                      metrics=f"127.0.0.1:{metrics}"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: len(sub.got("framering/lobby/events")) >= 3, 30,
+                 "events over mqtts://")
+        logged = read_events(events)
+        published = [json.loads(m) for m in sub.got("framering/lobby/events")]
+        assert published == logged[:len(published)]
+        assert sample(scrape(metrics), 'framering_mqtt_connected{worker="checksum"}') == 1
+        good.send_signal(signal.SIGTERM)
+        assert good.wait(timeout=15) == 0
+
+        log = tmp_path / "wrong-ca.log"
+        wrong_events = tmp_path / "wrong.jsonl"
+        with open(log, "w") as err:
+            wrong = procs.start(worker_cmd(framering_bin, ring_name, "checksum", wrong_events,
+                                           "--name", "wrong", "--camera", "lobby", "--mqtt",
+                                           b.url(), "--mqtt-ca", str(tls.other_ca),
+                                           "--log-level", "debug",
+                                           metrics=f"127.0.0.1:{metrics}"),
+                                stdout=subprocess.DEVNULL, stderr=err)
+        wait_for(lambda: log.read_text().count("TLS handshake failed") >= 2, 30,
+                 "a refused handshake and its retry")
+        text = log.read_text()
+        assert f"not signed by the CA in --mqtt-ca {tls.other_ca}" in text, text
+        n = len(read_events(wrong_events))
+        wait_for(lambda: len(read_events(wrong_events)) >= n + 10, 20, "analysis to go on")
+        assert sample(scrape(metrics), 'framering_mqtt_connected{worker="wrong"}') == 0
+        assert not [e for e in map(json.loads, sub.got("framering/lobby/events"))
+                    if e["worker"] == "wrong"]
+        wrong.send_signal(signal.SIGTERM)
+        assert wrong.wait(timeout=15) == 0
+        sub.close()
     finally:
         b.stop()

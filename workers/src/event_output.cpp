@@ -1,5 +1,7 @@
 #include "event_output.hpp"
 
+#include <algorithm>
+
 #include "framering/ringbuf/reader.hpp"
 
 namespace framering::workers {
@@ -21,23 +23,38 @@ void EventOutput::measurement(const Event& e, const FrameContext& ctx) const {
   log_.debug("frame " + std::to_string(ctx.frame_no) + " " + e.kind + ": " + j.dump());
 }
 
+std::string EventOutput::snapshot(const std::string& name, const Event& e, cv::Point offset,
+                                  const SourceFrame& source) {
+  SnapshotMarks marks;
+  for (const cv::Rect& b : e.boxes) marks.boxes.push_back(b + offset);
+  for (const auto& poly : e.outlines) {
+    std::vector<cv::Point> moved;
+    for (const cv::Point& p : poly) moved.push_back(p + offset);
+    marks.outlines.push_back(std::move(moved));
+  }
+  const SnapshotResult snap =
+      snapshots_->write(name, source.full, source.pix_fmt, marks, source.still_valid);
+  report_.copied(snap.bytes_copied);
+  if (snap.torn) report_.snapshot_torn();
+  return snap.path;
+}
+
 void EventOutput::write(const Event& e, const FrameContext& ctx, cv::Point offset,
                         const SourceFrame* source) {
   const std::uint64_t now = ring::realtime_ns();
   const Lifecycle* life = lifecycles_.apply(e, ctx.frame_no, now);
-  if (life && e.phase == Phase::kStart && snapshots_ && source && !source->full.empty()) {
-    SnapshotMarks marks;
-    for (const cv::Rect& b : e.boxes) marks.boxes.push_back(b + offset);
-    for (const auto& poly : e.outlines) {
-      std::vector<cv::Point> moved;
-      for (const cv::Point& p : poly) moved.push_back(p + offset);
-      marks.outlines.push_back(std::move(moved));
+  if (life && snapshots_ && source && !source->full.empty()) {
+    if (e.phase == Phase::kStart) {
+      const std::string path = snapshot(life->id, e, offset, *source);
+      if (!path.empty()) lifecycles_.set_snapshot(life->id, path);
+    } else if (e.phase == Phase::kUpdate && !e.scores.empty()) {
+      // An update scoring above everything before it gets a picture too, "<id>-best.jpg",
+      // replaced whenever a later update beats it.
+      const double score = *std::max_element(e.scores.begin(), e.scores.end());
+      if (score > life->best_score) {
+        lifecycles_.set_best(life->id, score, snapshot(life->id + "-best", e, offset, *source));
+      }
     }
-    std::size_t copied = 0;
-    const std::string path = snapshots_->write(life->id, source->full, source->pix_fmt, marks,
-                                               source->still_valid, copied);
-    report_.copied(copied);
-    if (!path.empty()) lifecycles_.set_snapshot(life->id, path);
   }
   const nlohmann::ordered_json json = sink_.to_json(e, life, ctx, offset, now);
   sink_.write(json);

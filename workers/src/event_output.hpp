@@ -42,6 +42,9 @@ class EventOutput {
   void write(const Event& event, const FrameContext& ctx, cv::Point offset,
              const SourceFrame* source);
   void measurement(const Event& event, const FrameContext& ctx) const;
+  // Writes <name>.jpg of `source` with the event's boxes and outlines; its path, or "".
+  std::string snapshot(const std::string& name, const Event& event, cv::Point offset,
+                       const SourceFrame& source);
 
   EventSink& sink_;
   std::string analytic_;

@@ -65,6 +65,7 @@ nlohmann::ordered_json EventSink::to_json(const Event& event, const Lifecycle* l
     j["zones"] = std::move(zones);
   }
   if (life && !life->snapshot.empty()) j["snapshot"] = life->snapshot;
+  if (life && !life->best_snapshot.empty()) j["best_snapshot"] = life->best_snapshot;
   for (const auto& [key, value] : event.fields.items()) j[key] = value;
   return j;
 }

@@ -1,5 +1,6 @@
 #include "lifecycles.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -41,14 +42,20 @@ const Lifecycle* Lifecycles::apply(const Event& event, std::uint64_t frame_no,
   switch (event.phase) {
     case Phase::kStart: {
       Lifecycle& l = open_[event.subject];
-      l = Lifecycle{new_id(wall_ns), event.kind, event.subject, wall_ns, frame_no, "", 0, {}, {}};
+      l = Lifecycle{};
+      l.id = new_id(wall_ns);
+      l.kind = event.kind;
+      l.subject = event.subject;
+      l.start_time_ns = wall_ns;
+      l.start_frame_no = frame_no;
+      for (const double s : event.scores) l.best_score = std::max(l.best_score, s);
       remember(l);
       return &l;
     }
     case Phase::kUpdate: {
       const auto it = open_.find(event.subject);
       if (it == open_.end()) return nullptr;
-      remember(it->second);
+      remember(it->second);  // best_score is raised by set_best(), with its snapshot
       return &it->second;
     }
     case Phase::kEnd: {
@@ -68,6 +75,14 @@ const Lifecycle* Lifecycles::apply(const Event& event, std::uint64_t frame_no,
 void Lifecycles::set_snapshot(const std::string& id, const std::string& path) {
   for (auto& [subject, l] : open_) {
     if (l.id == id) l.snapshot = path;
+  }
+}
+
+void Lifecycles::set_best(const std::string& id, double score, const std::string& path) {
+  for (auto& [subject, l] : open_) {
+    if (l.id != id) continue;
+    l.best_score = score;
+    if (!path.empty()) l.best_snapshot = path;
   }
 }
 

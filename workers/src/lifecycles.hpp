@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -24,6 +25,10 @@ struct Lifecycle {
   std::size_t boxes = 0;  // boxes of the latest start/update
   nlohmann::json count;   // the latest "count" field, null when the analytic gives none
   nlohmann::json fields;  // the latest event's analytic fields (carried by a synthetic end)
+  // The highest score of the start and updates so far, and the snapshot of the update that
+  // raised it above the start's ("" while no update beat the start).
+  double best_score = -std::numeric_limits<double>::infinity();
+  std::string best_snapshot;
 };
 
 class Lifecycles {
@@ -36,6 +41,9 @@ class Lifecycles {
   const Lifecycle* apply(const Event& event, std::uint64_t frame_no, std::uint64_t wall_ns);
   // After apply() of a start: remembers the snapshot written for it.
   void set_snapshot(const std::string& id, const std::string& path);
+  // After apply() of an update that beat the best score: remembers its snapshot ("" when none
+  // could be written; the score counts all the same).
+  void set_best(const std::string& id, double score, const std::string& path);
   // Synthetic end events for every open lifecycle (worker stopping, or a new stream whose
   // geometry invalidates the analytic's state); forgets them.
   std::vector<Event> close_all(const std::string& reason);

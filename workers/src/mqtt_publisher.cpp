@@ -168,6 +168,15 @@ bool MqttPublisher::connect() {
   static const char kOffline[] = "offline";
   mosquitto_will_set(mosq_, available_topic_.c_str(), sizeof kOffline - 1, kOffline, 1, true);
   const int rc = mosquitto_connect(mosq_, url_.host.c_str(), url_.port, kKeepaliveSeconds);
+  if (rc == MOSQ_ERR_TLS) {  // the TCP connection worked; the handshake did not
+    report_error("MQTT broker " + shown_url_ +
+                 ": TLS handshake failed: its certificate is not signed by " +
+                 (settings_.ca_file.empty() ? std::string("a CA in /etc/ssl/certs")
+                                            : "the CA in --mqtt-ca " + settings_.ca_file) +
+                 ", or does not name host " + url_.host +
+                 " (check --mqtt-ca and the URL's host); retrying, events are queued meanwhile");
+    return false;
+  }
   if (rc != MOSQ_ERR_SUCCESS) {
     const std::string why = rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc);
     report_error("MQTT broker " + shown_url_ + " unreachable: " + why +

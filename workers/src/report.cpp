@@ -45,6 +45,10 @@ void Report::copied(std::size_t bytes) {
   if (metrics_) metrics_->bytes_copied.Increment(static_cast<double>(bytes));
 }
 
+void Report::snapshot_torn() {
+  if (metrics_) metrics_->snapshots_torn.Increment();
+}
+
 void Report::frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns) {
   stats_.frames_read().fetch_add(1, kRelaxed);
   stats_.bytes_in_place().fetch_add(bytes_in_place, kRelaxed);

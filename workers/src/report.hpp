@@ -26,6 +26,8 @@ class Report {
   void drops(const FollowCounts& follow, std::uint64_t torn_after_use);
   // Payload bytes an analytic copied out of a frame (nothing happens for 0).
   void copied(std::size_t bytes);
+  // A snapshot dropped because its frame was overwritten while it was encoded.
+  void snapshot_torn();
   // One analysed, validated frame: bytes read in place, capture-to-done latency.
   void frame(std::size_t bytes_in_place, std::uint64_t capture_realtime_ns);
   // One written event: framering_events_total{kind="<kind>_<type>"} (motion_start, people_end,

@@ -27,6 +27,13 @@ constexpr auto kAttachRetry = 200ms;     // ring not created yet
 constexpr auto kWriterGoneRetry = 50ms;  // between looks for a restarted writer
 constexpr auto kFrameWait = 100ms;       // futex wait per loop turn: bounds SIGTERM latency
 
+// "0.012345": nanoseconds as seconds to the microsecond (fine enough to show a ring's share).
+std::string seconds_text(std::uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+
 void sleep_unless(const std::atomic<bool>& stop, std::chrono::milliseconds d) {
   if (!stop.load(std::memory_order_relaxed)) std::this_thread::sleep_for(d);
 }
@@ -185,6 +192,9 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     log.info("reading " + describe());
 
     std::uint64_t processed = 0, torn_after_use = 0;
+    // Where the time of analysed frames went: the ring's part (getting the frame, when it was
+    // already there, and the seqlock re-check) against the analytic's; logged at stop.
+    std::uint64_t ring_ns = 0, analyse_ns = 0;
     bool gone_logged = false;
     std::vector<Event> events;
     auto publish_stats = [&] {
@@ -195,7 +205,9 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     while (!stop.load(std::memory_order_relaxed) &&
            (o.max_frames == 0 || processed < o.max_frames)) {
       publish_stats();
+      const std::uint64_t asked_ns = ring::monotonic_ns();
       const Follower::Step step = follower.next(kFrameWait);
+      const std::uint64_t got_ns = ring::monotonic_ns();
       switch (step.kind) {
         case Follower::Kind::kIdle:
           continue;
@@ -223,6 +235,9 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
       const cv::Mat view = o.share.tiles ? full(stream.info.band) : full;
       const FrameContext ctx{f.frame_no, f.seq, f.pts_ns, f.capture_realtime_ns};
       events.clear();
+      // A frame that was already published when asked for: the wait is the ring's cost, not
+      // idle time for the next frame to arrive.
+      const bool was_ready = f.publish_monotonic_ns <= asked_ns;
       try {
         analytic->analyse(view, ctx, events);
       } catch (const AnalyticError& e) {
@@ -236,9 +251,13 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
         continue;
       }
       report.copied(analytic->bytes_copied());
+      const std::uint64_t analysed_ns = ring::monotonic_ns();
       // The seqlock re-check after use: if the writer reused the slot meanwhile, what we
       // computed mixes two frames; drop it.
-      if (!reader->valid(f)) {
+      const bool intact = reader->valid(f);
+      analyse_ns += analysed_ns - got_ns;
+      ring_ns += ring::monotonic_ns() - analysed_ns + (was_ready ? got_ns - asked_ns : 0);
+      if (!intact) {
         ++torn_after_use;
         log.debug("frame " + std::to_string(f.frame_no) +
                   " was overwritten during analysis; dropped (torn)");
@@ -258,7 +277,9 @@ int run_worker(WorkerOptions o, const std::atomic<bool>& stop) {
     log.info("stopping: " + std::to_string(processed) +
              " frames analysed, dropped: " + std::to_string(c.lapped) + " lapped, " +
              std::to_string(c.torn + torn_after_use) + " torn, " + std::to_string(c.skipped) +
-             " skipped, " + std::to_string(report.analytic_errors()) + " analytic errors");
+             " skipped, " + std::to_string(report.analytic_errors()) + " analytic errors; " +
+             seconds_text(analyse_ns) + " s analysing, " + seconds_text(ring_ns) +
+             " s in ring reads and checks");
     return 0;
   } catch (const ConfigError& e) {
     log.error(e.what());

@@ -1,11 +1,10 @@
 // JPEG snapshots of the frame an event started on, with its boxes and zone outlines drawn:
 // <dir>/<camera>/<event-id>.jpg, kept by count and age.
 //
-// The frame is encoded from the ring slot in place, one row at a time (libjpeg-turbo's scanline
-// API): rows no box or outline crosses are handed to the encoder straight from the slot; only
-// rows something is drawn on are copied into a one-row buffer first (counted as copied bytes).
+// The frame is encoded from the ring slot in place (metrics::MarkedJpegEncoder): only rows
+// something is drawn on are copied into a one-row buffer first (counted as copied bytes).
 // After encoding the frame is re-validated: if the writer reused the slot meanwhile, the JPEG
-// may mix two frames and is deleted.
+// may mix two frames and is dropped before it reaches the disk (and counted by the caller).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "framering/metrics/marked_jpeg.hpp"
 #include "framering/ringbuf/layout.hpp"
 #include "framering/workers/log.hpp"
 
@@ -28,9 +28,12 @@ struct SnapshotSettings {
 };
 
 // What is drawn, in the frame's pixels.
-struct SnapshotMarks {
-  std::vector<cv::Rect> boxes;                   // red (white on grey frames)
-  std::vector<std::vector<cv::Point>> outlines;  // yellow (light grey on grey frames)
+using SnapshotMarks = metrics::JpegMarks;
+
+struct SnapshotResult {
+  std::string path;              // "" when no snapshot was written
+  bool torn = false;             // dropped: the slot was rewritten while it was encoded
+  std::size_t bytes_copied = 0;  // payload bytes copied into the row buffer to draw
 };
 
 class Snapshots {
@@ -38,24 +41,22 @@ class Snapshots {
   // Creates <dir>/<camera> (0700). Throws ConfigError naming --snapshots when it cannot.
   Snapshots(SnapshotSettings settings, const std::string& camera, Log log);
 
-  // Writes the snapshot; returns its path, or "" when the frame was torn (or writing failed,
-  // which is logged). `bytes_copied` receives the payload bytes copied into the row buffer.
-  std::string write(const std::string& id, const cv::Mat& frame, ring::PixFmt fmt,
-                    const SnapshotMarks& marks, const std::function<bool()>& still_valid,
-                    std::size_t& bytes_copied);
+  // Encodes the snapshot, calls `still_valid` (the seqlock re-check of the frame's slot) and
+  // only then writes <dir>/<camera>/<id>.jpg. Failures to encode or write are logged.
+  SnapshotResult write(const std::string& id, const cv::Mat& frame, ring::PixFmt fmt,
+                       const SnapshotMarks& marks, const std::function<bool()>& still_valid);
 
   const std::string& camera_dir() const { return camera_dir_; }
 
  private:
-  bool encode(const std::string& path, const cv::Mat& frame, ring::PixFmt fmt,
-              const SnapshotMarks& marks, std::size_t& bytes_copied);
+  bool save(const std::string& path);  // jpeg_ to path, through a .part file and rename
   void prune();
 
   SnapshotSettings settings_;
   std::string camera_dir_;
   Log log_;
-  cv::Mat mask_;  // which pixels are drawn on: 0 none, 1 box, 2 outline
-  std::vector<unsigned char> row_;
+  metrics::MarkedJpegEncoder encoder_;
+  std::string jpeg_;  // the encoded picture, reused between snapshots
 };
 
 }  // namespace framering::workers

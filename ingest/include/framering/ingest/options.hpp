@@ -32,7 +32,8 @@ struct IngestOptions {
   // Opt-in picture server (HOST:PORT; "": none). Never the metrics port: see preview.hpp.
   std::string preview_addr;
   std::vector<std::string> preview_hosts;  // Host names /preview answers besides IPs, localhost
-  std::string preview_events;  // events file whose newest boxes /preview draws ("": none)
+  std::string preview_events;     // events file whose newest boxes /preview draws ("": none)
+  std::string preview_snapshots;  // workers' --snapshots DIR served at /snapshots/ ("": none)
   mode_t shm_mode = 0600;
   std::optional<gid_t> shm_group;
   bool keep = false;               // leave the segment in /dev/shm at exit

@@ -64,6 +64,9 @@ struct WorkerMetrics {
   prometheus::Histogram&
       frame_latency;              // framering_frame_latency_seconds{ring,worker}: capture→done
   prometheus::Gauge& reader_lag;  // framering_reader_lag_frames{ring,worker}
+  // framering_snapshots_dropped_total{ring,worker,reason="torn"}: snapshots whose frame was
+  // overwritten while they were encoded (not written).
+  prometheus::Counter& snapshots_torn;
 
   // framering_events_total{ring,worker,kind}. Kinds are few and known to the analytic
   // (motion_start, people, ...); the first call per kind creates the series, later calls are a
@@ -79,7 +82,7 @@ struct WorkerMetrics {
                 prometheus::Counter& bytes_copied_, prometheus::Counter& dropped_lapped_,
                 prometheus::Counter& dropped_torn_, prometheus::Counter& dropped_skipped_,
                 prometheus::Counter& dropped_analytic_error_, prometheus::Histogram& frame_latency_,
-                prometheus::Gauge& reader_lag_,
+                prometheus::Gauge& reader_lag_, prometheus::Counter& snapshots_torn_,
                 prometheus::Family<prometheus::Counter>& events_family,
                 prometheus::Family<prometheus::Counter>& objects_family, std::string ring,
                 std::string worker);

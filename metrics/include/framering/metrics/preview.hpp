@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "framering/metrics/catalogue.hpp"
+#include "framering/metrics/marked_jpeg.hpp"
 
 namespace framering::ring {
 class Reader;
@@ -25,12 +27,16 @@ namespace framering::metrics {
 class HttpServer;
 
 // Serves on its own address:
-//   /preview       HTML page; reloads the JPEG and draws boxes over it
-//   /preview.jpg   newest frame of `ring` (503 while the ring has no frame yet)
+//   /preview       HTML page; reloads the JPEG and labels the boxes in it
+//   /preview.jpg   newest frame of `ring` (503 while the ring has no frame yet), with each
+//                  worker's newest boxes (red) and zone outlines (yellow) drawn in
 //   /preview.json  {"ring","frame_no","width","height","boxes":[{worker,kind,frame_no,box}]}
+//   /snapshots/<camera>/<id>.jpg   the workers' snapshots under `snapshot_dir`, read-only
+//                  (only when `snapshot_dir` is given; see snapshot_files.hpp for the checks)
 // `addr`: HOST:PORT (PORT 0 = any free port; a bare PORT means 127.0.0.1:PORT).
-// `events_path`: the events file workers append to ("" = no boxes). The ring is attached on the
-// first request (and again after its writer changes), so the server may start before the ring
+// `events_path`: the events file workers append to ("" = no boxes). `bytes_copied` is told the
+// payload bytes copied to draw (only the rows a box or outline crosses). The ring is attached on
+// the first request (and again after its writer changes), so the server may start before the ring
 // exists. Every request must name the server in its Host header by an IP address, "localhost"
 // or one of `host_names` (--preview-host), else 403: a web page that rebinds its DNS name to
 // this address cannot read the pictures. Throws MetricsError naming --preview-addr when the
@@ -38,7 +44,9 @@ class HttpServer;
 class PreviewServer {
  public:
   PreviewServer(const std::string& addr, const std::string& ring,
-                const std::string& events_path = "", std::vector<std::string> host_names = {});
+                const std::string& events_path = "", std::vector<std::string> host_names = {},
+                const std::string& snapshot_dir = "",
+                std::function<void(std::size_t)> bytes_copied = {});
   ~PreviewServer();
   PreviewServer(const PreviewServer&) = delete;
   PreviewServer& operator=(const PreviewServer&) = delete;
@@ -68,6 +76,12 @@ struct PreviewFrame {
 // Throws std::runtime_error for geometries JPEG cannot hold (not 8-bit, or 2/>4 channels).
 std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality = 80);
 
+// The same with `marks` drawn in (MarkedJpegEncoder); `bytes_copied` receives the payload bytes
+// copied for drawing, over all attempts.
+std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, const JpegMarks& marks,
+                                               MarkedJpegEncoder& encoder,
+                                               std::size_t& bytes_copied, int quality = 80);
+
 struct PreviewBox {
   std::string worker;
   std::string kind;
@@ -75,9 +89,13 @@ struct PreviewBox {
   int x = 0, y = 0, w = 0, h = 0;
 };
 
-// The boxes of the newest event with boxes, per worker, among the last `tail_bytes` of the
+// The boxes of each worker's newest frame with events (all its events of that frame: an
+// objects worker reports each track in its own event) among the last `tail_bytes` of the
 // events file of `ring` (other rings' events and malformed lines are skipped).
 std::vector<PreviewBox> latest_boxes(const std::string& events_path, const std::string& ring,
                                      std::size_t tail_bytes = 256 * 1024);
+// The same boxes, plus the zone outlines ("zones") of those events.
+JpegMarks latest_marks(const std::string& events_path, const std::string& ring,
+                       std::size_t tail_bytes = 256 * 1024);
 
 }  // namespace framering::metrics

@@ -261,6 +261,7 @@ class Objects final : public Analytic {
     e.subject = placed_zones_.name(zone) + "/" + std::to_string(t.id);
     e.boxes.push_back(t.last.box);
     e.scores.push_back(t.last.score);
+    e.outlines.push_back(placed_zones_.outline(zone));  // "zones" in the event, drawn in pictures
     e.fields["zone"] = placed_zones_.name(zone);
     e.fields["class"] = labels_[t.last.class_id];
     e.fields["class_id"] = t.last.class_id;

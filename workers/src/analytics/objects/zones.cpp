@@ -107,4 +107,10 @@ bool PlacedPolygons::any_contains(const cv::Rect& box) const {
   return !containing(box).empty();
 }
 
+std::vector<cv::Point> PlacedPolygons::outline(std::size_t i) const {
+  std::vector<cv::Point> points;
+  for (const cv::Point2f& q : contours_[i]) points.emplace_back(cvRound(q.x), cvRound(q.y));
+  return points;
+}
+
 }  // namespace framering::workers::analytics::objects

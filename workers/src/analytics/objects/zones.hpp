@@ -37,6 +37,8 @@ class PlacedPolygons {
   // Indices of polygons containing the bottom centre of `box` (band pixels), edges included.
   std::vector<std::size_t> containing(const cv::Rect& box) const;
   bool any_contains(const cv::Rect& box) const;
+  // Polygon i in band pixels, rounded: the zone outline events carry and snapshots draw.
+  std::vector<cv::Point> outline(std::size_t i) const;
 
  private:
   std::vector<std::string> names_;
