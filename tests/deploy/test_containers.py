@@ -232,3 +232,14 @@ def test_stopping_the_ingest_is_clean_and_workers_resume_on_a_new_ingest_contain
         wait_for(lambda: stack.analysed(analytic) >= before[analytic] + 5, timeout=120,
                  interval=0.5, what=f"worker {analytic} to analyse frames of the new ring")
         assert state(name)["Status"] == "running"
+
+
+def test_the_release_image_stays_under_350_mb(stack):
+    """The runtime image holds the binary and the libraries it loads, nothing else: 350 MB is the
+    budget deploy/README.md measures against (Debian's library packages would make it ~935 MB)."""
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout.strip())
+    assert size < 350 * 1000 * 1000, f"{IMAGE} is {size / 1e6:.0f} MB"
+    listed = podman("run", "--rm", "--entrypoint", "cat", IMAGE,
+                    "/usr/local/share/framering/runtime-libs.txt").stdout.split("\n")
+    assert any(" libopencv-core" in line for line in listed), "the list names each package"
+    assert not any(" libllvm" in line or " libgl1-mesa-dri" in line for line in listed)
