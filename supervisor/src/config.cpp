@@ -6,13 +6,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 
 #include "framering/ingest/ingest.hpp"
@@ -22,10 +20,11 @@
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/workers/analytic.hpp"
+#include "framering/workers/zone_names.hpp"
 
 // Every rule that a library owns (ring names and slot counts: ringbuf; source kinds and frame
-// sizes: ingest; analytics: workers) is checked here by asking that library, so a config is
-// refused exactly when the process it starts would refuse the same value.
+// sizes: ingest; analytics and zone names: workers) is checked here by asking that library, so a
+// config is refused exactly when the process it starts would refuse the same value.
 namespace framering::supervisor {
 
 namespace {
@@ -450,12 +449,10 @@ class Parser {
         // zones: {driveway: [[x, y], ...], gate: [...]} → zones=driveway:x,y;...|gate:...
         std::string text;
         for (const Entry& z : entries(f.value, key, {})) {
-          const bool ok =
-              !z.key.empty() && z.key.size() <= 64 &&
-              std::all_of(z.key.begin(), z.key.end(), [](char c) {
-                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-              });
-          if (!ok) fail(z.key_node, key + "." + z.key, "zone names use A-Z a-z 0-9 _ -");
+          if (!workers::valid_zone_name(z.key)) {
+            fail(z.key_node, key + "." + z.key,
+                 "zone names use 1-64 characters from A-Z a-z 0-9 _ -");
+          }
           text +=
               (text.empty() ? "" : "|") + z.key + ":" + polygon(z.value, key + "." + z.key, true);
         }

@@ -13,6 +13,7 @@
 #include "framering/ringbuf/header.hpp"
 #include "framering/supervisor/config.hpp"
 #include "framering/workers/analytic.hpp"
+#include "framering/workers/zone_names.hpp"
 
 namespace fs = framering::supervisor;
 
@@ -230,6 +231,13 @@ TEST(ConfigRules, SizesPixelFormatsNamesAndAnalyticsComeFromTheirOwners) {
   for (const std::string& analytic : framering::workers::analytic_names()) {
     EXPECT_TRUE(config_accepts(camera("    workers:\n      " + analytic + ": {}\n"))) << analytic;
   }
+  // Zone names: the objects analytic's rule.
+  const std::string zone = "    workers:\n      objects:\n        zones:\n          ";
+  const std::string square = ": [[0, 0], [1, 0], [1, 1]]\n";
+  EXPECT_TRUE(config_accepts(camera(zone + std::string(64, 'z') + square)));
+  EXPECT_FALSE(config_accepts(camera(zone + std::string(65, 'z') + square)));
+  EXPECT_TRUE(framering::workers::valid_zone_name(std::string(64, 'z')));
+  EXPECT_FALSE(framering::workers::valid_zone_name(std::string(65, 'z')));
   // Camera and ring names: the ring's name rule (48 characters).
   EXPECT_TRUE(config_accepts("cameras:\n  " + std::string(48, 'c') + ":\n    source: x\n"));
   EXPECT_FALSE(config_accepts("cameras:\n  " + std::string(49, 'c') + ":\n    source: x\n"));

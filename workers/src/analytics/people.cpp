@@ -8,6 +8,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include "analytics.hpp"
+#include "framering/ingest/ingest.hpp"
 #include "framering/workers/config_error.hpp"
 #include "nms.hpp"
 #include "occupancy.hpp"
@@ -21,7 +22,8 @@ class People final : public Analytic {
   explicit People(Params& p)
       : scale_(p.number("scale", 1.05, 1.01, 2.0)),
         stride_(p.integer("stride", 8, 8, 64)),
-        max_width_(p.integer("max_width", 800, 64, 16384)),
+        // No ring frame is wider than the ingest's limit, so neither is a useful max_width.
+        max_width_(p.integer("max_width", 800, 64, static_cast<int>(ingest::kMaxDimension))),
         hit_threshold_(p.number("hit_threshold", 0.0, -10.0, 10.0)),
         group_threshold_(p.integer("group_threshold", 2, 0, 20)),
         nms_iou_(p.number("nms_iou", 0.45, 0.0, 1.0)),

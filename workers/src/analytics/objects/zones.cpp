@@ -8,17 +8,22 @@
 #include <sstream>
 
 #include "framering/workers/config_error.hpp"
+#include "framering/workers/zone_names.hpp"
 
-namespace framering::workers::analytics::objects {
+namespace framering::workers {
 
-namespace {
-
-bool valid_name(const std::string& s) {
+bool valid_zone_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
   });
 }
+
+}  // namespace framering::workers
+
+namespace framering::workers::analytics::objects {
+
+namespace {
 
 double coordinate(const std::string& key, const std::string& part, const std::string& s) {
   char* end = nullptr;
@@ -42,7 +47,7 @@ std::vector<Polygon> parse_polygons(const std::string& key, const std::string& t
     std::string points = item;
     if (named) {
       const auto colon = item.find(':');
-      if (colon == std::string::npos || !valid_name(item.substr(0, colon))) {
+      if (colon == std::string::npos || !valid_zone_name(item.substr(0, colon))) {
         throw ConfigError("--param " + key + ": '" + item +
                           "' must start with a zone name of A-Z a-z 0-9 _ - and a colon "
                           "(e.g. driveway:0.1,0.6;0.9,0.6;0.9,1;0.1,1)");
