@@ -48,8 +48,8 @@ void check_ring_fits(const std::string& ring_name, const ring::Geometry& geometr
     if (needed > free_bytes) {
       throw ConfigError("a ring of " + std::to_string(slots) + " slots x " +
                         mib_text(layout.slot_stride) + " (" + geometry.describe() + " from " +
-                        what + ") needs " + mib_text(needed) + " but " + dir + " has " +
-                        mib_text(free_bytes) +
+                        what + ") needs " + mib_text(needed) + " (" + std::to_string(needed) +
+                        " bytes) but " + dir + " has " + mib_text(free_bytes) +
                         " free; use fewer --slots, a smaller --width/--height, or free space");
     }
   }

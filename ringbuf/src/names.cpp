@@ -59,7 +59,11 @@ bool remove_if_stale(const std::string& path, bool keep_closed) {
 }  // namespace
 
 std::string mib_text(std::uint64_t bytes) {
-  return std::to_string(bytes >> 20) + " MiB";
+  // Tenths of a MiB, rounded down: free space is never overstated; a need is shown at most
+  // 0.1 MiB short, and the messages that state a need give the exact bytes too.
+  constexpr std::uint64_t kMiB = 1024 * 1024;
+  const std::uint64_t tenths = bytes % kMiB * 10 / kMiB;
+  return std::to_string(bytes / kMiB) + "." + std::to_string(tenths) + " MiB";
 }
 
 std::string shm_dir() {

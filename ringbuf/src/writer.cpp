@@ -226,7 +226,8 @@ Writer Writer::create(const WriterOptions& options) {
     }
     if (err == ENOSPC) {
       fail(ErrorKind::kNoSpace, "needs " + mib_text(info.segment_bytes) + " (" +
-                                    std::to_string(info.slots) + " slots x " +
+                                    std::to_string(info.segment_bytes) +
+                                    " bytes: " + std::to_string(info.slots) + " slots x " +
                                     std::to_string(info.slot_stride) + " B + tables)" + free_text +
                                     ": use fewer --slots or a smaller frame, or enlarge /dev/shm "
                                     "(docker run --shm-size)");

@@ -206,7 +206,7 @@ def test_too_big_a_ring_for_dev_shm_exits_2_with_the_sizing_message(stack):
     out = logs(name)
     # deploy/README.md: the ingest checks the ring against /dev/shm before decoding and exits 2.
     assert state(name)["ExitCode"] == 2, out
-    assert re.search(r"needs 94 MiB but /dev/shm has 6\d MiB free", out) and "--slots" in out, out
+    assert re.search(r"needs 94\.9 MiB \(99557376 bytes\) but /dev/shm has 6\d\.\d MiB free", out) and "--slots" in out, out
 
 
 def test_stopping_the_ingest_is_clean_and_workers_resume_on_a_new_ingest_container(stack):

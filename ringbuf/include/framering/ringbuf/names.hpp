@@ -9,8 +9,9 @@
 namespace framering::ring {
 
 std::string shm_dir();
-// A size in messages about rings and the shm directory, in whole MiB rounded down ("94 MiB" for
-// 94.9): the one spelling the writer and the ingest use.
+// A size in messages about rings and the shm directory, in MiB to one decimal ("94.9 MiB" for
+// 99,557,376 bytes), never rounded up to a whole MiB a user would size /dev/shm by: the one
+// spelling the writer and the ingest use.
 std::string mib_text(std::uint64_t bytes);
 // Throws RingError(kInvalidArgument) unless name matches [A-Za-z0-9_-]{1,48}.
 void validate_ring_name(const std::string& name);
