@@ -400,7 +400,22 @@ BAD_CONFIGS = {
     "unknown_param": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    workers:\n"
                       "      motion:\n        params: {min_areaa: 5}\n",
                       r"bad\.yaml:5: c/motion rejects its settings.*min_areaa"),
+    "motion_mask_point": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    workers:\n"
+                          "      motion:\n        mask: [[[0, 0], [1, 0]]]\n",
+                          r"bad\.yaml:6: cameras\.c\.workers\.motion\.mask\[0\]: expected a list of at "
+                          r"least 3 \[x, y\] points"),
 }
+
+
+def test_motion_workers_take_mask_and_named_zones_from_the_yaml(framering_bin, tmp_path):
+    cfg = tmp_path / "motion.yaml"
+    cfg.write_text("cameras:\n  c:\n    source: testsrc:testsrc2\n    workers:\n"
+                   "      motion:\n"
+                   "        mask: [[[0, 0], [1, 0], [1, 0.1], [0, 0.1]]]\n"
+                   "        zones: {door: [[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]]}\n")
+    out = subprocess.run([framering_bin, "run", str(cfg), "--check-config"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
