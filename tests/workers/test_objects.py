@@ -1,6 +1,7 @@
 """`framering worker --analytic objects` on real ONNX models (generated with python3-onnx, loaded
 by OpenCV's ONNX importer inside the worker) over frames of vtest.avi published by a real
 `framering ingest`: one test per output layout, and the bad-input exit codes."""
+import signal
 import subprocess
 
 import pytest
@@ -9,6 +10,8 @@ import numpy as np
 
 from onnx_models import (colour_driven_model, constant_output_model, letterbox_to_frame, ssd_output, yolov5_output,
                          yolov8_output)
+from conftest import free_port
+from mqtt_helpers import retry_until, sample, scrape
 from workers_helpers import VTEST, read_events
 
 FRAME = (768, 576)   # vtest.avi
@@ -58,10 +61,31 @@ def test_each_layout_reports_the_models_box_in_frame_pixels_once_per_track(
     model, params = model_for(fmt, tmp_path)
     publish_vtest(framering_bin, ring_name)
     events = tmp_path / "events.jsonl"
-    run = subprocess.run(objects_worker(framering_bin, ring_name, events, model, *params,
-                                        f"letterbox={str(letterbox).lower()}"),
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    port = free_port()
+    args = objects_worker(framering_bin, ring_name, events, model, *params,
+                          f"letterbox={str(letterbox).lower()}") + ["--name", "det"]
+    args[args.index("--metrics-addr") + 1] = f"127.0.0.1:{port}"
+    del args[args.index("--max-frames"):args.index("--max-frames") + 2]
+    log = tmp_path / "worker.log"
+    with open(log, "w") as err:
+        worker = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, text=True)
+    try:
+        labels = f'ring="{ring_name}",worker="det"'
+        retry_until(lambda: sample(scrape(port), f"framering_frames_read_total{{{labels}}}")
+                    == FRAMES or worker.poll() is not None, 60, f"{FRAMES} frames read")
+        assert worker.poll() is None, log.read_text()
+        text = scrape(port)
+        # docs/objects.md, "Zero copy": the slot is read in place in both modes (letterbox
+        # resizes it once into the worker's canvas: the model's input, not a copy of the frame).
+        assert sample(text, f'framering_bytes_copied_total{{component="worker",'
+                            f'ring="{ring_name}"}}') == 0
+        assert sample(text, f"framering_bytes_read_in_place_total{{{labels}}}") == \
+            FRAMES * FRAME[0] * FRAME[1] * 3
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
     got = read_events(events)
     # The same box on every frame is one track: one object_enter (no zones given: the whole frame
     # is the zone "frame"), not one per frame, and no object_leave while it stays; the worker's
@@ -79,7 +103,7 @@ def test_each_layout_reports_the_models_box_in_frame_pixels_once_per_track(
         want = [round(80 * sx), round(120 * sy), round(40 * sx), round(80 * sy)]
     assert e["boxes"] == [want]
     assert e["scores"][0] == pytest.approx(0.9 if fmt != "yolov5" else 0.95 * 0.9, abs=1e-6)
-    assert f"{FRAMES} frames analysed" in run.stderr
+    assert f"{FRAMES} frames analysed" in log.read_text()
 
 
 def run_worker_expecting_exit(bin_, *params):
