@@ -402,8 +402,8 @@ BAD_CONFIGS = {
                       r"bad\.yaml:5: c/motion rejects its settings.*min_areaa"),
     "motion_mask_point": ("cameras:\n  c:\n    source: testsrc:testsrc2\n    workers:\n"
                           "      motion:\n        mask: [[[0, 0], [1, 0]]]\n",
-                          r"bad\.yaml:6: cameras\.c\.workers\.motion\.mask\[0\]: expected a list of at "
-                          r"least 3 \[x, y\] points"),
+                          r"bad\.yaml:6: cameras\.c\.workers\.motion\.mask\[0\]: expected a "
+                          r"list of at least 3 \[x, y\] points"),
 }
 
 
