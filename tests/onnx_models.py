@@ -98,3 +98,33 @@ def letterbox_to_frame(box_xyxy, frame, input_size):
     fy = lambda y: min(max((y - py) * fh / ch, 0), fh)
     e = [near(fx(x1)), near(fy(y1)), near(fx(x2)), near(fy(y2))]
     return [e[0], e[1], e[2] - e[0], e[3] - e[1]]
+
+
+def colour_driven_model(path, bias, weights, input_size):
+    """An ONNX model whose output depends on the frame: output = bias + weights · m, where m is
+    the mean of each input channel over the whole image (after the worker's scaling, so 0..1 for
+    8-bit frames). `bias` has the output's shape, `weights` that shape plus a last axis of 3 (one
+    weight per input channel). A test that controls the frames' colours thereby controls where
+    the box is and how it scores, frame by frame, through OpenCV's real inference path."""
+    bias = np.asarray(bias, dtype=np.float32)
+    weights = np.asarray(weights, dtype=np.float32)
+    assert weights.shape == bias.shape + (3,)
+    w, h = input_size
+    k = int(bias.size)
+    inits = [numpy_helper.from_array(weights.reshape(k, 3, 1, 1), "cw"),
+             numpy_helper.from_array(bias.reshape(-1), "cb"),
+             numpy_helper.from_array(np.array(bias.shape, dtype=np.int64), "shape")]
+    nodes = [helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[h, w]),
+             helper.make_node("Conv", ["pooled", "cw", "cb"], ["flat"], kernel_shape=[1, 1]),
+             helper.make_node("Reshape", ["flat", "shape"], ["output0"])]
+    graph = helper.make_graph(
+        nodes, "framering_test_colour_detector",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(bias.shape))],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="framering-tests")
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -518,8 +518,10 @@ class Parser {
           fail(f.value, key, "use mqtt://[user:password@]host[:port] or mqtts://... (TLS)");
       } else if (f.key == "topic_prefix") {
         m.topic_prefix = string(f.value, key);
-        if (m.topic_prefix.empty() || m.topic_prefix.find_first_of("#+") != std::string::npos)
-          fail(f.value, key, "must be non-empty and contain no MQTT wildcard (+ #)");
+        if (m.topic_prefix.empty() || m.topic_prefix.find_first_of("#+") != std::string::npos ||
+            m.topic_prefix.front() == '$' || m.topic_prefix.size() > 200)
+          fail(f.value, key,
+               "must be 1-200 characters, contain no MQTT wildcard (+ #) and not start with '$'");
       } else if (f.key == "ca_file") {
         m.ca_file = string(f.value, key);
       } else {
@@ -528,6 +530,10 @@ class Parser {
     }
     if (m.url.empty())
       fail(node, "mqtt.url", "missing; set the broker, e.g. mqtt://127.0.0.1:1883");
+    // Whether the file can be read is each worker's check (framering run --check-config runs
+    // it): the file must be readable by the workers, wherever they run.
+    if (!m.ca_file.empty() && m.url.rfind("mqtts://", 0) != 0)
+      fail(node["ca_file"], "mqtt.ca_file", "a CA file needs an mqtts:// url");
   }
 
   void parse_shm(const YAML::Node& node, ShmConfig& shm) const {

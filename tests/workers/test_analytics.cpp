@@ -101,6 +101,53 @@ TEST(Motion, PedestriansStartMotionInsideTheZone) {
   EXPECT_GE(left_starts, 1u);
 }
 
+// 320x240 grey frames with two white squares sliding right, one in each half: (10 + 3i, 100)
+// and (180 + 3i, 60), 30 px wide, so each half of the frame always holds motion.
+std::vector<cv::Mat> two_moving_squares(int count) {
+  std::vector<cv::Mat> frames;
+  for (int i = 0; i < count; ++i) {
+    cv::Mat f(240, 320, CV_8UC3, cv::Scalar::all(100));
+    cv::rectangle(f, cv::Rect(10 + 3 * i, 100, 30, 30), cv::Scalar::all(250), cv::FILLED);
+    cv::rectangle(f, cv::Rect(180 + 3 * i, 60, 30, 30), cv::Scalar::all(250), cv::FILLED);
+    frames.push_back(f);
+  }
+  return frames;
+}
+
+constexpr const char* kHalves = "zones=left:0,0;0.5,0;0.5,1;0,1|right:0.5,0;1,0;1,1;0.5,1";
+
+TEST(Motion, NamedZonesSayWhichZonesTheMotionLayIn) {
+  const auto events = run_on(two_moving_squares(30), "motion", {kHalves, "width=320"});
+  ASSERT_EQ(events.size(), 2u);  // one episode: start, then end at the stop
+  EXPECT_EQ(events[0]["type"], "start");
+  EXPECT_EQ(events[0]["zone_names"], nlohmann::json({"left", "right"}));
+  EXPECT_EQ(events[1]["zone_names"], nlohmann::json({"left", "right"}));
+  // A zone no box's bottom centre lies in (the top of the left half) is not named.
+  const auto right_only =
+      run_on(two_moving_squares(30), "motion",
+             {"zones=top_left:0,0;0.5,0;0.5,0.3;0,0.3|" + std::string("right:0.5,0;1,0;1,1;0.5,1"),
+              "width=320"});
+  ASSERT_FALSE(right_only.empty());
+  EXPECT_EQ(right_only[0]["zone_names"], nlohmann::json({"right"}));
+}
+
+TEST(Motion, MaskPolygonsAreBlindToMotion) {
+  // The right half masked (in frame pixels): only the left square moves.
+  const auto masked = run_on(two_moving_squares(30), "motion",
+                             {kHalves, "width=320", "mask=160,0;320,0;320,240;160,240"});
+  ASSERT_FALSE(masked.empty());
+  std::size_t boxes = 0;
+  for (const auto& e : masked) {
+    for (const auto& b : e["boxes"]) {
+      ++boxes;
+      EXPECT_LE(b[0].get<int>() + b[2].get<int>(), 160) << e.dump();
+    }
+  }
+  EXPECT_GT(boxes, 0u);
+  EXPECT_EQ(masked[0]["zone_names"], nlohmann::json({"left"}));
+  EXPECT_EQ(masked.back()["zone_names"], nlohmann::json({"left"}));
+}
+
 TEST(Tamper, QuietOnNormalVideoThenReportsMovedCoveredDefocused) {
   const auto src = vtest_frames(100);
   std::vector<cv::Mat> frames;

@@ -321,3 +321,52 @@ def test_mqtts_with_the_ca_file_delivers_events_and_a_wrong_ca_is_a_clear_error_
         sub.close()
     finally:
         b.stop()
+
+
+def test_queue_overflow_drops_the_oldest_and_delivers_the_newest_after_reconnect(
+        framering_bin, ring_name, procs, tmp_path):
+    # A durable subscriber is registered, then the broker goes down: the worker starts without a
+    # broker, analyses 12 frames into a queue of 5 (7 dropped, the oldest), and once the broker
+    # is back the subscriber receives exactly the 5 newest.
+    b = Broker(tmp_path)
+    b.start()
+    try:
+        sub = Subscriber(b, "framering/+/events", durable=True, client_id=f"q-{ring_name}")
+        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "framering/probe/events", "-q",
+                        "1", "-m", "{}"], check=True)
+        wait_for(lambda: sub.got(), 10, "the subscriber to be subscribed")
+        b.stop()
+        n, queue = 12, 5
+        rc = subprocess.run(ingest_cmd(framering_bin, ring_name, "--keep", "--slots", str(n + 4),
+                                       "--max-frames", str(n)), capture_output=True).returncode
+        assert rc == 0
+        metrics = free_port()
+        events = tmp_path / "sums.jsonl"
+        worker = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--mode",
+                                        "every", "--camera", "q", "--mqtt", b.url(),
+                                        "--mqtt-queue", str(queue),
+                                        metrics=f"127.0.0.1:{metrics}"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dropped = 'framering_events_dropped_total{reason="queue_full",worker="checksum"}'
+        depth = 'framering_mqtt_queue_depth{worker="checksum"}'
+        retry_until(lambda: len(read_events(events)) == n, 30, f"{n} events in the log")
+        retry_until(lambda: sample(scrape(metrics), dropped) == n - queue, 10,
+                    f"{n - queue} events dropped")
+        assert sample(scrape(metrics), depth) == queue
+        assert sample(scrape(metrics), 'framering_mqtt_connected{worker="checksum"}') == 0
+
+        b.start()
+        retry_until(lambda: sample(scrape(metrics), depth) == 0, 30, "the queue to drain")
+        want = {e["frame_no"]: e["crc32"] for e in read_events(events)}
+        wait_for(lambda: len(sub.got("framering/q/events")) >= queue, 20,
+                 "the queued events on MQTT")
+        time.sleep(0.5)  # an event that should not be there would arrive with the others
+        got = [json.loads(m) for m in sub.got("framering/q/events")]
+        assert sorted({e["frame_no"] for e in got}) == list(range(n - queue, n)), got
+        assert all(want[e["frame_no"]] == e["crc32"] for e in got)
+        assert sample(scrape(metrics), dropped) == n - queue
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+        sub.close()
+    finally:
+        b.stop()

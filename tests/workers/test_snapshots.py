@@ -3,6 +3,7 @@ drawn, named after the event id, kept by count."""
 import os
 import stat
 import subprocess
+import time
 
 from PIL import Image
 
@@ -78,3 +79,21 @@ def test_snapshots_are_kept_by_count(framering_bin, ring_name, tmp_path):
     assert len(starts) >= 3, f"need 3 starts to see retention, got {len(starts)}"
     kept = sorted(p.name for p in (snaps / "lobby").iterdir())
     assert kept == sorted(os.path.basename(e["snapshot"]) for e in starts[-2:])
+
+
+def test_snapshots_older_than_max_age_are_removed(framering_bin, ring_name, tmp_path):
+    # Two pictures from an earlier run: one two hours old, one a minute old. With
+    # --snapshot-max-age 3600 the first new snapshot removes the old one and keeps the other.
+    camera_dir = tmp_path / "snaps" / "lobby"
+    camera_dir.mkdir(parents=True, mode=0o700)
+    old, recent = camera_dir / "old.jpg", camera_dir / "recent.jpg"
+    now = time.time()
+    for path, age in ((old, 7200), (recent, 60)):
+        path.write_bytes(b"\xff\xd8\xff\xe0 earlier run")
+        os.utime(path, (now - age, now - age))
+    events = run_motion(framering_bin, ring_name, tmp_path / "ev.jsonl", tmp_path / "snaps", 30,
+                        "--snapshot-max-age", "3600")
+    starts = [e for e in events if e["type"] == "start"]
+    assert starts, events
+    kept = sorted(p.name for p in camera_dir.iterdir())
+    assert kept == sorted(["recent.jpg"] + [os.path.basename(e["snapshot"]) for e in starts])

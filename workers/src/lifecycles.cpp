@@ -45,6 +45,7 @@ const Lifecycle* Lifecycles::apply(const Event& event, std::uint64_t frame_no,
       l = Lifecycle{};
       l.id = new_id(wall_ns);
       l.kind = event.kind;
+      l.end_kind = event.end_kind.empty() ? event.kind : event.end_kind;
       l.subject = event.subject;
       l.start_time_ns = wall_ns;
       l.start_frame_no = frame_no;
@@ -90,7 +91,7 @@ std::vector<Event> Lifecycles::close_all(const std::string& reason) {
   std::vector<Event> out;
   for (const auto& [subject, l] : open_) {
     Event e;
-    e.kind = l.kind;
+    e.kind = l.end_kind;
     e.phase = Phase::kEnd;
     e.subject = subject;
     e.fields = l.fields.is_object() ? l.fields : nlohmann::json::object();

@@ -18,6 +18,7 @@ namespace framering::workers {
 struct Lifecycle {
   std::string id;  // "<start unix seconds>.<microseconds>-<6 hex digits>": sortable, file-safe
   std::string kind;
+  std::string end_kind;  // the kind of an end the runtime makes (close_all)
   std::string subject;
   std::uint64_t start_time_ns = 0;
   std::uint64_t start_frame_no = 0;

@@ -40,15 +40,7 @@ MqttPublisher::MqttPublisher(const MqttSettings& settings, const std::string& ca
       shown_url_(redacted_mqtt_url(settings.url)),
       log_(std::move(log)),
       metrics_(metrics) {
-  if (settings_.topic_prefix.empty() ||
-      settings_.topic_prefix.find_first_of("#+") != std::string::npos) {
-    throw ConfigError("--mqtt-topic-prefix '" + settings_.topic_prefix +
-                      "': must be non-empty and contain no MQTT wildcard (+ #)");
-  }
-  if (settings_.queue == 0) throw ConfigError("--mqtt-queue must be at least 1");
-  if (!settings_.ca_file.empty() && !url_.tls) {
-    throw ConfigError("--mqtt-ca " + settings_.ca_file + ": a CA file needs an mqtts:// URL");
-  }
+  check_mqtt_settings(settings_);
   prefix_ = settings_.topic_prefix + "/" + camera;
   available_topic_ = prefix_ + "/" + worker + "/available";
   if (metrics_) metrics_->connected.Set(0);

@@ -20,19 +20,13 @@
 
 #include "framering/metrics/catalogue.hpp"
 #include "framering/workers/log.hpp"
+#include "mqtt_settings.hpp"
 #include "mqtt_url.hpp"
 
 struct mosquitto;
 struct mosquitto_message;
 
 namespace framering::workers {
-
-struct MqttSettings {
-  std::string url;  // "" = no MQTT output
-  std::string topic_prefix = "framering";
-  std::string ca_file;       // mqtts: the CA certificate file; "" = the system's /etc/ssl/certs
-  std::size_t queue = 1000;  // events kept while the broker is away
-};
 
 class MqttPublisher {
  public:

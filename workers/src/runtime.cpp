@@ -14,6 +14,7 @@
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/frame_mat.hpp"
+#include "mqtt_settings.hpp"
 #include "mqtt_url.hpp"
 #include "report.hpp"
 
@@ -117,8 +118,7 @@ void validate(WorkerOptions& o) {
     throw ConfigError("--camera '" + o.camera + "': use 1-48 characters from A-Z a-z 0-9 _ -");
   }
   (void)make_analytic(o.analytic, Params::parse(o.params));
-  if (!o.mqtt_url.empty()) (void)parse_mqtt_url(o.mqtt_url, "--mqtt");
-  if (o.mqtt_queue == 0) throw ConfigError("--mqtt-queue must be at least 1");
+  check_mqtt_settings({o.mqtt_url, o.mqtt_topic_prefix, o.mqtt_ca_file, o.mqtt_queue});
   if (o.snapshot_keep < 1) throw ConfigError("--snapshot-keep must be at least 1");
   if (!(o.snapshot_max_age_s > 0)) throw ConfigError("--snapshot-max-age must be above 0 seconds");
   try {

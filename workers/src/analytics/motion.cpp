@@ -1,8 +1,9 @@
 // `motion`: MOG2 background subtraction on a small grey image, restricted to optional polygon
-// zones. A motion episode starts after `start_frames` frames with a moving blob of at least
-// `min_area` ring pixels and ends after `end_frames` frames without one (or `cooldown` seconds
-// at the stream's nominal rate). Events: kind "motion", start (boxes of that frame, the zones as
-// outlines) and end (one box: the union of the episode).
+// zones (`zone`) and blind to mask polygons (`mask`). A motion episode starts after
+// `start_frames` frames with a moving blob of at least `min_area` ring pixels and ends after
+// `end_frames` frames without one (or `cooldown` seconds at the stream's nominal rate). Events:
+// kind "motion", start (boxes of that frame, the zones as outlines) and end (one box: the union
+// of the episode). With named `zones`, both say which of them the motion lay in (`zone_names`).
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/background_segm.hpp>
 
@@ -12,12 +13,14 @@
 
 #include "analytics.hpp"
 #include "framering/workers/config_error.hpp"
+#include "objects/zones.hpp"
 
 namespace framering::workers::analytics {
 
 namespace {
 
 using Polygon = std::vector<cv::Point2d>;
+using objects::PlacedPolygons;
 
 // "x,y;x,y;x,y" (fractions of width/height), several zones separated by '|'.
 std::vector<Polygon> parse_zones(const std::string& text) {
@@ -62,7 +65,9 @@ class Motion final : public Analytic {
         end_frames_(p.integer("end_frames", 10, 1, 100000)),
         cooldown_(p.number("cooldown", 0.0, 0.0, 86400.0)),
         warmup_(p.integer("warmup", 10, 0, 100000)),
-        zones_(parse_zones(p.text("zone", ""))) {}
+        zones_(parse_zones(p.text("zone", ""))),
+        masks_(objects::parse_polygons("mask", p.text("mask", ""), false)),
+        named_zones_(objects::parse_polygons("zones", p.text("zones", ""), true)) {}
 
   void configure(const StreamInfo& stream) override {
     require_8bit_image(stream, "motion");
@@ -80,6 +85,8 @@ class Motion final : public Analytic {
       }
       outlines_.push_back(std::move(pts));
     }
+    placed_masks_ = PlacedPolygons(masks_, stream.ring_size, stream.band);
+    placed_named_ = PlacedPolygons(named_zones_, stream.ring_size, stream.band);
     mog2_ = cv::createBackgroundSubtractorMOG2(history_, var_threshold_, false);
     committed_ = {};
     staged_ = {};
@@ -89,7 +96,8 @@ class Motion final : public Analytic {
   void analyse(const cv::Mat& frame, const FrameContext& ctx, std::vector<Event>& events) override {
     double factor = 1.0;
     const cv::Mat grey = small_grey(frame, stream_.pix_fmt, width_, tmp_, grey_, factor);
-    if (!zones_.empty() && mask_.size() != grey.size()) build_mask(grey.size(), factor);
+    if ((!zones_.empty() || !masks_.empty()) && mask_.size() != grey.size())
+      build_mask(grey.size(), factor);
     mog2_->apply(grey, fg_, learning_rate_);
     cv::threshold(fg_, fg_, 127, 255, cv::THRESH_BINARY);
     if (!mask_.empty()) cv::bitwise_and(fg_, mask_, fg_);
@@ -124,11 +132,14 @@ class Motion final : public Analytic {
       e.boxes = boxes;
       e.outlines = outlines_;
       e.scores = areas;  // blob area in ring pixels
+      s.zones_moved.clear();
+      if (!named_zones_.empty()) e.fields["zone_names"] = zone_names(boxes, s.zones_moved);
       events.push_back(std::move(e));
     }
     if (s.active && moving) {
       ++s.frames;
       for (const cv::Rect& b : boxes) s.extent = s.extent.area() ? (s.extent | b) : b;
+      zone_names(boxes, s.zones_moved);
     }
     if (s.active && s.run_off >= end_after_) {
       s.active = false;
@@ -138,6 +149,7 @@ class Motion final : public Analytic {
       if (s.extent.area()) e.boxes.push_back(s.extent);
       e.fields["start_frame_no"] = s.start_frame;
       e.fields["moving_frames"] = s.frames;
+      if (!named_zones_.empty()) e.fields["zone_names"] = names_of(s.zones_moved);
       events.push_back(std::move(e));
     }
   }
@@ -152,12 +164,36 @@ class Motion final : public Analytic {
     bool active = false;
     std::uint64_t start_frame = 0;
     std::uint64_t frames = 0;
-    cv::Rect extent;  // union of motion boxes in this episode, band pixels
+    cv::Rect extent;                // union of motion boxes in this episode, band pixels
+    std::vector<bool> zones_moved;  // named zones any box of this episode lay in
   };
 
+  // The named zones the boxes lie in (a box lies in a zone when its bottom centre does, as for
+  // objects: where a walking person or a driving car touches the ground), in the order the zones
+  // were given; also marks them in `moved`.
+  std::vector<std::string> zone_names(const std::vector<cv::Rect>& boxes,
+                                      std::vector<bool>& moved) const {
+    moved.resize(placed_named_.size(), false);
+    std::vector<bool> now(placed_named_.size(), false);
+    for (const cv::Rect& b : boxes) {
+      for (std::size_t z : placed_named_.containing(b)) now[z] = moved[z] = true;
+    }
+    return names_of(now);
+  }
+
+  std::vector<std::string> names_of(const std::vector<bool>& which) const {
+    std::vector<std::string> names;
+    for (std::size_t z = 0; z < which.size(); ++z) {
+      if (which[z]) names.push_back(placed_named_.name(z));
+    }
+    return names;
+  }
+
   // Zones are fractions of the whole frame; a tile sees the part of each zone inside its band.
+  // Without zones the whole view counts; mask polygons are then cut out of it.
   void build_mask(cv::Size size, double factor) {
-    mask_ = cv::Mat::zeros(size, CV_8UC1);
+    mask_ =
+        zones_.empty() ? cv::Mat(size, CV_8UC1, cv::Scalar(255)) : cv::Mat::zeros(size, CV_8UC1);
     for (const Polygon& zone : zones_) {
       std::vector<cv::Point> pts;
       for (const cv::Point2d& p : zone) {
@@ -167,6 +203,14 @@ class Motion final : public Analytic {
                          static_cast<int>(std::lround(y / factor)));
       }
       cv::fillPoly(mask_, std::vector<std::vector<cv::Point>>{pts}, cv::Scalar(255));
+    }
+    for (std::size_t i = 0; i < placed_masks_.size(); ++i) {
+      std::vector<cv::Point> pts;
+      for (const cv::Point& q : placed_masks_.outline(i)) {
+        pts.emplace_back(static_cast<int>(std::lround(q.x / factor)),
+                         static_cast<int>(std::lround(q.y / factor)));
+      }
+      cv::fillPoly(mask_, std::vector<std::vector<cv::Point>>{pts}, cv::Scalar(0));
     }
   }
 
@@ -181,6 +225,9 @@ class Motion final : public Analytic {
   int end_after_ = 0;
   int warmup_;
   std::vector<Polygon> zones_;
+  std::vector<objects::Polygon> masks_;        // never moving (`mask`)
+  std::vector<objects::Polygon> named_zones_;  // reported by name (`zones`)
+  PlacedPolygons placed_masks_, placed_named_;
   StreamInfo stream_;
   std::vector<std::vector<cv::Point>> outlines_;  // zones in band pixels
   cv::Ptr<cv::BackgroundSubtractorMOG2> mog2_;

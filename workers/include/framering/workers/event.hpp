@@ -56,6 +56,10 @@ struct Event {
   // Closed polygons drawn on the snapshot and reported as "zones" (e.g. motion zones).
   std::vector<std::vector<cv::Point>> outlines;
   nlohmann::json fields = nlohmann::json::object();  // analytic-specific ("crc32", "reason", ...)
+  // On a start: the kind of the end the runtime writes itself when it closes this lifecycle
+  // (worker stop, stream replaced), when the analytic's own end has another kind than its
+  // start (objects: object_enter ... object_leave). "" means the start's kind.
+  std::string end_kind;
 };
 
 }  // namespace framering::workers

@@ -252,13 +252,15 @@ class Objects final : public Analytic {
     }
   }
 
-  // One lifecycle per track and zone: object_enter opens it, object_leave (or the worker's stop)
-  // ends it under the same id.
+  // One lifecycle per track and zone: object_enter opens it, object_leave ends it under the same
+  // id: when the track's box leaves the zone, when the track ends (unseen for more than
+  // max_missed frames), or when the worker stops (then with end_reason).
   Event event(const char* kind, Phase phase, const Track& t, std::size_t zone) const {
     Event e;
     e.kind = kind;
     e.phase = phase;
     e.subject = placed_zones_.name(zone) + "/" + std::to_string(t.id);
+    e.end_kind = "object_leave";  // a worker stop ends the occupancy as a leave too
     e.boxes.push_back(t.last.box);
     e.scores.push_back(t.last.score);
     e.outlines.push_back(placed_zones_.outline(zone));  // "zones" in the event, drawn in pictures
