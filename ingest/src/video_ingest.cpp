@@ -8,6 +8,7 @@
 #include "frame_scaler.hpp"
 #include "framering/ingest/backoff.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "packet_publisher.hpp"
 #include "sources.hpp"
 #include "stop_signal.hpp"
 #include "video_input.hpp"
@@ -157,6 +158,12 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
   settings.label = label;
 
+  // --packet-history: the compressed packets go to the packet ring before they are decoded.
+  std::optional<PacketPublisher> packets;
+  if (options.packet_history_s > 0) {
+    packets.emplace(options, publisher.metrics());
+    settings.packets = &*packets;
+  }
   FrameEmitter emitter(options, spec.live(), publisher);
   FramePtr frame = make_frame();
   Backoff backoff;
@@ -193,6 +200,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
     spdlog::info("{} {}: {}", connected_before ? "reconnected to" : "opened", label,
                  input->describe());
     emitter.start_pass(*input);
+    if (packets) packets->start_pass(*input);
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;
 

@@ -18,10 +18,19 @@ class SourceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Sees every demuxed packet of the video stream before it is decoded (the packet ring).
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  // `first`: the first packet since the input was opened.
+  virtual void on_packet(const AVPacket& packet, bool first) = 0;
+};
+
 struct InputSettings {
   int decode_threads = 0;                        // 0: auto
   std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
   std::string label;                             // redacted source, for messages
+  PacketSink* packets = nullptr;                 // not owned; null: nobody wants packets
 };
 
 class VideoInput {
@@ -50,6 +59,9 @@ class VideoInput {
   int width() const { return decoder_->width; }
   int height() const { return decoder_->height; }
   std::string describe() const;  // "h264 640x480 yuv420p 25 fps"
+  // The video stream as demuxed (codec parameters, time base) and the container's bit rate.
+  const AVStream& stream() const { return *format_->streams[stream_index_]; }
+  std::int64_t container_bit_rate() const { return format_->bit_rate; }
 
  private:
   struct Interrupt {
