@@ -1,0 +1,54 @@
+// `framering record`: flags -> RecorderOptions -> run_recorder() (recorder/ does the work).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "framering/recorder/recorder.hpp"
+
+namespace framering::cli {
+
+void add_record_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<recorder::RecorderOptions>();
+  auto* sub = app.add_subcommand(
+      "record",
+      "write a camera's compressed packets (from `framering ingest --packet-history`) into\n"
+      "  stream-copied MP4 segments, no re-encode: <DIR>/<camera>/<camera>-<UTC start>.mp4");
+  sub->add_option("--ring", o->ring, "ring name: reads /dev/shm/framering.<NAME>.packets")
+      ->required();
+  sub->add_option("--dir", o->dir, "directory for segments (a subdirectory per camera)")
+      ->required();
+  sub->add_option("--camera", o->camera, "camera name in paths (default: the ring name)");
+  sub->add_option("--segment-seconds", o->segment_seconds,
+                  "start a new segment at the first keyframe after this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  sub->add_option("--retain-hours", o->retain_hours, "delete segments older than this (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  sub->add_option("--retain-gb", o->retain_gb,
+                  "delete the oldest segments while all exceed this many GB (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  auto* clips = sub->add_option("--clips", o->clips_dir,
+                                "write event clips to <DIR>/<camera>/<event-id>.mp4");
+  auto* events = sub->add_option("--events", o->events_path,
+                                 "the workers' events file (JSON lines) to make clips from");
+  clips->needs(events);
+  events->needs(clips);
+  sub->add_option("--pre", o->pre_s, "clip seconds before an event starts")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--post", o->post_s, "clip seconds after an event ends")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--metrics-addr", o->metrics_addr,
+                  "serve Prometheus metrics on HOST:PORT (default: none)");
+  sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  sub->callback([o, &exit_code] { exit_code = recorder::run_recorder(*o); });
+}
+
+}  // namespace framering::cli
