@@ -113,3 +113,32 @@ def test_usage_errors(framering_bin, tmp_path):
     assert p.returncode == 2 and "--ring" in p.stderr
     assert subprocess.run([framering_bin, "record", "--help"], capture_output=True,
                           env=ENV).returncode == 0
+
+
+def test_rtsp_camera_segments_survive_an_ingest_restart(framering_bin, ring_name, procs,
+                                                        tmp_path, rtsp_camera):
+    """A real H.264 RTSP camera (gst-rtsp-server, 1 s GOP): 1 s segments; a restarted ingest is a
+    new epoch, and recording carries on in new segments without a restart of the recorder."""
+    rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path, "--segment-seconds", "1"),
+                      env=ENV, text=True)
+    ing = procs.start(ingest_cmd(framering_bin, ring_name, rtsp_camera.url), env=ENV)
+    wait_for(lambda: len(segments(tmp_path, ring_name)) >= 2, 30, "two segments from the camera")
+    ing.send_signal(signal.SIGTERM)
+    assert ing.wait(timeout=20) == 0
+    before = set(segments(tmp_path, ring_name))
+    ing = procs.start(ingest_cmd(framering_bin, ring_name, rtsp_camera.url), env=ENV)
+    wait_for(lambda: len(set(segments(tmp_path, ring_name)) - before) >= 2, 30,
+             "segments after the ingest restart")
+    rc, err = stop(rec)
+    assert rc == 0, err
+    assert "new ingest" in err or "ingest stopped" in err
+    ing.send_signal(signal.SIGTERM)
+    ing.wait(timeout=20)
+    for seg in segments(tmp_path, ring_name):
+        stream, packets, fmt = probe(seg)
+        assert stream["codec_name"] == "h264" and (stream["width"], stream["height"]) == (640, 480)
+        assert "K" in packets[0]["flags"], seg
+        assert decode_errors(seg) == "", seg
+        assert float(fmt["duration"]) <= 1.0 + 1.0 + 0.1, "within one GOP of --segment-seconds"
+        dts = [int(p["dts"]) for p in packets]
+        assert dts == sorted(dts)
