@@ -7,6 +7,8 @@
 
 #include "commands.hpp"
 #include "framering/recorder/recorder.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/names.hpp"
 
 namespace framering::cli {
 
@@ -48,7 +50,23 @@ void add_record_command(CLI::App& app, int& exit_code) {
                   "serve Prometheus metrics on HOST:PORT (default: none)");
   sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
-  sub->callback([o, &exit_code] { exit_code = recorder::run_recorder(*o); });
+  auto check_config = std::make_shared<bool>(false);
+  sub->add_flag("--check-config", *check_config, "validate the flags, then exit 0 or 2");
+  sub->callback([o, check_config, &exit_code] {
+    if (*check_config) {
+      try {
+        ring::validate_ring_name(o->ring);
+      } catch (const ring::RingError& e) {
+        std::fprintf(stderr, "framering record: %s\n", e.what());
+        exit_code = 2;
+        return;
+      }
+      std::fprintf(stderr, "framering record: configuration OK\n");
+      exit_code = 0;
+      return;
+    }
+    exit_code = recorder::run_recorder(*o);
+  });
 }
 
 }  // namespace framering::cli
