@@ -1,13 +1,16 @@
 """framering record with real parts: a real ingest publishes an H.264 file's packets, the real
 recorder writes segments; ffprobe and ffmpeg judge them. Each test is a few seconds."""
-import hashlib
-import os
+import pathlib
+import re
 import signal
 import subprocess
-import time
+import sys
+import urllib.request
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "metrics"))
+from metrics_helpers import promtool_check  # noqa: E402
 from record_helpers import (ENV, SEGMENT_NAME, decode_errors, ingest_cmd, make_h264, parts,
                             probe, record_cmd, segments, wait_for)
 
@@ -25,9 +28,9 @@ def stop(p, sig=signal.SIGTERM, timeout=20):
 
 
 def test_segments_are_stream_copies_cut_at_keyframes(framering_bin, ring_name, procs, tmp_path,
-                                                     h264_6s):
-    rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path, "--segment-seconds", "2"),
-                      env=ENV, text=True)
+                                                     h264_6s, port):
+    rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path, "--segment-seconds", "2",
+                                 "--metrics-addr", f"127.0.0.1:{port}"), env=ENV, text=True)
     # --keep: the packet ring stays readable after the (fast, unpaced) ingest has finished.
     ing = subprocess.run(ingest_cmd(framering_bin, ring_name, h264_6s, "--keep"), env=ENV,
                          capture_output=True, text=True, timeout=60)
@@ -35,10 +38,21 @@ def test_segments_are_stream_copies_cut_at_keyframes(framering_bin, ring_name, p
     # The ingest has gone: the recorder closes its last segment.
     wait_for(lambda: len(segments(tmp_path, ring_name)) == 3 and not parts(tmp_path, ring_name),
              20, "three finished segments")
+    src_stream, src_packets, _ = probe(h264_6s)
+    # The recorder's metrics count what it wrote, and pass promtool.
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert promtool_check(text) == (0, "")
+
+    def metric(name):
+        m = re.search(rf'^{name}{{ring="{ring_name}"}} (\S+)$', text, re.M)
+        return float(m.group(1)) if m else None
+    assert metric("framering_record_segments_total") == 3
+    assert metric("framering_record_packets_total") == len(src_packets)
+    assert metric("framering_record_bytes_total") == sum(int(p["size"]) for p in src_packets)
+    assert metric("framering_record_segments_open") == 0
     rc, err = stop(rec)
     assert rc == 0, err
 
-    src_stream, src_packets, _ = probe(h264_6s)
     got_hashes = []
     for seg in segments(tmp_path, ring_name):
         assert SEGMENT_NAME.match(seg.name) and seg.name.startswith(ring_name + "-")
