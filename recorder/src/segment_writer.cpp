@@ -43,6 +43,18 @@ SegmentWriter::SegmentWriter(const std::string& path, const ring::PacketStreamIn
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd < 0) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
   ::close(fd);
+  try {
+    open_muxer();
+  } catch (...) {
+    close_io();  // a constructor that throws runs no destructor
+    throw;
+  }
+}
+
+void SegmentWriter::open_muxer() {
+  const std::string& path = path_;
+  const ring::PacketStreamInfo& stream = stream_;
+  const AVCodecDescriptor* desc = avcodec_descriptor_get_by_name(stream.codec_name.c_str());
   const bool mp4 = container_extension(stream) == ".mp4";
   int ret = avformat_alloc_output_context2(&out_, nullptr, mp4 ? "mp4" : "matroska", path.c_str());
   if (ret < 0) fail(path, "muxer", ret);

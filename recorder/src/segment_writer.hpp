@@ -49,6 +49,7 @@ class SegmentWriter {
   std::int64_t last_duration_ = 0;
   std::uint64_t packets_ = 0;
   std::uint64_t bytes_ = 0;
+  void open_muxer();
   void close_io();
 };
 
