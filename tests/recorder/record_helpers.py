@@ -15,12 +15,12 @@ from ingest_ring import ENV, SHM, VTEST  # noqa: E402  (a private shm dir for ev
 SEGMENT_NAME = re.compile(r"^(?P<cam>[A-Za-z0-9_-]+)-\d{8}T\d{6}\.\d{3}Z(-\d+)?\.mp4$")
 
 
-def make_h264(path, seconds, gop, size="320x240", rate=25, bframes=2):
+def make_h264(path, seconds, gop, size="320x240", rate=25, bframes=2, extra=()):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
                     f"testsrc2=size={size}:rate={rate}:duration={seconds}", "-c:v", "libx264",
                     "-preset", "ultrafast", "-g", str(gop), "-keyint_min", str(gop),
-                    "-sc_threshold", "0", "-bf", str(bframes), "-pix_fmt", "yuv420p", str(path)],
-                   check=True, timeout=120)
+                    "-sc_threshold", "0", "-bf", str(bframes), *extra, "-pix_fmt", "yuv420p",
+                    str(path)], check=True, timeout=120)
     return path
 
 
@@ -64,6 +64,6 @@ def record_cmd(framering_bin, ring, dir_, *args):
     return [framering_bin, "record", "--ring", ring, "--dir", str(dir_), *args]
 
 
-def ingest_cmd(framering_bin, ring, source, *args):
+def ingest_cmd(framering_bin, ring, source, *args, history="30s"):
     return [framering_bin, "ingest", "--ring", ring, "--source", str(source), "--metrics-addr",
-            "0", "--slots", "4", "--packet-history", "30s", *args]
+            "0", "--slots", "4", "--packet-history", history, *args]

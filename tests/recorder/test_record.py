@@ -5,14 +5,16 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "metrics"))
 from metrics_helpers import promtool_check  # noqa: E402
-from record_helpers import (ENV, SEGMENT_NAME, decode_errors, ingest_cmd, make_h264, parts,
+from record_helpers import (ENV, SEGMENT_NAME, SHM, decode_errors, ingest_cmd, make_h264, parts,
                             probe, record_cmd, segments, wait_for)
+from packet_ring_reader import PacketRing  # noqa: E402  (tests/ingest, put on the path above)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +77,19 @@ def test_kill_9_mid_segment_leaves_a_recoverable_part(framering_bin, ring_name, 
     ing = procs.start(ingest_cmd(framering_bin, ring_name, h264_6s, "--realtime"), env=ENV)
     rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path, "--segment-seconds", "60"),
                       env=ENV)
-    # Two keyframes in, the first fragment is on disk; the segment is still open.
+    # Two keyframes in, the first fragment is on disk; the segment is still open. Killed between
+    # fragments (the size has settled: a fragment is written in a few write() calls, and one cut
+    # in the middle would rightly be recovered shorter or moved aside).
     part = wait_for(lambda: [p for p in parts(tmp_path, ring_name) if p.stat().st_size > 20000],
                     30, "a growing .part segment")[0]
+    settled = {"size": -1, "since": 0.0}
+
+    def size_settled():
+        size, now = part.stat().st_size, time.monotonic()
+        if size != settled["size"]:
+            settled.update(size=size, since=now)
+        return now - settled["since"] >= 0.2
+    wait_for(size_settled, 30, "no fragment being written")
     rec.send_signal(signal.SIGKILL)
     rec.wait()
     assert part.exists() and not segments(tmp_path, ring_name)
@@ -97,6 +109,49 @@ def test_kill_9_mid_segment_leaves_a_recoverable_part(framering_bin, ring_name, 
     assert rc == 0, err
     for seg in segments(tmp_path, ring_name):
         assert decode_errors(seg) == "", seg
+
+
+def test_lapped_recorder_closes_its_segment_and_resumes_at_a_keyframe(framering_bin, ring_name,
+                                                                      procs, tmp_path, port):
+    """The recorder is frozen (SIGSTOP) while a paced ingest goes round a small packet ring past
+    it: it must close its segment cleanly, count what it lost and start again at a keyframe."""
+    src = make_h264(tmp_path / "lossless.mp4", seconds=8, gop=10, size="640x480", bframes=0,
+                    extra=("-qp", "0"))  # ~600 kB/s: --packet-history 1s makes a 2 MiB ring
+    rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path / "rec", "--segment-seconds",
+                                 "60", "--metrics-addr", f"127.0.0.1:{port}"), env=ENV, text=True)
+    ing = procs.start(ingest_cmd(framering_bin, ring_name, src, "--realtime", history="1s"),
+                      env=ENV)
+    wait_for(lambda: [p for p in parts(tmp_path / "rec", ring_name) if p.stat().st_size > 100_000],
+             30, "recording under way")
+    rec.send_signal(signal.SIGSTOP)
+    try:
+        ring = PacketRing(SHM / f"framering.{ring_name}.packets")
+        start = ring.tail
+        wait_for(lambda: ring.tail > start + ring.capacity + 65536, 30,
+                 "the writer going round the ring past the frozen recorder")
+        ring.close()
+    finally:
+        rec.send_signal(signal.SIGCONT)
+    assert ing.wait(timeout=30) == 0
+    wait_for(lambda: not parts(tmp_path / "rec", ring_name), 20, "the last segment closed")
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    rc, err = stop(rec)
+    assert rc == 0, err
+
+    def metric(series):
+        m = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+    assert metric(f'framering_record_restarts_total{{ring="{ring_name}"}}') >= 1
+    assert metric(f'framering_record_packets_dropped_total{{reason="lapped",ring="{ring_name}"}}') > 0
+    segs = segments(tmp_path / "rec", ring_name)
+    assert len(segs) >= 2, "the segment before the lap and one after it"
+    total = 0
+    for seg in segs:
+        _, packets, _ = probe(seg)
+        assert "K" in packets[0]["flags"] and decode_errors(seg) == "", seg
+        total += len(packets)
+    assert total < 200, "packets were lost, and no segment pretends otherwise"
+    assert "restarting at the next keyframe" in err
 
 
 def test_retention_by_size_keeps_the_newest(framering_bin, ring_name, procs, tmp_path, h264_6s):
