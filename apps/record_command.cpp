@@ -46,6 +46,9 @@ void add_record_command(CLI::App& app, int& exit_code) {
   sub->add_option("--post", o->post_s, "clip seconds after an event ends")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--clip-kinds", o->clip_kinds,
+                  "event kinds that get clips, comma-separated (default: all), e.g. motion,people")
+      ->delimiter(',');
   sub->add_option("--metrics-addr", o->metrics_addr,
                   "serve Prometheus metrics on HOST:PORT (default: none)");
   sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")

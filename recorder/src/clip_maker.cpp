@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,10 @@ void ClipMaker::on_event_line(ring::PacketReader& reader, const std::string& lin
   const std::string id = text("id");
   if (!safe_id(id)) return;
   if (type == "start") {
+    if (!options_.kinds.empty() && std::find(options_.kinds.begin(), options_.kinds.end(),
+                                             text("kind")) == options_.kinds.end()) {
+      return;  // not a kind this camera clips
+    }
     const std::uint64_t start =
         number("start_time_ns") ? number("start_time_ns") : number("wall_time_ns");
     if (clip_) {

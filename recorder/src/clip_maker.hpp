@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/packet_ring.hpp"
@@ -25,6 +26,7 @@ struct ClipOptions {
   std::string ring;
   double pre_s = 5;
   double post_s = 5;
+  std::vector<std::string> kinds;  // empty: every kind
 };
 
 class ClipMaker {

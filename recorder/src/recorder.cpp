@@ -51,7 +51,7 @@ class Recorder {
         metrics_(metrics) {
     if (!options.clips_dir.empty()) {
       clips_.emplace(ClipOptions{options.clips_dir, options.events_path, camera_, options.ring,
-                                 options.pre_s, options.post_s},
+                                 options.pre_s, options.post_s, options.clip_kinds},
                      metrics);
     }
   }

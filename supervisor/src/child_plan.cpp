@@ -141,6 +141,11 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
         rec.args.insert(rec.args.end(),
                         {"--clips", r.clips_dir, "--events", config.events.path, "--pre",
                          number_text(r.pre_s), "--post", number_text(r.post_s)});
+        if (!r.clip_kinds.empty()) {
+          std::string kinds;
+          for (const std::string& k : r.clip_kinds) kinds += (kinds.empty() ? "" : ",") + k;
+          rec.args.insert(rec.args.end(), {"--clip-kinds", kinds});
+        }
       }
       rec.args.insert(rec.args.end(),
                       {"--metrics-addr", rec.metrics_addr, "--log-level", options.log_level});

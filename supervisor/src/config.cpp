@@ -351,7 +351,7 @@ class Parser {
     bool have_dir = false;
     for (const Entry& f : entries(node, path,
                                   {"dir", "segment_seconds", "retain_hours", "retain_gb", "history",
-                                   "clips", "pre", "post"})) {
+                                   "clips", "pre", "post", "clip_kinds"})) {
       const std::string key = path + "." + f.key;
       if (f.key == "dir") {
         r.dir = string(f.value, key);
@@ -368,6 +368,15 @@ class Parser {
         r.clips_dir = string(f.value, key);
       } else if (f.key == "pre") {
         r.pre_s = number(f.value, key, 0, 600);
+      } else if (f.key == "clip_kinds") {
+        if (!f.value.IsSequence() || f.value.size() == 0) {
+          fail(f.value, key, "expected a list of event kinds such as [motion, people]");
+        }
+        for (const auto& kind : f.value) {
+          const std::string k = string(kind, key);
+          if (!is_name(k, 40)) fail(kind, key, "event kinds use A-Z a-z 0-9 _ -");
+          r.clip_kinds.push_back(k);
+        }
       } else {
         r.post_s = number(f.value, key, 0, 600);
       }

@@ -21,6 +21,10 @@ def test_motion_event_clip_from_packet_history(framering_bin, ring_name, procs, 
     rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path / "segments", "--clips",
                                  str(clips), "--events", str(events), "--pre", "1", "--post",
                                  "1"), env=ENV, text=True)
+    # A second recorder that clips only `people` events: the motion events give it nothing.
+    other = procs.start(record_cmd(framering_bin, ring_name, tmp_path / "segments2", "--clips",
+                                   str(tmp_path / "people-clips"), "--events", str(events),
+                                   "--clip-kinds", "people,tamper"), env=ENV, text=True)
     ing = procs.start(ingest_cmd(framering_bin, ring_name, VTEST, "--realtime", "--max-frames",
                                  "40"), env=ENV)
     wait_for(lambda: (tmp_path / "segments" / ring_name).exists(), 20, "the recorder attached")
@@ -56,3 +60,6 @@ def test_motion_event_clip_from_packet_history(framering_bin, ring_name, procs, 
     assert len(packets) >= 30
     rec.send_signal(signal.SIGTERM)
     assert rec.wait(timeout=20) == 0
+    other.send_signal(signal.SIGTERM)
+    assert other.wait(timeout=20) == 0
+    assert not list((tmp_path / "people-clips").rglob("*.mkv")), "--clip-kinds people,tamper"

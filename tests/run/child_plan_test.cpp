@@ -229,6 +229,7 @@ cameras:
       history: 20
       clips: /clips
       pre: 3
+      clip_kinds: [motion, people]
 events:
   path: /ev.jsonl
 metrics:
@@ -249,6 +250,7 @@ metrics:
   EXPECT_TRUE(has_pair(rec.args, "--clips", "/clips"));
   EXPECT_TRUE(has_pair(rec.args, "--events", "/ev.jsonl"));
   EXPECT_TRUE(has_pair(rec.args, "--pre", "3"));
+  EXPECT_TRUE(has_pair(rec.args, "--clip-kinds", "motion,people"));
   EXPECT_TRUE(has_pair(rec.args, "--metrics-addr", "127.0.0.1:9702"));
   // Without record:, no packet ring and no recorder.
   const auto plain =

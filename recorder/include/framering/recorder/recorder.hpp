@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace framering::recorder {
 
@@ -21,7 +22,8 @@ struct RecorderOptions {
   std::string events_path;
   double pre_s = 5;
   double post_s = 5;
-  std::string metrics_addr;  // "": no metrics endpoint
+  std::vector<std::string> clip_kinds;  // event kinds that get clips ("motion", ...); empty: all
+  std::string metrics_addr;             // "": no metrics endpoint
   std::string log_level = "info";
 };
 

@@ -50,6 +50,7 @@ struct RecordConfig {
   std::string clips_dir;  // "": no clips; else clips of events.path's events
   double pre_s = 5;
   double post_s = 5;
+  std::vector<std::string> clip_kinds;  // event kinds that get clips; empty: all
   int line = 0;
 };
 
