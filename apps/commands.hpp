@@ -13,5 +13,6 @@ void add_ingest_command(CLI::App& app, int& exit_code);
 void add_worker_command(CLI::App& app, int& exit_code);
 void add_stat_command(CLI::App& app, int& exit_code);
 void add_run_command(CLI::App& app, int& exit_code);
+void add_record_command(CLI::App& app, int& exit_code);
 
 }  // namespace framering::cli

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "argv_secrets.hpp"
@@ -24,8 +25,27 @@ struct IngestFlags {
   std::string decode = "all";
   std::string scale;
   std::int64_t max_retries = -2;  // -2: not given (per-source default)
+  std::string packet_history;
   bool check_config = false;
 };
+
+// "30s", "2m", "45" (seconds) -> seconds; nullopt if it is none of those.
+std::optional<double> parse_duration_seconds(const std::string& text) {
+  double scale = 1;
+  std::string number = text;
+  if (!number.empty() && (number.back() == 's' || number.back() == 'm')) {
+    scale = number.back() == 'm' ? 60 : 1;
+    number.pop_back();
+  }
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(number, &used);
+    if (used != number.size() || !(value > 0)) return std::nullopt;
+    return value * scale;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 // Turns the string flags into options; returns an error message naming the flag, or "".
 std::string finish_options(IngestFlags& f) {
@@ -69,6 +89,14 @@ std::string finish_options(IngestFlags& f) {
   }
   if (!ingest::parse_decode_mode(f.decode, f.options.decode)) {
     return "--decode '" + f.decode + "' is not one of all, keyframes";
+  }
+  if (!f.packet_history.empty()) {
+    const auto seconds = parse_duration_seconds(f.packet_history);
+    if (!seconds || *seconds < 1 || *seconds > 3600) {
+      return "--packet-history '" + f.packet_history +
+             "' is not a duration from 1s to 3600s (e.g. 30s, 2m)";
+    }
+    f.options.packet_history_s = *seconds;
   }
   return "";
 }
@@ -137,6 +165,10 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
   sub->add_option("--shm-mode", flags->shm_mode, "octal mode of the ring segment")
       ->capture_default_str();
   sub->add_option("--shm-group", flags->shm_group, "group that owns the ring segment");
+  sub->add_option("--packet-history", flags->packet_history,
+                  "also share the compressed video packets, before decoding, in "
+                  "/dev/shm/framering.<NAME>.packets for `framering record`: this much history, "
+                  "e.g. 30s (off by default)");
   sub->add_flag("--keep", o.keep, "leave the ring in /dev/shm at exit (for inspection)");
   sub->add_flag("--check-config", flags->check_config,
                 "validate the flags (and that a file source exists), then exit 0 or 2");

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   framering::cli::add_worker_command(app, exit_code);
   framering::cli::add_stat_command(app, exit_code);
   framering::cli::add_run_command(app, exit_code);
+  framering::cli::add_record_command(app, exit_code);
   // Parse a copy; mask URL secrets in the real argv, which /proc/<pid>/cmdline shows to others.
   const std::vector<std::string> args(argv, argv + argc);
   std::vector<const char*> arg_ptrs;

@@ -50,6 +50,7 @@ class Publisher {
   void set_source_up(bool up);
   bool reached_max_frames() const;
   const IngestCounters& counters() const { return counters_; }
+  metrics::IngestMetrics& metrics() { return metrics_; }
   // Marks the ring CLOSED (and unlinks it unless --keep).
   void close();
 

@@ -8,6 +8,7 @@
 #include "frame_scaler.hpp"
 #include "framering/ingest/backoff.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "packet_publisher.hpp"
 #include "sources.hpp"
 #include "stop_signal.hpp"
 #include "video_input.hpp"
@@ -207,6 +208,12 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   if (options.decode == DecodeMode::kKeyframes)
     spdlog::info("decoding keyframes only (--decode keyframes)");
   if (options.max_fps > 0) spdlog::info("publishing at most {} frames/s (--fps)", options.max_fps);
+  // --packet-history: the compressed packets go to the packet ring before they are decoded.
+  std::optional<PacketPublisher> packets;
+  if (options.packet_history_s > 0) {
+    packets.emplace(options, publisher.metrics());
+    settings.packets = &*packets;
+  }
   FrameEmitter emitter(options, spec.live(), publisher);
   FramePtr frame = make_frame();
   Backoff backoff;
@@ -249,6 +256,7 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
     }
     emitter.start_pass(*input);
     emitter.open_fixed_ring();
+    if (packets) packets->start_pass(*input);
     const auto up_since = Clock::now();
     std::uint64_t pass_frames = 0;
 

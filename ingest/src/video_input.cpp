@@ -255,6 +255,7 @@ VideoInput::Next VideoInput::next(AVFrame& frame) {
       av_packet_unref(packet_.get());
       continue;
     }
+    if (settings_.packets) settings_.packets->on_packet(*packet_, packets_read_ == 0);
     ++packets_read_;
     ret = avcodec_send_packet(decoder_.get(), packet_.get());
     av_packet_unref(packet_.get());

@@ -18,12 +18,21 @@ class SourceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Sees every demuxed packet of the video stream before it is decoded (the packet ring).
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  // `first`: the first packet since the input was opened.
+  virtual void on_packet(const AVPacket& packet, bool first) = 0;
+};
+
 struct InputSettings {
   int decode_threads = 0;                        // 0: auto
   bool keyframes_only = false;                   // --decode keyframes
   int target_width = 0, target_height = 0;       // the ring's size, if fixed (--scale)
   std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
   std::string label;                             // redacted source, for messages
+  PacketSink* packets = nullptr;                 // not owned; null: nobody wants packets
 };
 
 class VideoInput {
@@ -53,6 +62,9 @@ class VideoInput {
   int height() const { return decoder_->height; }
   std::string describe() const;  // "h264 640x480 yuv420p 25 fps"
   int lowres() const { return decoder_->lowres; }
+  // The video stream as demuxed (codec parameters, time base) and the container's bit rate.
+  const AVStream& stream() const { return *format_->streams[stream_index_]; }
+  std::int64_t container_bit_rate() const { return format_->bit_rate; }
 
  private:
   struct Interrupt {

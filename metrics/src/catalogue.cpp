@@ -115,6 +115,61 @@ struct Endpoint::Impl {
           .Name("framering_ring_slot_bytes")
           .Help("Bytes per ring slot (frame payload rounded up to 4 KiB).")
           .Register(r);
+  Family<Counter>& packets_published =
+      BuildCounter()
+          .Name("framering_packets_published_total")
+          .Help("Compressed video packets the ingest wrote into the camera's packet ring.")
+          .Register(r);
+  Family<Counter>& packets_dropped =
+      BuildCounter()
+          .Name("framering_packets_dropped_total")
+          .Help("Packets the ingest could not put in the packet ring, by reason (too_large).")
+          .Register(r);
+  Family<Gauge>& packet_ring_bytes =
+      BuildGauge()
+          .Name("framering_packet_ring_bytes")
+          .Help("Capacity of the camera's packet ring in bytes (its packet history).")
+          .Register(r);
+  Family<Counter>& record_packets = BuildCounter()
+                                        .Name("framering_record_packets_total")
+                                        .Help("Packets the recorder wrote into segments.")
+                                        .Register(r);
+  Family<Counter>& record_bytes = BuildCounter()
+                                      .Name("framering_record_bytes_total")
+                                      .Help("Packet bytes the recorder wrote into segments.")
+                                      .Register(r);
+  Family<Counter>& record_segments = BuildCounter()
+                                         .Name("framering_record_segments_total")
+                                         .Help("Segments the recorder finished.")
+                                         .Register(r);
+  Family<Gauge>& record_segments_open = BuildGauge()
+                                            .Name("framering_record_segments_open")
+                                            .Help("Segments being written (0 or 1).")
+                                            .Register(r);
+  Family<Counter>& record_dropped =
+      BuildCounter()
+          .Name("framering_record_packets_dropped_total")
+          .Help("Packets the recorder never saw because the ingest lapped it, by reason.")
+          .Register(r);
+  Family<Counter>& record_restarts =
+      BuildCounter()
+          .Name("framering_record_restarts_total")
+          .Help(
+              "Times the recorder cut its segment and resynchronised at the next keyframe "
+              "(lapped, or too far behind).")
+          .Register(r);
+  Family<Gauge>& record_lag = BuildGauge()
+                                  .Name("framering_record_lag_bytes")
+                                  .Help("Packet ring bytes published but not yet recorded.")
+                                  .Register(r);
+  Family<Gauge>& record_retained = BuildGauge()
+                                       .Name("framering_record_retained_bytes")
+                                       .Help("Bytes of finished segments kept after retention.")
+                                       .Register(r);
+  Family<Counter>& record_clips = BuildCounter()
+                                      .Name("framering_record_clips_total")
+                                      .Help("Event clips the recorder finished.")
+                                      .Register(r);
   Family<Counter>& events = BuildCounter()
                                 .Name("framering_events_total")
                                 .Help("Events a worker emitted, by kind.")
@@ -164,6 +219,7 @@ struct Endpoint::Impl {
   std::map<std::string, std::unique_ptr<IngestMetrics>> ingest;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<WorkerMetrics>> workers;
   std::map<std::string, std::unique_ptr<MqttMetrics>> mqtt;
+  std::map<std::string, std::unique_ptr<RecorderMetrics>> recorders;
   std::string address;
   std::unique_ptr<HttpServer> server;  // last member: stopped first, before what it serves
 };
@@ -249,7 +305,25 @@ IngestMetrics& Endpoint::ingest(const std::string& ring) {
         m.bytes_copied.Add({{"ring", ring}, {"component", "ingest"}}), m.decode_errors.Add(l),
         m.source_reconnects.Add(l), m.source_up.Add(l),
         m.publish_duration.Add(l, duration_buckets()), m.ring_slots.Add(l),
-        m.ring_slot_bytes.Add(l)});
+        m.ring_slot_bytes.Add(l), m.packets_published.Add(l),
+        m.packets_dropped.Add({{"ring", ring}, {"reason", "too_large"}}),
+        m.packet_ring_bytes.Add(l)});
+  }
+  return *slot;
+}
+
+RecorderMetrics& Endpoint::recorder(const std::string& ring) {
+  check_label_value("ring", ring);
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mutex);
+  auto& slot = m.recorders[ring];
+  if (!slot) {
+    const prometheus::Labels l{{"ring", ring}};
+    slot.reset(new RecorderMetrics{m.record_packets.Add(l), m.record_bytes.Add(l),
+                                   m.record_segments.Add(l), m.record_segments_open.Add(l),
+                                   m.record_dropped.Add({{"ring", ring}, {"reason", "lapped"}}),
+                                   m.record_restarts.Add(l), m.record_lag.Add(l),
+                                   m.record_retained.Add(l), m.record_clips.Add(l)});
   }
   return *slot;
 }

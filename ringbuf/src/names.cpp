@@ -85,6 +85,10 @@ std::string segment_path(const std::string& name) {
   return shm_dir() + "/" + kPrefix + name;
 }
 
+std::string packet_segment_path(const std::string& name) {
+  return segment_path(name) + ".packets";
+}
+
 std::vector<std::string> list_rings() {
   std::vector<std::string> rings;
   for (const std::string& file : shm_entries()) {
@@ -120,7 +124,8 @@ int cleanup_stale() {
     }
     // Ring segments and abandoned temp files: stale when no writer holds the flock. A ring its
     // writer closed on purpose and kept (`--keep`, state CLOSED) is left for whoever inspects it.
-    const bool is_ring = rest.find('.') == std::string::npos;
+    const auto dot = rest.find('.');
+    const bool is_ring = dot == std::string::npos || rest.substr(dot) == ".packets";
     if (remove_if_stale(path, is_ring)) ++removed;
   }
   return removed;

@@ -14,7 +14,7 @@
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
-#include "segment.hpp"
+#include "segment_file.hpp"
 #include "sys.hpp"
 
 namespace framering::ring {
@@ -87,50 +87,14 @@ Mapping open_mapping(const std::string& name, const std::vector<uid_t>& owners) 
   validate_ring_name(name);
   const std::string path = segment_path(name);
   Mapping m;
-  struct stat st {};
-  m.fd = detail::open_regular(path, O_RDONLY, &st);
-  if (!m.fd) {
-    const int err = errno;
-    if (err == ENOENT) {
-      throw RingError(ErrorKind::kNotFound,
-                      "no ring '" + name + "' (" + path +
-                          " does not exist): start `framering ingest --ring " + name + "` first");
-    }
-    if (err == ELOOP || err == EINVAL) {
-      throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': " + path + " " +
-                                                 detail::open_regular_error(err) +
-                                                 "; remove it or choose another --ring");
-    }
-    throw RingError(
-        err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
-        "ring '" + name + "': cannot open " + path + ": " + errno_text(err) +
-            (err == EACCES ? " (the segment's mode/owner does not allow this user to read it;"
-                             " see --shm-mode)"
-                           : ""));
-  }
-  if (!owners.empty() && std::find(owners.begin(), owners.end(), st.st_uid) == owners.end()) {
-    throw RingError(ErrorKind::kPermission,
-                    "ring '" + name + "': " + path + " belongs to uid " +
-                        std::to_string(st.st_uid) +
-                        ", not to a user trusted here (its owner could truncate it under our "
-                        "mapping); remove it or choose another --ring");
-  }
-  // Other users who can write the segment could truncate it under every reader's mapping.
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    throw RingError(ErrorKind::kPermission, "ring '" + name + "': " + path +
-                                                " is writable by group or others (refused: "
-                                                "readers never need write access; see --shm-mode)");
-  }
-  if (st.st_size < static_cast<off_t>(kHeaderBytes)) {
-    throw RingError(ErrorKind::kBadHeader,
-                    "ring '" + name + "': not a valid framering ring: " + path + " is " +
-                        std::to_string(st.st_size) + " bytes, smaller than the 4096-byte header");
-  }
-  m.owner = st.st_uid;
-  m.size = static_cast<std::size_t>(st.st_size);
-  m.inode = st.st_ino;
-  m.region = detail::map_segment(m.fd.get(), m.size, detail::bip::read_only, name);
-  m.base = static_cast<const std::byte*>(m.region.get_address());
+  detail::OpenedSegment seg = detail::open_segment_readonly(
+      name, path, owners, kHeaderBytes, "start `framering ingest --ring " + name + "` first");
+  m.fd = std::move(seg.fd);
+  m.region = std::move(seg.region);
+  m.base = std::exchange(seg.base, nullptr);
+  m.size = seg.size;
+  m.inode = seg.inode;
+  m.owner = seg.owner;
   try {
     m.info = parse_header({m.base, m.size});
   } catch (const RingError& e) {
@@ -145,8 +109,7 @@ struct Reader::Impl {
   std::string name;
   ReaderOptions options;
   Mapping map;
-  std::uint64_t last_probe_ns = 0;
-  bool writer_gone = false;
+  detail::LivenessProbe probe;
 
   std::atomic_ref<std::uint64_t> cursor_word() const {
     return atomic_at<std::uint64_t>(map.base, hdr::kCursor);
@@ -182,23 +145,9 @@ struct Reader::Impl {
 
   // Writer alive: LIVE and either a fresh heartbeat or (probed at most every 50 ms) a held flock.
   bool alive() {
-    // INIT is the moment between rename and LIVE; a writer that dies there is caught by the
-    // same heartbeat/flock check as a LIVE one. CLOSED or an unknown value: gone.
-    const std::uint32_t st = state();
-    if (st != static_cast<std::uint32_t>(State::kLive) &&
-        st != static_cast<std::uint32_t>(State::kInit)) {
-      return false;
-    }
-    const std::uint64_t now = monotonic_ns();
     const auto stale = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(options.stale_after).count());
-    const std::uint64_t hb = heartbeat();
-    if (hb <= now && now - hb < stale) return true;
-    if (writer_gone) return false;
-    if (now - last_probe_ns < 50'000'000ULL) return true;
-    last_probe_ns = now;
-    writer_gone = !detail::flock_held_elsewhere(map.fd.get());
-    return !writer_gone;
+    return probe.alive(map.base, map.fd.get(), hdr::kState, hdr::kHeartbeatNs, stale);
   }
 
   // The writer is gone: has a new one put a fresh segment under our name?
@@ -212,8 +161,7 @@ struct Reader::Impl {
       Mapping next = open_mapping(name, options.owners);
       if (next.info.epoch == map.info.epoch) return r;
       map = std::move(next);
-      writer_gone = false;
-      last_probe_ns = 0;
+      probe = {};
       r.status = ReadStatus::kEpochChanged;
       r.next = 0;
     } catch (const RingError&) {

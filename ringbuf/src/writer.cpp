@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,7 +19,7 @@
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
-#include "segment.hpp"
+#include "segment_file.hpp"
 #include "sys.hpp"
 
 namespace framering::ring {
@@ -28,71 +27,6 @@ namespace framering::ring {
 using detail::atomic_at;
 using detail::errno_text;
 using detail::Fd;
-
-namespace {
-
-[[noreturn]] void throw_not_accessible(const std::string& name, const std::string& path, int err) {
-  if (err == EACCES || err == EPERM) {
-    throw RingError(ErrorKind::kPermission,
-                    "ring '" + name + "': " + path +
-                        " exists and is not accessible to this user (" + errno_text(err) +
-                        "); remove it as its owner or choose another --ring");
-  }
-  if (err == ELOOP || err == EINVAL) {
-    throw RingError(ErrorKind::kBadHeader, "ring '" + name + "': " + path + " " +
-                                               detail::open_regular_error(err) +
-                                               "; remove it or choose another --ring");
-  }
-  throw RingError(ErrorKind::kSystem, "ring '" + name + "': open " + path + ": " + errno_text(err));
-}
-
-// Takes the exclusive lock of the segment now at `path` (a dead writer's), or reports that a
-// live writer holds it; an empty Fd means there is no segment. The lock is only worth something
-// on the inode that is still at `path`: another writer may have replaced (or a cleanup removed)
-// the file between our open and our flock, so the lock is verified against stat(path) and the
-// whole step retried when they differ. Readers probe with short shared locks, so a busy lock is
-// retried briefly before a live writer is reported.
-Fd lock_existing(const std::string& name, const std::string& path) {
-  for (int round = 0; round < 100; ++round) {
-    struct stat st {};
-    Fd fd = detail::open_regular(path, O_RDONLY, &st);
-    if (!fd) {
-      if (errno == ENOENT) return Fd{};
-      throw_not_accessible(name, path, errno);
-    }
-    bool locked = false;
-    for (int attempt = 0; attempt < 40 && !locked; ++attempt) {
-      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-        locked = true;
-      } else if (errno != EWOULDBLOCK) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
-    if (locked) {
-      struct stat now {};
-      if (::stat(path.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
-        return fd;
-      continue;  // replaced or removed while we waited: the lock guards nothing, look again
-    }
-    struct stat now {};
-    if (::stat(path.c_str(), &now) == 0 && now.st_ino != st.st_ino) continue;  // a newer file
-    std::string owner;
-    std::int32_t pid = 0;
-    if (::pread(fd.get(), &pid, sizeof pid, hdr::kWriterPid) == sizeof pid && pid > 0) {
-      owner = " (writer pid " + std::to_string(pid) + ")";
-    }
-    throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "' already has a live writer" +
-                                                owner +
-                                                "; stop it first or choose another --ring name");
-  }
-  throw RingError(ErrorKind::kLiveWriter, "ring '" + name + "': " + path +
-                                              " keeps being replaced by another process; stop the "
-                                              "other writer or choose another --ring name");
-}
-
-}  // namespace
 
 struct Writer::Impl {
   RingInfo info;
@@ -109,31 +43,13 @@ struct Writer::Impl {
   bool closed = false;
   bool keep = false;
 
-  std::mutex hb_mutex;
-  std::condition_variable hb_cv;
-  bool hb_stop = false;
-  std::thread hb_thread;
+  detail::Heartbeat heartbeat;
 
   std::atomic_ref<std::uint64_t> cursor_word() {
     return atomic_at<std::uint64_t>(base, hdr::kCursor);
   }
   std::byte* entry(std::uint32_t slot) {
     return base + info.slot_table_offset + std::uint64_t{slot} * kSlotEntryBytes;
-  }
-
-  void beat() {
-    atomic_at<std::uint64_t>(base, hdr::kHeartbeatNs)
-        .store(monotonic_ns(), std::memory_order_relaxed);
-  }
-
-  void start_heartbeat(int period_ms) {
-    hb_thread = std::thread([this, period_ms] {
-      std::unique_lock lock(hb_mutex);
-      while (
-          !hb_cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return hb_stop; })) {
-        beat();
-      }
-    });
   }
 
   // The claim ends unpublished: seq stays odd (2n+1) and the cursor stays at n, which is what
@@ -163,21 +79,12 @@ struct Writer::Impl {
     if (closed) return;
     closed = true;
     if (outstanding) abort(*outstanding);  // the Slot must not reach back into a closed ring
-    {
-      std::lock_guard lock(hb_mutex);
-      hb_stop = true;
-    }
-    hb_cv.notify_all();
-    if (hb_thread.joinable()) hb_thread.join();
+    heartbeat.stop();
     atomic_at<std::uint32_t>(base, hdr::kState)
         .store(static_cast<std::uint32_t>(State::kClosed), std::memory_order_release);
     detail::futex_wake_all(base + hdr::kCursor);
-    if (!keep) {
-      // Unlink only our own segment: a successor may already own the name.
-      struct stat st {};
-      if (::stat(path.c_str(), &st) == 0 && st.st_ino == inode) ::unlink(path.c_str());
-    }
-    region = detail::bip::mapped_region();  // unmaps
+    // Unlink only our own segment (a successor may already own the name), then unmap.
+    detail::release_segment(path, inode, region, keep);
     base = nullptr;
     fd = Fd{};  // releases the flock
   }
@@ -191,104 +98,36 @@ Writer Writer::create(const WriterOptions& options) {
   const std::string& path = impl->path;
   const std::string& name = options.name;
 
-  Fd previous = lock_existing(name, path);  // held until our segment replaces it
-
-  // A random part, so nobody can plant a file (or a FIFO) under the name we are about to use.
-  char suffix[24];
-  std::snprintf(suffix, sizeof suffix, ".%016llx",
-                static_cast<unsigned long long>(detail::random_u64()));
-  const std::string temp = path + ".tmp." + std::to_string(::getpid()) + suffix;
-  const detail::bip::permissions perm = detail::segment_permissions(options.mode);
-  const auto mode = static_cast<mode_t>(perm.get_permissions());
-  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-  if (!fd) {
-    throw RingError(errno == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
-                    "ring '" + name + "': cannot create " + temp + ": " + errno_text(errno) +
-                        " (is " + shm_dir() + " writable?)");
-  }
-  auto fail = [&](ErrorKind kind, const std::string& message) {
-    ::unlink(temp.c_str());
-    throw RingError(kind, "ring '" + name + "': " + message);
-  };
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
-    fail(ErrorKind::kSystem, "flock: " + errno_text(errno));
-  if (::fchmod(fd.get(), mode) != 0) fail(ErrorKind::kSystem, "fchmod: " + errno_text(errno));
-  if (options.group && ::fchown(fd.get(), static_cast<uid_t>(-1), *options.group) != 0) {
-    fail(ErrorKind::kPermission, "cannot give the segment to group " +
-                                     std::to_string(*options.group) + ": " + errno_text(errno));
-  }
-  if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(info.segment_bytes)); err != 0) {
-    struct statvfs vfs {};
-    std::string free_text;
-    if (::statvfs(shm_dir().c_str(), &vfs) == 0) {
-      free_text = ", " + shm_dir() + " has " +
-                  mib_text(std::uint64_t{vfs.f_bavail} * vfs.f_frsize) + " free";
-    }
-    if (err == ENOSPC) {
-      fail(ErrorKind::kNoSpace, "needs " + mib_text(info.segment_bytes) + " (" +
-                                    std::to_string(info.segment_bytes) +
-                                    " bytes: " + std::to_string(info.slots) + " slots x " +
-                                    std::to_string(info.slot_stride) + " B + tables)" + free_text +
-                                    ": use fewer --slots or a smaller frame, or enlarge /dev/shm "
-                                    "(docker run --shm-size)");
-    }
-    fail(ErrorKind::kSystem, "posix_fallocate: " + errno_text(err) + free_text);
-  }
-  try {
-    impl->region = detail::map_segment(fd.get(), info.segment_bytes, detail::bip::read_write, name);
-  } catch (const RingError&) {
-    ::unlink(temp.c_str());
-    throw;
-  }
-  impl->base = static_cast<std::byte*>(impl->region.get_address());
-
+  detail::SegmentSpec spec;
+  spec.name = name;
+  spec.path = path;
+  spec.bytes = info.segment_bytes;
+  spec.mode = options.mode;
+  spec.group = options.group;
+  spec.writer_pid_offset = hdr::kWriterPid;
+  spec.size_detail =
+      std::to_string(info.slots) + " slots x " + std::to_string(info.slot_stride) + " B + tables";
+  spec.make_smaller = "use fewer --slots or a smaller frame";
   do {
     info.epoch = detail::random_u64();
   } while (info.epoch == 0);
   info.writer_pid = static_cast<std::int32_t>(::getpid());
   info.created_realtime_ns = realtime_ns();
-  write_header({impl->base, info.segment_bytes}, info);
+  detail::CreatedSegment segment = detail::create_segment(spec, [&](std::span<std::byte> bytes) {
+    write_header(bytes, info);
+    atomic_at<std::uint64_t>(bytes.data(), hdr::kHeartbeatNs)
+        .store(monotonic_ns(), std::memory_order_relaxed);
+  });
+  impl->region = std::move(segment.region);
+  impl->base = segment.base;
   impl->info = info;
-  impl->beat();
-
-  // Into place: over the dead writer's segment whose lock we hold (re-verified: nothing that
-  // respects the lock can have replaced it), or, when there was none, only if nobody else has
-  // created one meanwhile. Losing that race means another writer won: its segment is locked.
-  for (;;) {
-    int err = 0;
-    if (previous) {
-      struct stat held {};
-      struct stat now {};
-      ::fstat(previous.get(), &held);
-      if (::stat(path.c_str(), &now) != 0 || now.st_ino != held.st_ino) {
-        err = EEXIST;  // removed or replaced by something that ignored the lock: look again
-      } else if (::rename(temp.c_str(), path.c_str()) != 0) {
-        err = errno;
-      }
-    } else {
-      err = detail::rename_noreplace(temp, path);
-    }
-    if (err == 0) break;
-    if (err != EEXIST) {
-      fail(err == EPERM || err == EACCES ? ErrorKind::kPermission : ErrorKind::kSystem,
-           "cannot move the new segment into place at " + path + ": " + errno_text(err));
-    }
-    try {
-      previous = lock_existing(name, path);
-    } catch (...) {
-      ::unlink(temp.c_str());
-      throw;
-    }
-  }
-  struct stat st {};
-  ::fstat(fd.get(), &st);
-  impl->inode = st.st_ino;
-  impl->fd = std::move(fd);
-  previous = Fd{};
+  impl->inode = segment.inode;
+  impl->fd = std::move(segment.fd);
 
   atomic_at<std::uint32_t>(impl->base, hdr::kState)
       .store(static_cast<std::uint32_t>(State::kLive), std::memory_order_release);
-  impl->start_heartbeat(options.heartbeat_period_ms > 0 ? options.heartbeat_period_ms : 100);
+  impl->heartbeat.start(impl->base + hdr::kHeartbeatNs,
+                        options.heartbeat_period_ms > 0 ? options.heartbeat_period_ms : 100);
   return Writer(std::move(impl));
 }
 

@@ -1,5 +1,7 @@
 #include "framering/supervisor/child_plan.hpp"
 
+#include <cstdio>
+
 #include "framering/ingest/redact.hpp"
 
 namespace framering::supervisor {
@@ -10,6 +12,15 @@ std::string metrics_addr(const MetricsConfig& m, std::uint32_t port) {
   return m.enabled ? m.bind + ":" + std::to_string(port) : "0";
 }
 
+}  // namespace
+
+namespace {
+// "30", "2.5": a number as a flag value, without trailing zeros.
+std::string number_text(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
 }  // namespace
 
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options) {
@@ -63,6 +74,8 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
     }
     if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
     if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
+    if (cam.record)
+      a.insert(a.end(), {"--packet-history", number_text(cam.record->history_s) + "s"});
     a.insert(a.end(), {"--log-level", options.log_level});
     plan.push_back(std::move(ingest));
 
@@ -107,6 +120,42 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
                  {"--metrics-addr", worker.metrics_addr, "--log-level", options.log_level});
         plan.push_back(std::move(worker));
       }
+    }
+    if (cam.record) {
+      const RecordConfig& r = *cam.record;
+      ChildSpec rec;
+      rec.kind = ChildKind::kRecorder;
+      rec.camera = cam.name;
+      rec.ring = cam.ring;
+      rec.label = cam.name + "/record";
+      rec.metrics_addr = metrics_addr(config.metrics, port++);
+      rec.config_line = r.line;
+      rec.args = {"record",
+                  "--ring",
+                  cam.ring,
+                  "--camera",
+                  cam.name,
+                  "--dir",
+                  r.dir,
+                  "--segment-seconds",
+                  number_text(r.segment_seconds),
+                  "--retain-hours",
+                  number_text(r.retain_hours),
+                  "--retain-gb",
+                  number_text(r.retain_gb)};
+      if (!r.clips_dir.empty()) {
+        rec.args.insert(rec.args.end(),
+                        {"--clips", r.clips_dir, "--events", config.events.path, "--pre",
+                         number_text(r.pre_s), "--post", number_text(r.post_s)});
+        if (!r.clip_kinds.empty()) {
+          std::string kinds;
+          for (const std::string& k : r.clip_kinds) kinds += (kinds.empty() ? "" : ",") + k;
+          rec.args.insert(rec.args.end(), {"--clip-kinds", kinds});
+        }
+      }
+      rec.args.insert(rec.args.end(),
+                      {"--metrics-addr", rec.metrics_addr, "--log-level", options.log_level});
+      plan.push_back(std::move(rec));
     }
   }
   if (config.metrics.enabled && port - 1 > 65535) {

@@ -258,6 +258,12 @@ class Parser {
       throw ConfigError(origin_, 0, "cameras",
                         "missing; add a `cameras:` section with at least one camera");
     }
+    for (const CameraConfig& cam : config.cameras) {
+      if (cam.record && !cam.record->clips_dir.empty() && config.events.path.empty()) {
+        throw ConfigError(origin_, cam.record->line, "cameras." + cam.name + ".record.clips",
+                          "clips are cut around the workers' events: set events.path too");
+      }
+    }
     return config;
   }
 
@@ -304,7 +310,8 @@ class Parser {
                                            "wait_for_workers",
                                            "workers",
                                            "preview",
-                                           "preview_host"};
+                                           "preview_host",
+                                           "record"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
@@ -374,6 +381,8 @@ class Parser {
         }
       } else if (f.key == "preview_host") {
         cam.preview_host = string(f.value, key);
+      } else if (f.key == "record") {
+        cam.record = parse_record(f.value, key);
       } else {
         parse_workers(f.value, key, cam);
       }
@@ -390,6 +399,46 @@ class Parser {
            "a camera does not wait for its workers; remove it or give the ring more slots");
     }
     return cam;
+  }
+
+  RecordConfig parse_record(const YAML::Node& node, const std::string& path) const {
+    RecordConfig r;
+    r.line = line_of(node);
+    bool have_dir = false;
+    for (const Entry& f : entries(node, path,
+                                  {"dir", "segment_seconds", "retain_hours", "retain_gb", "history",
+                                   "clips", "pre", "post", "clip_kinds"})) {
+      const std::string key = path + "." + f.key;
+      if (f.key == "dir") {
+        r.dir = string(f.value, key);
+        have_dir = !r.dir.empty();
+      } else if (f.key == "segment_seconds") {
+        r.segment_seconds = number(f.value, key, 1, 86400);
+      } else if (f.key == "retain_hours") {
+        r.retain_hours = number(f.value, key, 0, 1e6);
+      } else if (f.key == "retain_gb") {
+        r.retain_gb = number(f.value, key, 0, 1e6);
+      } else if (f.key == "history") {
+        r.history_s = number(f.value, key, 1, 3600);
+      } else if (f.key == "clips") {
+        r.clips_dir = string(f.value, key);
+      } else if (f.key == "pre") {
+        r.pre_s = number(f.value, key, 0, 600);
+      } else if (f.key == "clip_kinds") {
+        if (!f.value.IsSequence() || f.value.size() == 0) {
+          fail(f.value, key, "expected a list of event kinds such as [motion, people]");
+        }
+        for (const auto& kind : f.value) {
+          const std::string k = string(kind, key);
+          if (!is_name(k, 40)) fail(kind, key, "event kinds use A-Z a-z 0-9 _ -");
+          r.clip_kinds.push_back(k);
+        }
+      } else {
+        r.post_s = number(f.value, key, 0, 600);
+      }
+    }
+    if (!have_dir) fail(node, path + ".dir", "missing; where should the segments go?");
+    return r;
   }
 
   void parse_workers(const YAML::Node& node, const std::string& path, CameraConfig& cam) const {

@@ -32,7 +32,7 @@ PipelineStats::PipelineStats(const std::vector<ChildSpec>& plan) {
       cam.ring = c.ring;
       cameras_.push_back(cam);
       readers_.emplace_back();
-    } else {
+    } else if (c.kind == ChildKind::kWorker) {  // a recorder is not counted among the workers
       WorkerStats w;
       w.label = c.label;
       w.camera = c.camera;

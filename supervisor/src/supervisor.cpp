@@ -27,6 +27,41 @@ namespace framering::supervisor {
 
 namespace {
 
+// "recorded <camera>: 3 segments in DIR (newest: PATH); 1 clip (first: PATH)" per recording camera.
+std::string recording_summary(const Config& config) {
+  namespace fs = std::filesystem;
+  std::string out;
+  auto media = [](const fs::path& dir) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const auto ext = e.path().extension();
+      if (ext == ".mp4" || ext == ".mkv") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  for (const CameraConfig& cam : config.cameras) {
+    if (!cam.record) continue;
+    const fs::path dir = fs::path(cam.record->dir) / cam.name;
+    const auto segments = media(dir);
+    out += "recorded " + cam.name + ": " + std::to_string(segments.size()) + " segment(s) in " +
+           dir.string();
+    if (!segments.empty()) out += " (newest: " + segments.back().string() + ")";
+    if (!cam.record->clips_dir.empty()) {
+      const auto clips = media(fs::path(cam.record->clips_dir) / cam.name);
+      out += "; " + std::to_string(clips.size()) + " event clip(s)";
+      if (!clips.empty()) out += " (first: " + clips.front().string() + ")";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
 constexpr std::uint64_t kSecond = 1'000'000'000ULL;
 // Once every source has finished, workers get this long to drain before they are stopped.
 constexpr std::uint64_t kDrainNs = kSecond;
@@ -165,6 +200,7 @@ class Supervisor {
     if (events_fd_ >= 0) ::close(events_fd_);
     const double elapsed = static_cast<double>(stop_ns_ - start_ns_) / 1e9;
     std::fputs(stats_.summary(elapsed).c_str(), options_.summary_out);
+    std::fputs(recording_summary(config_).c_str(), options_.summary_out);
     std::fflush(options_.summary_out);
     spdlog::info("stopped ({}); exit code {}", stop_reason_, exit_code_);
     return exit_code_;
@@ -199,6 +235,13 @@ class Supervisor {
       if (c.spec.kind == ChildKind::kWorker && c.spec.metrics_addr != "0") {
         spdlog::info("worker {}: metrics http://{}/metrics", c.spec.label, c.spec.metrics_addr);
       }
+    }
+    for (const CameraConfig& cam : config_.cameras) {
+      if (!cam.record) continue;
+      spdlog::info("camera {}: recording to {}/{}{}", cam.name, cam.record->dir, cam.name,
+                   cam.record->clips_dir.empty()
+                       ? std::string()
+                       : ", event clips to " + cam.record->clips_dir + "/" + cam.name);
     }
     if (events_fd_ >= 0) spdlog::info("events: {}", config_.events.path);
     if (options_.duration_s) {
@@ -408,7 +451,8 @@ class Supervisor {
     // Workers first, so none of them sees its ring vanish and says so; the ingests follow once
     // the workers are gone (or half the grace period passed).
     for (Child& c : children_) {
-      if (c.pid > 0 && c.spec.kind == ChildKind::kWorker) signal_group(c.pid, SIGTERM);
+      // Recorders with the workers: each closes its segment and clip while the ring is there.
+      if (c.pid > 0 && c.spec.kind != ChildKind::kIngest) signal_group(c.pid, SIGTERM);
       if (c.state == State::kRestartPending) c.state = State::kFinished;
     }
     kill_at_ns_ = stop_ns_ + to_ns(config_.supervisor.stop_grace_s);

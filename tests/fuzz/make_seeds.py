@@ -135,7 +135,58 @@ def yaml_configs():
     return out
 
 
+def packet_ring_segments():
+    """{name: bytes} of 64 KiB packet rings laid out by docs/packet-ring.md: empty, a few
+    packets, wrapped with a padding record, and broken variants."""
+    cap = 64 * 1024
+
+    def header(extradata=b"\x01\x64\x00\x1f\xff\xe1", codec=b"h264"):
+        h = bytearray(4096)
+        h[0:8] = b"FMRPKTS\x00"
+        struct.pack_into("<IIQQQQiIIIIIIIIIQ", h, 8, 1, 4096, 4096, cap, 4096 + cap,
+                         0x1234, 42, 27, 320, 240, 1, 90000, 25, 1, len(extradata), 0, 1)
+        h[96:96 + len(codec)] = codec
+        h[128:131] = b"cam"
+        h[1024:1024 + len(extradata)] = extradata
+        struct.pack_into("<I", h, 256, 1)
+        return h
+
+    def ring(sizes):
+        seg = header() + bytearray(cap)
+        tail = 0
+        for no, n in enumerate(sizes):
+            length = 56 + n
+            aligned = (length + 7) & ~7
+            off = tail % cap
+            if off + aligned > cap:
+                struct.pack_into("<II", seg, 4096 + off, cap - off, 2)
+                tail += cap - off
+                off = 0
+            struct.pack_into("<IIQqqqQII", seg, 4096 + off, length, 1, no, no * 3600, no * 3600,
+                             3600, 0, 1 if no % 5 == 0 else 0, n)
+            seg[4096 + off + 56:4096 + off + 56 + n] = bytes([no & 0xff]) * n
+            tail += aligned
+        struct.pack_into("<QQQQ", seg, 384, tail, tail, 0, len(sizes))
+        return bytes(seg)
+
+    out = {"empty": ring([]), "three-packets": ring([100, 2000, 7]),
+           "wrapped-with-padding": ring([9000] * 9)}
+    bad = bytearray(ring([100, 200]))
+    struct.pack_into("<I", bad, 4096 + 164, 99)  # second record: unknown type
+    out["bad-record-type"] = bytes(bad)
+    bad = bytearray(ring([100]))
+    struct.pack_into("<I", bad, 4096 + 52, 5000)  # data_bytes disagrees with length
+    out["bad-data-bytes"] = bytes(bad)
+    bad = bytearray(ring([100]))
+    struct.pack_into("<Q", bad, 24, 65537)
+    out["bad-capacity"] = bytes(bad)
+    out["header-only"] = bytes(header())
+    return out
+
+
 def main():
+    for name, data in packet_ring_segments().items():
+        put("packet_ring", name, data)
     for target in ("ring_header", "ring_reader", "npy_header", "run_config"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     for name, data in ring_segments().items():

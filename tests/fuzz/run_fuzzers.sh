@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build/fuzz
 cd "$ROOT" || exit 2
 
-targets="ring_header ring_reader npy_header"
+targets="ring_header ring_reader packet_ring npy_header"
 [ -d supervisor ] && targets="$targets run_config"
 
 cmake --preset fuzz >/dev/null || exit 2

@@ -34,7 +34,10 @@ const std::vector<std::string> kDesignMetrics = {"framering_frames_published_tot
                                                  "framering_ring_slots",
                                                  "framering_ring_slot_bytes",
                                                  "framering_events_total",
-                                                 "framering_build_info"};
+                                                 "framering_build_info",
+                                                 "framering_packets_published_total",
+                                                 "framering_record_bytes_total",
+                                                 "framering_record_segments_total"};
 
 bool has_line_starting(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0 || text.find("\n" + prefix) != std::string::npos;
@@ -78,6 +81,7 @@ TEST(Catalogue, ServesEveryDesignMetricOverHttp) {
   fm::IngestMetrics& in = endpoint.ingest("cam0");
   fm::WorkerMetrics& w = endpoint.worker("cam0", "motion");
   w.events("motion_start").Increment();
+  endpoint.recorder("cam0").segments.Increment();
 
   const auto r = http_get(endpoint.port(), "/metrics");
   ASSERT_EQ(r.status, 200);

@@ -239,3 +239,68 @@ TEST(ChildPlan, BadDecodeModesNameTheKey) {
     }
   }
 }
+
+namespace {
+
+TEST(ChildPlan, RecordAddsARecorderAndTheIngestSharesItsPackets) {
+  const auto config = fs::parse_config(R"(
+cameras:
+  lobby:
+    source: rtsp://cam/stream
+    workers:
+      motion: {}
+    record:
+      dir: /rec
+      segment_seconds: 30
+      retain_gb: 2.5
+      history: 20
+      clips: /clips
+      pre: 3
+      clip_kinds: [motion, people]
+events:
+  path: /ev.jsonl
+metrics:
+  base_port: 9700
+)",
+                                       "t.yaml");
+  const auto plan = fs::plan_children(config, {});
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_TRUE(has_pair(plan[0].args, "--packet-history", "20s"));
+  const fs::ChildSpec& rec = plan[2];
+  EXPECT_EQ(rec.kind, fs::ChildKind::kRecorder);
+  EXPECT_EQ(rec.label, "lobby/record");
+  EXPECT_EQ(rec.args[0], "record");
+  EXPECT_TRUE(has_pair(rec.args, "--ring", "lobby"));
+  EXPECT_TRUE(has_pair(rec.args, "--dir", "/rec"));
+  EXPECT_TRUE(has_pair(rec.args, "--segment-seconds", "30"));
+  EXPECT_TRUE(has_pair(rec.args, "--retain-gb", "2.5"));
+  EXPECT_TRUE(has_pair(rec.args, "--clips", "/clips"));
+  EXPECT_TRUE(has_pair(rec.args, "--events", "/ev.jsonl"));
+  EXPECT_TRUE(has_pair(rec.args, "--pre", "3"));
+  EXPECT_TRUE(has_pair(rec.args, "--clip-kinds", "motion,people"));
+  EXPECT_TRUE(has_pair(rec.args, "--metrics-addr", "127.0.0.1:9702"));
+  // Without record:, no packet ring and no recorder.
+  const auto plain =
+      fs::plan_children(fs::parse_config("cameras:\n  c:\n    source: rtsp://x/y\n", "p.yaml"), {});
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_FALSE(has(plain[0].args, "--packet-history"));
+}
+
+TEST(ChildPlan, RecordConfigErrorsNameTheKey) {
+  try {
+    fs::parse_config("cameras:\n  c:\n    source: a.mp4\n    record:\n      clips: /c\n", "e.yaml");
+    FAIL() << "record without dir accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("record.dir"), std::string::npos) << e.what();
+  }
+  try {
+    fs::parse_config(
+        "cameras:\n  c:\n    source: a.mp4\n    record:\n      dir: /r\n      clips: /c\n",
+        "e.yaml");
+    FAIL() << "clips without events.path accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("events.path"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace

@@ -435,7 +435,7 @@ def test_check_config_accepts_shipped_configs(framering_bin):
     out = subprocess.run([framering_bin, "run", str(ROOT / "config" / "demo.yaml"),
                           "--check-config"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "ok (1 cameras, 4 processes)" in out.stdout
+    assert "ok (1 cameras, 5 processes)" in out.stdout
 
 
 @pytest.mark.skipif(not VTEST.exists(), reason="needs Debian's opencv-doc (vtest.avi)")
@@ -471,6 +471,12 @@ def test_demo_with_duration_detects_people(framering_bin, tmp_path):
     assert len(events) < published / 2, (len(events), published)
     starts = [e for e in events if e["type"] == "start"]
     assert starts and all((tmp_path / e["snapshot"]).is_file() for e in starts), starts
+    # The demo records too: a stream-copied segment and a clip, their paths in the summary.
+    recorded = re.search(r"recorded pedestrians: (\d+) segment\(s\) in \S+ \(newest: (\S+)\); "
+                         r"(\d+) event clip\(s\) \(first: (\S+)\)", summary)
+    assert recorded, summary
+    assert int(recorded.group(1)) >= 1 and (tmp_path / recorded.group(2)).stat().st_size > 0
+    assert int(recorded.group(3)) >= 1 and (tmp_path / recorded.group(4)).stat().st_size > 0
     assert shm_files("pedestrians") == []
 
 

@@ -36,6 +36,9 @@ struct IngestOptions {
   std::string preview_snapshots;  // workers' --snapshots DIR served at /snapshots/ ("": none)
   mode_t shm_mode = 0600;
   std::optional<gid_t> shm_group;
+  // Seconds of compressed packets to keep in /dev/shm/framering.<ring>.packets (0: no packet
+  // ring). Video sources only.
+  double packet_history_s = 0;
   bool keep = false;               // leave the segment in /dev/shm at exit
   double io_timeout_s = 10.0;      // network read/open timeout before a reconnect
   std::string log_level = "info";  // trace debug info warn error critical off

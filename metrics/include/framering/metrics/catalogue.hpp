@@ -49,6 +49,9 @@ struct IngestMetrics {
   prometheus::Histogram& publish_duration;  // framering_publish_duration_seconds{ring}
   prometheus::Gauge& ring_slots;            // framering_ring_slots{ring}
   prometheus::Gauge& ring_slot_bytes;       // framering_ring_slot_bytes{ring}
+  prometheus::Counter& packets_published;   // framering_packets_published_total{ring}
+  prometheus::Counter& packets_too_large;  // framering_packets_dropped_total{ring,reason=too_large}
+  prometheus::Gauge& packet_ring_bytes;    // framering_packet_ring_bytes{ring} (0: no packet ring)
 };
 
 // Handles for one reader (framering worker) of one ring.
@@ -116,6 +119,21 @@ struct HttpResponse {
 // Called on a server thread with the request's query string (without '?'); must be thread-safe.
 using HttpHandler = std::function<HttpResponse(const std::string& query)>;
 
+// `framering record` for one ring.
+struct RecorderMetrics {
+  prometheus::Counter& packets;      // framering_record_packets_total{ring}
+  prometheus::Counter& bytes;        // framering_record_bytes_total{ring}
+  prometheus::Counter& segments;     // framering_record_segments_total{ring}: closed
+  prometheus::Gauge& segments_open;  // framering_record_segments_open{ring}
+  prometheus::Counter&
+      dropped_lapped;  // framering_record_packets_dropped_total{ring,reason=lapped}
+  prometheus::Counter&
+      lapped_restarts;                // framering_record_restarts_total{ring}: segment cut, resync
+  prometheus::Gauge& lag_bytes;       // framering_record_lag_bytes{ring}: packet ring tail - us
+  prometheus::Gauge& retained_bytes;  // framering_record_retained_bytes{ring}
+  prometheus::Counter& clips;         // framering_record_clips_total{ring}
+};
+
 class Endpoint {
  public:
   // `addr` is "HOST:PORT" (":PORT" = all interfaces; PORT 0 = any free port, see port()).
@@ -131,6 +149,7 @@ class Endpoint {
   IngestMetrics& ingest(const std::string& ring);
   WorkerMetrics& worker(const std::string& ring, const std::string& worker);
   MqttMetrics& mqtt(const std::string& worker);
+  RecorderMetrics& recorder(const std::string& ring);
 
   // Serves `handler` at exactly `path` (e.g. "/preview") on the metrics port. No-op without a
   // server. "/metrics" and "/" are taken.

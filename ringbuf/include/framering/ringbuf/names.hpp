@@ -16,6 +16,8 @@ std::string mib_text(std::uint64_t bytes);
 // Throws RingError(kInvalidArgument) unless name matches [A-Za-z0-9_-]{1,48}.
 void validate_ring_name(const std::string& name);
 std::string segment_path(const std::string& name);
+// The camera's packet ring beside its frame ring: /dev/shm/framering.<name>.packets.
+std::string packet_segment_path(const std::string& name);
 // Names of every ring segment in shm_dir() (not temp files or reader-stats files), sorted.
 std::vector<std::string> list_rings();
 

@@ -12,7 +12,7 @@
 
 namespace framering::supervisor {
 
-enum class ChildKind { kIngest, kWorker };
+enum class ChildKind { kIngest, kWorker, kRecorder };
 
 struct ChildSpec {
   ChildKind kind = ChildKind::kIngest;
@@ -36,7 +36,8 @@ struct PlanOptions {
   std::string log_level = "info";
 };
 
-// One ingest per camera followed by its workers (one child per replica). Metrics ports are
+// One ingest per camera followed by its workers (one child per replica) and, with `record:`, its
+// recorder (the ingest then shares its packets: --packet-history). Metrics ports are
 // handed out in that order from the base port. Throws ConfigError if the ports run past 65535.
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options);
 

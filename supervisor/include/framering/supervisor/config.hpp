@@ -40,6 +40,20 @@ struct WorkerConfig {
   int line = 0;
 };
 
+// `record:` of a camera: `framering record` beside its workers (docs/recording.md).
+struct RecordConfig {
+  std::string dir;  // segments in <dir>/<camera>/
+  double segment_seconds = 60;
+  double retain_hours = 24;
+  double retain_gb = 0;   // 0: no size limit
+  double history_s = 30;  // the ingest's --packet-history
+  std::string clips_dir;  // "": no clips; else clips of events.path's events
+  double pre_s = 5;
+  double post_s = 5;
+  std::vector<std::string> clip_kinds;  // event kinds that get clips; empty: all
+  int line = 0;
+};
+
 struct CameraConfig {
   std::string name;  // key under `cameras:`; also the ring name unless `ring:` is given
   std::string ring;
@@ -62,6 +76,7 @@ struct CameraConfig {
   std::optional<std::string> preview;
   std::optional<std::string> preview_host;
   std::vector<WorkerConfig> workers;
+  std::optional<RecordConfig> record;
   int line = 0;
   int source_line = 0;
 };

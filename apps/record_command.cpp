@@ -1,0 +1,75 @@
+// `framering record`: flags -> RecorderOptions -> run_recorder() (recorder/ does the work).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "framering/recorder/recorder.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/names.hpp"
+
+namespace framering::cli {
+
+void add_record_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<recorder::RecorderOptions>();
+  auto* sub = app.add_subcommand(
+      "record",
+      "write a camera's compressed packets (from `framering ingest --packet-history`) into\n"
+      "  stream-copied MP4 segments, no re-encode: <DIR>/<camera>/<camera>-<UTC start>.mp4");
+  sub->add_option("--ring", o->ring, "ring name: reads /dev/shm/framering.<NAME>.packets")
+      ->required();
+  sub->add_option("--dir", o->dir, "directory for segments (a subdirectory per camera)")
+      ->required();
+  sub->add_option("--camera", o->camera, "camera name in paths (default: the ring name)");
+  sub->add_option("--segment-seconds", o->segment_seconds,
+                  "start a new segment at the first keyframe after this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  sub->add_option("--retain-hours", o->retain_hours, "delete segments older than this (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  sub->add_option("--retain-gb", o->retain_gb,
+                  "delete the oldest segments while all exceed this many GB (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  auto* clips = sub->add_option("--clips", o->clips_dir,
+                                "write event clips to <DIR>/<camera>/<event-id>.mp4");
+  auto* events = sub->add_option("--events", o->events_path,
+                                 "the workers' events file (JSON lines) to make clips from");
+  clips->needs(events);
+  events->needs(clips);
+  sub->add_option("--pre", o->pre_s, "clip seconds before an event starts")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--post", o->post_s, "clip seconds after an event ends")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--clip-kinds", o->clip_kinds,
+                  "event kinds that get clips, comma-separated (default: all), e.g. motion,people")
+      ->delimiter(',');
+  sub->add_option("--metrics-addr", o->metrics_addr,
+                  "serve Prometheus metrics on HOST:PORT (default: none)");
+  sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  auto check_config = std::make_shared<bool>(false);
+  sub->add_flag("--check-config", *check_config, "validate the flags, then exit 0 or 2");
+  sub->callback([o, check_config, &exit_code] {
+    if (*check_config) {
+      try {
+        ring::validate_ring_name(o->ring);
+      } catch (const ring::RingError& e) {
+        std::fprintf(stderr, "framering record: %s\n", e.what());
+        exit_code = 2;
+        return;
+      }
+      std::fprintf(stderr, "framering record: configuration OK\n");
+      exit_code = 0;
+      return;
+    }
+    exit_code = recorder::run_recorder(*o);
+  });
+}
+
+}  // namespace framering::cli

@@ -1,0 +1,75 @@
+// Event clips: <clips>/<camera>/<event-id>.mp4 from `pre` seconds before an event's start
+// (from the packet history, at the keyframe at or before that point) to `post` seconds after
+// its end; events that overlap extend one clip. The clip's path is appended to the events file
+// as an `update` line of the event. Reads the workers' JSON-lines events file as it grows.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "framering/metrics/catalogue.hpp"
+#include "framering/ringbuf/packet_ring.hpp"
+#include "segment_writer.hpp"
+
+namespace framering::recorder {
+
+struct ClipOptions {
+  std::string clips_dir;
+  std::string events_path;
+  std::string camera;
+  std::string ring;
+  double pre_s = 5;
+  double post_s = 5;
+  std::vector<std::string> kinds;  // empty: every kind
+};
+
+class ClipMaker {
+ public:
+  ClipMaker(ClipOptions options, metrics::RecorderMetrics& metrics);
+  ~ClipMaker();
+
+  // Every packet the recorder reads, in order, after it was used (still valid).
+  void on_packet(ring::PacketReader& reader, const ring::PacketView& packet);
+  // New lines of the events file; finishes a clip whose end time has passed.
+  void poll(ring::PacketReader& reader);
+  // Packets were lost (lapped) or a new ingest started: the clip so far is finished as it is,
+  // and the history index restarts.
+  void discontinuity();
+  void finish_clip();
+
+ private:
+  struct Indexed {
+    std::uint64_t position;
+    std::uint64_t capture_ns;
+    bool keyframe;
+  };
+  struct Clip {
+    std::string id;  // the first event's id: the file name
+    std::string kind, analytic;
+    std::uint64_t start_time_ns = 0;
+    std::set<std::string> open_events;
+    std::uint64_t until_ns = 0;  // 0 while an event is open
+    std::filesystem::path path;
+    std::unique_ptr<SegmentWriter> writer;
+  };
+
+  void on_event_line(ring::PacketReader& reader, const std::string& line);
+  void start_clip(ring::PacketReader& reader, const std::string& id, const std::string& kind,
+                  const std::string& analytic, std::uint64_t start_ns);
+  void publish_clip_path(const Clip& clip);
+
+  ClipOptions options_;
+  metrics::RecorderMetrics& metrics_;
+  std::deque<Indexed> index_;
+  std::optional<Clip> clip_;
+  std::uint64_t events_offset_ = 0;
+  std::string partial_line_;
+};
+
+}  // namespace framering::recorder

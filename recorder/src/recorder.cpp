@@ -1,0 +1,274 @@
+// The recorder loop: follow the packet ring, cut segments at keyframes, stay correct when lapped
+// or when the ingest restarts (docs/recording.md).
+#include "framering/recorder/recorder.hpp"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "clip_maker.hpp"
+#include "framering/metrics/catalogue.hpp"
+#include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/names.hpp"
+#include "framering/ringbuf/packet_ring.hpp"
+#include "segment_files.hpp"
+#include "segment_writer.hpp"
+
+namespace framering::recorder {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_stop(int) {
+  g_stop.store(true);
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+class Recorder {
+ public:
+  Recorder(const RecorderOptions& options, metrics::RecorderMetrics& metrics)
+      : options_(options),
+        camera_(options.camera.empty() ? options.ring : options.camera),
+        dir_(fs::path(options.dir) / camera_),
+        metrics_(metrics) {
+    if (!options.clips_dir.empty()) {
+      clips_.emplace(ClipOptions{options.clips_dir, options.events_path, camera_, options.ring,
+                                 options.pre_s, options.post_s, options.clip_kinds},
+                     metrics);
+    }
+  }
+
+  int run() {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) {
+      spdlog::error("--dir: cannot create {}: {}; choose a writable directory", dir_.string(),
+                    ec.message());
+      return 2;
+    }
+    recover_crashed_segments();
+    retention();
+    std::optional<ring::PacketReader> reader = attach();
+    if (!reader) return 0;  // stopped before a packet ring appeared
+    std::uint64_t position = reader->oldest();
+    auto last_retention = std::chrono::steady_clock::now();
+    while (!g_stop.load()) {
+      const ring::PacketReadResult r = reader->wait_next(position, 200ms);
+      switch (r.status) {
+        case ring::ReadStatus::kOk:
+          if (on_packet(*reader, r) && clips_) clips_->on_packet(*reader, r.packet);
+          break;
+        case ring::ReadStatus::kLapped:
+        case ring::ReadStatus::kTorn:
+          lost(r.status == ring::ReadStatus::kLapped ? "lapped by the ingest"
+                                                     : "a malformed record");
+          break;
+        case ring::ReadStatus::kEpochChanged:
+          spdlog::info("ring '{}': a new ingest (epoch {:016x}, {} {}x{}); new segment",
+                       options_.ring, reader->info().epoch, reader->info().stream.codec_name,
+                       reader->info().stream.width, reader->info().stream.height);
+          close_segment();
+          if (clips_) clips_->discontinuity();
+          break;
+        case ring::ReadStatus::kWriterGone:
+          if (segment_)
+            spdlog::info("ring '{}': the ingest stopped; segment closed", options_.ring);
+          close_segment();
+          break;
+        case ring::ReadStatus::kNotYet:
+          break;
+      }
+      position = r.next;
+      if (clips_) clips_->poll(*reader);
+      metrics_.lag_bytes.Set(
+          static_cast<double>(reader->tail() - std::min(reader->tail(), position)));
+      if (std::chrono::steady_clock::now() - last_retention > 10s) {
+        retention();
+        last_retention = std::chrono::steady_clock::now();
+      }
+    }
+    close_segment();
+    if (clips_) clips_->finish_clip();
+    retention();
+    spdlog::info("stop requested; {} segments written", segments_written_);
+    return 0;
+  }
+
+ private:
+  std::optional<ring::PacketReader> attach() {
+    bool told = false;
+    while (!g_stop.load()) {
+      try {
+        return ring::PacketReader::attach(options_.ring);
+      } catch (const ring::RingError& e) {
+        if (e.kind() != ring::ErrorKind::kNotFound) throw;
+        if (!told)
+          spdlog::info("waiting for {} ({})", ring::packet_segment_path(options_.ring), e.what());
+        told = true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return std::nullopt;
+  }
+
+  // Writes the packet into the segment; false when it was lost (the reader is too far behind).
+  bool on_packet(ring::PacketReader& reader, const ring::PacketReadResult& r) {
+    const ring::PacketView& p = r.packet;
+    if (r.missed) metrics_.dropped_lapped.Increment(static_cast<double>(r.missed));
+    // More than half a ring behind: the writer could reach this record while the muxer still
+    // reads it. Give up the segment now instead of risking a corrupt file.
+    if (reader.tail() - p.position > reader.info().capacity / 2) {
+      lost("more than half the packet ring behind");
+      return false;
+    }
+    if (p.flags & ring::pkt::kFlagDiscontinuity) close_segment();  // a reconnect: a gap
+    if (!segment_ && !p.keyframe()) return true;                   // a segment starts at a keyframe
+    if (segment_ && p.keyframe() && segment_->seconds() >= options_.segment_seconds)
+      close_segment();
+    try {
+      if (!segment_) open_segment(reader.info().stream, p.capture_realtime_ns);
+      segment_->write(p);
+    } catch (const std::exception& e) {
+      spdlog::error("{}; segment abandoned", e.what());
+      abandon_segment();
+      return true;
+    }
+    if (!reader.valid(p)) {  // overwritten while the muxer used it
+      abandon_segment();
+      lost("lapped while writing");
+      return false;
+    }
+    metrics_.packets.Increment();
+    metrics_.bytes.Increment(static_cast<double>(p.data.size()));
+    return true;
+  }
+
+  void lost(const char* why) {
+    if (segment_)
+      spdlog::warn("ring '{}': {}; segment closed, restarting at the next keyframe", options_.ring,
+                   why);
+    metrics_.lapped_restarts.Increment();
+    close_segment();
+    if (clips_) clips_->discontinuity();
+  }
+
+  void open_segment(const ring::PacketStreamInfo& stream, std::uint64_t start_ns) {
+    const std::string ext = container_extension(stream);
+    std::string name = segment_name(camera_, start_ns, ext);
+    final_path_ = dir_ / name;
+    // The same start twice (a restarted recorder re-reading the ring's history): never replace
+    // a file, add a counter instead.
+    for (int n = 1; fs::exists(final_path_) || fs::exists(final_path_.string() + ".part"); ++n) {
+      final_path_ =
+          dir_ / (name.substr(0, name.size() - ext.size()) + "-" + std::to_string(n) + ext);
+    }
+    segment_ = std::make_unique<SegmentWriter>(final_path_.string() + ".part", stream);
+    metrics_.segments_open.Set(1);
+    spdlog::info("segment {} started", final_path_.string());
+  }
+
+  void close_segment() {
+    if (!segment_) return;
+    try {
+      segment_->finish();
+      std::error_code ec;
+      fs::rename(segment_->path(), final_path_, ec);
+      if (ec) throw std::runtime_error("rename " + segment_->path() + ": " + ec.message());
+      ++segments_written_;
+      metrics_.segments.Increment();
+      spdlog::info("segment {} closed: {} packets, {:.2f} s", final_path_.string(),
+                   segment_->packets(), segment_->seconds());
+    } catch (const std::exception& e) {
+      spdlog::error("closing a segment: {}", e.what());
+    }
+    segment_.reset();
+    metrics_.segments_open.Set(0);
+  }
+
+  // The muxer failed or the bytes it used were overwritten: the file is not trusted.
+  void abandon_segment() {
+    if (!segment_) return;
+    const std::string part = segment_->path();
+    segment_.reset();
+    std::error_code ec;
+    fs::rename(part, part + ".broken", ec);
+    metrics_.segments_open.Set(0);
+  }
+
+  void recover_crashed_segments() {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      if (entry.path().extension() != ".part") continue;
+      const fs::path result = recover_partial(entry.path());
+      spdlog::warn("{} was left by a crash; recovered as {}", entry.path().string(),
+                   result.string());
+    }
+  }
+
+  void retention() {
+    const auto max_bytes = static_cast<std::uint64_t>(options_.retain_gb * 1e9);
+    const RetentionResult r = apply_retention(dir_, camera_, options_.retain_hours * 3600.0,
+                                              max_bytes, ring::realtime_ns());
+    for (const fs::path& p : r.removed) spdlog::info("retention: removed {}", p.string());
+    metrics_.retained_bytes.Set(static_cast<double>(r.kept_bytes));
+  }
+
+  const RecorderOptions& options_;
+  std::string camera_;
+  fs::path dir_;
+  metrics::RecorderMetrics& metrics_;
+  std::unique_ptr<SegmentWriter> segment_;
+  std::optional<ClipMaker> clips_;
+  fs::path final_path_;
+  std::uint64_t segments_written_ = 0;
+};
+
+}  // namespace
+
+int run_recorder(const RecorderOptions& options) {
+  if (!spdlog::get("record")) {
+    auto logger = spdlog::stderr_color_mt("record");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e record %^%l%$: %v");
+    logger->set_level(spdlog::level::from_str(options.log_level));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  try {
+    ring::validate_ring_name(options.ring);
+    install_stop_handlers();
+    metrics::Endpoint endpoint(options.metrics_addr.empty() ? "0" : options.metrics_addr);
+    if (!options.metrics_addr.empty() && endpoint.serving())
+      spdlog::info("metrics on http://{}/metrics", endpoint.address());
+    Recorder recorder(options, endpoint.recorder(options.ring));
+    return recorder.run();
+  } catch (const metrics::MetricsError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const ring::RingError& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace framering::recorder
