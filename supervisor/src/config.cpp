@@ -430,7 +430,12 @@ class Parser {
         }
         for (const auto& kind : f.value) {
           const std::string k = string(kind, key);
-          if (!is_name(k, 40)) fail(kind, key, "event kinds use A-Z a-z 0-9 _ -");
+          try {
+            ring::validate_ring_name(k);  // the names alphabet, as for cameras and workers
+          } catch (const ring::RingError&) {
+            fail(kind, key,
+                 "event kinds use 1-48 characters from A-Z a-z 0-9 _ -, got '" + k + "'");
+          }
           r.clip_kinds.push_back(k);
         }
       } else {

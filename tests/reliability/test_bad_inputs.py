@@ -145,7 +145,7 @@ def test_npy_claiming_a_huge_shape_with_the_bytes_present_is_refused_before_allo
         fh.truncate(len(header) + 100000 * 100000 * 3)
     p = ingest(framering_bin, ring_name, f"npy:{d}")
     assert p.returncode == 2, p.stderr
-    assert "100000x100000x3" in p.stderr and "at most 4096 MiB per frame" in p.stderr
+    assert "100000x100000x3" in p.stderr and "at most 4096.0 MiB per frame" in p.stderr
     assert "save smaller arrays" in p.stderr and "--width" not in p.stderr
     assert shm_leftovers(ring_name) == []
 
