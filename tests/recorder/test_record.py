@@ -72,6 +72,31 @@ def test_segments_are_stream_copies_cut_at_keyframes(framering_bin, ring_name, p
     assert got_hashes == [p["data_hash"] for p in src_packets]
 
 
+def test_h265_segments_are_stream_copies(framering_bin, ring_name, procs, tmp_path):
+    src = tmp_path / "h265.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=25:duration=4", "-c:v", "libx265", "-preset",
+                    "ultrafast", "-x265-params", "keyint=25:min-keyint=25:log-level=error",
+                    "-pix_fmt", "yuv420p", str(src)], check=True, timeout=60)
+    rec = procs.start(record_cmd(framering_bin, ring_name, tmp_path / "rec", "--segment-seconds",
+                                 "2"), env=ENV, text=True)
+    ing = subprocess.run(ingest_cmd(framering_bin, ring_name, src, "--keep"), env=ENV,
+                         capture_output=True, text=True, timeout=60)
+    assert ing.returncode == 0, ing.stderr
+    wait_for(lambda: len(segments(tmp_path / "rec", ring_name)) == 2 and
+             not parts(tmp_path / "rec", ring_name), 20, "two finished segments")
+    rc, err = stop(rec)
+    assert rc == 0, err
+    _, src_packets, _ = probe(src)
+    got = []
+    for seg in segments(tmp_path / "rec", ring_name):
+        stream, packets, _ = probe(seg)
+        assert stream["codec_name"] == "hevc" and "K" in packets[0]["flags"]
+        assert decode_errors(seg) == "", seg
+        got += [p["data_hash"] for p in packets]
+    assert got == [p["data_hash"] for p in src_packets]
+
+
 def test_kill_9_mid_segment_leaves_a_recoverable_part(framering_bin, ring_name, procs, tmp_path,
                                                       h264_6s):
     ing = procs.start(ingest_cmd(framering_bin, ring_name, h264_6s, "--realtime"), env=ENV)
