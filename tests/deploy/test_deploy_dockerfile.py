@@ -178,6 +178,18 @@ def test_copied_sources_exist_and_are_not_ignored():
     assert "build" in ignored and ".git" in ignored
 
 
+def test_every_source_directory_cmake_builds_is_copied():
+    """A directory the top-level CMakeLists.txt adds but the build stage never copies fails the
+    image build (CMake: "not an existing directory") only when someone runs `make image`."""
+    copied = set()
+    for _, word, rest in instructions(DEPLOY / "Dockerfile"):
+        if word == "COPY" and not rest.startswith("--from"):
+            copied.update(rest.split()[:-1])
+    added = re.findall(r"^\s*add_subdirectory\((\w+)\)", (ROOT / "CMakeLists.txt").read_text(),
+                       re.M)
+    assert added and set(added) <= copied, sorted(set(added) - copied)
+
+
 def test_camera_image_packages_are_in_the_deps_list():
     # The simulator is tested natively with the packages of `make deps`; its image must not
     # need anything else.
