@@ -121,6 +121,19 @@ HttpResponse unavailable(const std::string& why) {
   return {503, "text/plain; charset=utf-8", "preview: " + why + "\n"};
 }
 
+// The ring's geometry if it holds pictures a JPEG can show; throws naming the ring otherwise.
+const ring::Geometry& image_geometry(const ring::Reader& reader) {
+  const ring::Geometry& g = reader.info().geometry;
+  const auto channels = g.channels();
+  if (g.typestr != "|u1" || g.shape.size() < 2 || g.shape.size() > 3 ||
+      (channels != 1 && channels != 3 && channels != 4)) {
+    throw std::runtime_error("ring '" + reader.name() + "' holds " + g.describe() +
+                             " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 "
+                             "channels");
+  }
+  return g;
+}
+
 }  // namespace
 
 std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality) {
@@ -130,14 +143,7 @@ std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality
       return std::nullopt;
     }
     if (r.status != ring::ReadStatus::kOk) continue;  // lapped/torn/new epoch: ask again
-    const ring::Geometry& g = reader.info().geometry;
-    const int channels = static_cast<int>(g.channels());
-    if (g.typestr != "|u1" || g.shape.size() < 2 || g.shape.size() > 3 ||
-        (channels != 1 && channels != 3 && channels != 4)) {
-      throw std::runtime_error(
-          "ring '" + reader.name() + "' holds " + g.describe() +
-          " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 channels");
-    }
+    const ring::Geometry& g = image_geometry(reader);
     const std::string jpeg = encode_jpeg(r.frame.data, g, quality, reader.name());
     // Seqlock re-check after use: the slot may have been rewritten while it was encoded.
     if (!reader.valid(r.frame)) continue;
@@ -156,14 +162,8 @@ std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, const JpegM
       return std::nullopt;
     }
     if (r.status != ring::ReadStatus::kOk) continue;  // lapped/torn/new epoch: ask again
-    const ring::Geometry& g = reader.info().geometry;
+    const ring::Geometry& g = image_geometry(reader);
     const int channels = static_cast<int>(g.channels());
-    if (g.typestr != "|u1" || g.shape.size() < 2 || g.shape.size() > 3 ||
-        (channels != 1 && channels != 3 && channels != 4)) {
-      throw std::runtime_error(
-          "ring '" + reader.name() + "' holds " + g.describe() +
-          " frames; the JPEG preview needs 8-bit images with 1, 3 or 4 channels");
-    }
     // A header over the read-only mapping; the encoder only reads through it.
     const cv::Mat frame(static_cast<int>(g.height()), static_cast<int>(g.width()), CV_8UC(channels),
                         const_cast<std::byte*>(r.frame.data));

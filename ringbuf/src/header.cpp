@@ -12,6 +12,7 @@
 
 namespace framering::ring {
 
+using detail::fixed_string;
 using detail::load_le;
 using detail::store_le;
 
@@ -19,11 +20,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& what) {
   throw RingError(ErrorKind::kBadHeader, "not a valid framering ring: " + what);
-}
-
-std::string fixed_string(const std::byte* base, std::size_t offset, std::size_t size) {
-  const char* begin = reinterpret_cast<const char*>(base + offset);
-  return std::string(begin, strnlen(begin, size));
 }
 
 // Fills the derived sizes from geometry and slots; returns false on overflow.

@@ -12,6 +12,7 @@
 namespace framering::ring {
 
 using detail::atomic_at;
+using detail::fixed_string;
 using detail::load_le;
 using detail::store_le;
 
@@ -19,11 +20,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& what) {
   throw RingError(ErrorKind::kBadHeader, "not a valid framering packet ring: " + what);
-}
-
-std::string fixed_string(const std::byte* base, std::size_t offset, std::size_t bytes) {
-  const char* p = reinterpret_cast<const char*>(base + offset);
-  return std::string(p, strnlen(p, bytes));
 }
 
 bool printable_name(const std::string& s) {
