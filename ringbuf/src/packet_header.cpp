@@ -110,7 +110,10 @@ void write_packet_header(std::span<std::byte> segment, const PacketRingInfo& inf
   store_le<std::uint32_t>(b, pkt::kRateDen, s.rate_den);
   store_le<std::uint32_t>(b, pkt::kExtradataBytes, static_cast<std::uint32_t>(s.extradata.size()));
   store_le<std::uint64_t>(b, pkt::kCreatedRealtimeNs, info.created_realtime_ns);
-  std::memcpy(b + pkt::kExtradataOffset, s.extradata.data(), s.extradata.size());
+  // An empty vector's data() may be null, which memcpy must not be given even for 0 bytes
+  // (MS-MPEG4 in AVI has no extradata).
+  if (!s.extradata.empty())
+    std::memcpy(b + pkt::kExtradataOffset, s.extradata.data(), s.extradata.size());
   std::memcpy(b + pkt::kCodecName, s.codec_name.data(),
               std::min(s.codec_name.size(), pkt::kCodecNameBytes - 1));
   std::memcpy(b + pkt::kName, info.name.data(), std::min(info.name.size(), pkt::kNameBytes - 1));
