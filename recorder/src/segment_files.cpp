@@ -91,6 +91,9 @@ RetentionResult apply_retention(const fs::path& dir, const std::string& camera, 
 fs::path recover_partial(const fs::path& part) {
   std::string target = part.string();
   target.resize(target.size() - std::string(kPart).size());
+  // Remuxed under a name of its own and renamed into place whole: nobody (retention, a user, a
+  // second crash) ever sees a half-written segment under the final name.
+  const std::string remux = part.string() + ".remux";
   AVFormatContext* in = nullptr;
   AVFormatContext* out = nullptr;
   std::uint64_t copied = 0;
@@ -98,8 +101,8 @@ fs::path recover_partial(const fs::path& part) {
             avformat_find_stream_info(in, nullptr) >= 0 && in->nb_streams == 1;
   if (ok) {
     const bool mp4 = fs::path(target).extension() == ".mp4";
-    ok = avformat_alloc_output_context2(&out, nullptr, mp4 ? "mp4" : "matroska", target.c_str()) >=
-         0;
+    ok =
+        avformat_alloc_output_context2(&out, nullptr, mp4 ? "mp4" : "matroska", remux.c_str()) >= 0;
     AVStream* st = ok ? avformat_new_stream(out, nullptr) : nullptr;
     ok = st && avcodec_parameters_copy(st->codecpar, in->streams[0]->codecpar) >= 0;
     if (ok) {
@@ -107,7 +110,7 @@ fs::path recover_partial(const fs::path& part) {
       st->time_base = in->streams[0]->time_base;
       AVDictionary* opts = nullptr;
       if (mp4) av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-      ok = avio_open(&out->pb, target.c_str(), AVIO_FLAG_WRITE) >= 0 &&
+      ok = avio_open(&out->pb, remux.c_str(), AVIO_FLAG_WRITE) >= 0 &&
            avformat_write_header(out, &opts) >= 0;
       av_dict_free(&opts);
     }
@@ -137,10 +140,13 @@ fs::path recover_partial(const fs::path& part) {
   if (in) avformat_close_input(&in);
   std::error_code ec;
   if (ok && copied > 0) {
-    fs::remove(part, ec);
-    return target;
+    fs::rename(remux, target, ec);
+    if (!ec) {
+      fs::remove(part, ec);
+      return target;
+    }
   }
-  fs::remove(target, ec);
+  fs::remove(remux, ec);
   const fs::path broken = part.string() + ".broken";
   fs::rename(part, broken, ec);
   return broken;

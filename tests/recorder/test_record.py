@@ -122,8 +122,10 @@ def test_kill_9_mid_segment_leaves_a_recoverable_part(framering_bin, ring_name, 
     rec2 = procs.start(record_cmd(framering_bin, ring_name, tmp_path, "--segment-seconds", "60"),
                        env=ENV, text=True)
     recovered = part.with_suffix("")  # name.mp4.part -> name.mp4
-    wait_for(recovered.exists, 20, "the recovered segment")
-    assert not part.exists()
+    # The remux is renamed into place whole, then the .part is removed.
+    wait_for(lambda: recovered.exists() and not part.exists(), 20,
+             "the recovered segment in place of the .part")
+    assert not pathlib.Path(str(part) + ".remux").exists()
     stream, packets, _ = probe(recovered)
     assert stream["codec_name"] == "h264" and "K" in packets[0]["flags"]
     assert len(packets) >= 25
