@@ -17,10 +17,12 @@ export CCACHE_NOHASHDIR ?= 1
 endif
 # pytest runs the end-to-end suites against the preset's build: all of them for release and
 # debug; under ASan+UBSan (several times slower) one suite per kind of process: libav decoding
-# into slots (ingest files), a worker with each analytic (workers), the supervisor with restarts (run).
+# into slots (ingest files), a worker with each analytic (workers), the supervisor with restarts (run),
+# the recorder muxing from the packet ring (recorder).
 PYTEST_SUITES_release := tests
 PYTEST_SUITES_debug := tests
-PYTEST_SUITES_asan := tests/ingest/test_ingest_files.py tests/workers/test_workers_ingest.py tests/run/test_run.py
+PYTEST_SUITES_asan := tests/ingest/test_ingest_files.py tests/workers/test_workers_ingest.py tests/run/test_run.py \
+  tests/recorder
 PYTEST_SUITES ?= $(PYTEST_SUITES_$(PRESET))
 # ASan in the processes the tests start: leaks fail them (LSan), reports name the file and line.
 SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
