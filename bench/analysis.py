@@ -320,10 +320,37 @@ def workers(res):
     return [text]
 
 
+def objects(res):
+    """What section 7 says: the detector's cost per frame, whether a group added cores, and the
+    ring's share, all from the run's own numbers."""
+    o = res.get("objects", {})
+    by = {r["members"]: r for r in o.get("runs", []) if r.get("rc") == 0 and r.get("fps")}
+    one, two = by.get(1), by.get(2)
+    if not one:
+        return []
+    gflop = o.get("flops", 0) / 1e9
+    text = (f"**7. Objects.** One `objects` worker ran the {gflop:.2f} GFLOP detector at "
+            f"{fmt(one['fps'], 2)} frames/s ({one['frames'] / one['cpu_s']:.2f} frames per CPU "
+            f"second, ≈ {gflop * one['frames'] / one['cpu_s']:.1f} GFLOP per CPU second)")
+    use = one["cpu_s"] / one["wall_s"] if one.get("wall_s") else 0
+    if use:
+        text += f" and used {use * 100:.0f} % CPU"
+    if two:
+        gain = two["fps"] / one["fps"]
+        text += f"; a consumer group of 2 ran at {fmt(gain, 2)}× that"
+        if use > 1.3 * (res["machine"]["cores"] / 2):
+            text += (f" — OpenCV's DNN already spreads one inference over the {res['machine']['cores']} "
+                     "cores, so on this machine a second member has no core to add; a group splits "
+                     "the stream across processes where there are more cores than one inference uses")
+    text += (f". The ring's share of a member's time was {_pct(max(r['ring_share'] for r in by.values()), 4)}: "
+             "the detector is the whole cost.")
+    return [text]
+
+
 def notes(res, loads):
     """The whole "What the numbers say" section."""
     paragraphs = [machine(res, loads), publish(res), fanout(res), fixed(res), memory(res), wake(res),
-                  e2e(res), workers(res)]
+                  e2e(res), workers(res), objects(res)]
     out = ["## What the numbers say, and which goals are not met", "",
            "Computed by bench/report.py from the same results as the tables above.", ""]
     for p in paragraphs:
