@@ -42,10 +42,16 @@ def constant_output_model(path, values, input_size, *, hidden_convs=0):
     nodes.append(helper.make_node("Conv", ["pooled", "cw", "cb"], ["flat"], kernel_shape=[1, 1]))
     inits.append(numpy_helper.from_array(np.array(values.shape, dtype=np.int64), "shape"))
     nodes.append(helper.make_node("Reshape", ["flat", "shape"], ["output0"]))
+    return _save(path, "framering_test_detector", nodes, inits, (h, w), values.shape)
+
+
+def _save(path, name, nodes, inits, input_hw, output_shape):
+    """Checks and writes a graph with one [1, 3, H, W] input `images` and one output `output0`."""
+    h, w = input_hw
     graph = helper.make_graph(
-        nodes, "framering_test_detector",
+        nodes, name,
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(values.shape))],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output_shape))],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="framering-tests")
@@ -117,14 +123,4 @@ def colour_driven_model(path, bias, weights, input_size):
     nodes = [helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[h, w]),
              helper.make_node("Conv", ["pooled", "cw", "cb"], ["flat"], kernel_shape=[1, 1]),
              helper.make_node("Reshape", ["flat", "shape"], ["output0"])]
-    graph = helper.make_graph(
-        nodes, "framering_test_colour_detector",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(bias.shape))],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="framering-tests")
-    model.ir_version = 7
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return _save(path, "framering_test_colour_detector", nodes, inits, (h, w), bias.shape)
