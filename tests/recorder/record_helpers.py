@@ -7,7 +7,8 @@ import pathlib
 import re
 import subprocess
 import sys
-import time
+
+import conftest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "ingest"))
 from ingest_ring import ENV, SHM, VTEST  # noqa: E402  (a private shm dir for every process)
@@ -41,13 +42,8 @@ def decode_errors(path):
 
 
 def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    """conftest's wait_for, with the timeout and the description in the order these tests use."""
+    return conftest.wait_for(cond, timeout=timeout, what=what)
 
 
 def segments(dir_, camera):
