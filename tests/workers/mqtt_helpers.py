@@ -83,12 +83,36 @@ class Subscriber:
             args += ["-c", "-i", client_id or f"framering-test-{os.getpid()}"]
         if broker.tls:
             args += ["--cafile", str(broker.tls.ca)]
+        self.topic, self.broker = topic, broker
+        # A topic the filter matches that no worker publishes on (see wait_subscribed).
+        self.probe_topic = "/".join("probe" if part in ("+", "#") else part
+                                    for part in topic.split("/"))
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
         self.messages = []
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+
+    def wait_subscribed(self, timeout=30.0):
+        """Returns once the subscription is in place at the broker: a probe published on a topic
+        the filter matches arrives. mosquitto_sub subscribes some time after it starts (later on a
+        loaded machine), and a message published before that is not delivered to it, so the probe
+        is published again until one arrives. It is not retained: no later subscriber sees it."""
+        probe = self.probe_topic
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-t", probe,
+                "-q", "1", "-m", "probe"]
+        if self.broker.tls:
+            args += ["--cafile", str(self.broker.tls.ca)]
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            subprocess.run(args, check=True, timeout=timeout, capture_output=True)
+            until = time.time() + 1.0
+            while time.time() < until:
+                if self.got(probe):
+                    return
+                time.sleep(0.05)
+        raise AssertionError(f"mosquitto_sub on {self.topic} got no probe within {timeout}s")
 
     def _read(self):
         for line in self.proc.stdout:
@@ -97,8 +121,10 @@ class Subscriber:
                 self.messages.append((topic, payload))
 
     def got(self, topic=None):
+        """Payloads received on TOPIC, or on any topic but the probe's."""
         with self.lock:
-            return [p for t, p in self.messages if topic is None or t == topic]
+            return [p for t, p in self.messages
+                    if t == topic or (topic is None and t != self.probe_topic)]
 
     def close(self):
         if self.proc.poll() is None:

@@ -42,10 +42,7 @@ def test_events_on_mqtt_match_the_log_and_a_late_subscriber_sees_state_and_avail
                                    "--max-frames", str(n)), capture_output=True).returncode
     assert rc == 0
     early = Subscriber(broker, "framering/#")
-    # The subscription is in place once the broker delivers a retained probe to it.
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "framering/probe", "-r", "-q",
-                    "1", "-m", "x"], check=True)
-    wait_for(lambda: early.got("framering/probe"), 10, "the early subscriber to be subscribed")
+    early.wait_subscribed()
     events = tmp_path / "motion.jsonl"
     p = subprocess.run(worker_cmd(framering_bin, ring_name, "motion", events, "--mode", "every",
                                   "--max-frames", str(n), "--param", "min_area=300", "--param",
@@ -89,7 +86,7 @@ def test_broker_outage_loses_no_event_and_connected_goes_0_then_1(framering_bin,
     b.start()
     try:
         sub = Subscriber(b, "framering/+/events", durable=True, client_id=f"sub-{ring_name}")
-        time.sleep(0.5)
+        sub.wait_subscribed()
         n = 250  # 25 s at the file's 10 fps: outage and reconnect fit well inside
         metrics = free_port()
         events = tmp_path / "sums.jsonl"
@@ -279,10 +276,7 @@ def test_mqtts_with_the_ca_file_delivers_events_and_a_wrong_ca_is_a_clear_error_
         procs.start(ingest_cmd(framering_bin, ring_name, "--realtime", "--loop"),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sub = Subscriber(b, "framering/#")
-        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(b.port), "--cafile",
-                        str(tls.ca), "-t", "framering/probe", "-r", "-q", "1", "-m", "x"],
-                       check=True, timeout=10)
-        wait_for(lambda: sub.got("framering/probe"), 10, "the subscriber to be subscribed")
+        sub.wait_subscribed()
         metrics = free_port()
         events = tmp_path / "sums.jsonl"
         good = procs.start(worker_cmd(framering_bin, ring_name, "checksum", events, "--camera",
@@ -307,8 +301,11 @@ def test_mqtts_with_the_ca_file_delivers_events_and_a_wrong_ca_is_a_clear_error_
                                            "--log-level", "debug",
                                            metrics=f"127.0.0.1:{metrics}"),
                                 stdout=subprocess.DEVNULL, stderr=err)
-        wait_for(lambda: log.read_text().count("TLS handshake failed") >= 2, 30,
-                 "a refused handshake and its retry")
+        try:
+            wait_for(lambda: log.read_text().count("TLS handshake failed") >= 2, 30,
+                     "a refused handshake and its retry")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; rc={wrong.poll()}; log:\n{log.read_text()}")
         text = log.read_text()
         assert f"not signed by the CA in --mqtt-ca {tls.other_ca}" in text, text
         n = len(read_events(wrong_events))
@@ -332,9 +329,7 @@ def test_queue_overflow_drops_the_oldest_and_delivers_the_newest_after_reconnect
     b.start()
     try:
         sub = Subscriber(b, "framering/+/events", durable=True, client_id=f"q-{ring_name}")
-        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "framering/probe/events", "-q",
-                        "1", "-m", "{}"], check=True)
-        wait_for(lambda: sub.got(), 10, "the subscriber to be subscribed")
+        sub.wait_subscribed()
         b.stop()
         n, queue = 12, 5
         rc = subprocess.run(ingest_cmd(framering_bin, ring_name, "--keep", "--slots", str(n + 4),
