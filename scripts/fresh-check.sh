@@ -75,6 +75,10 @@ start=$(date +%s)
 in_root 'cd /root/project && make test' >"$logs/test.log" 2>&1; t=$?
 echo "fresh-check: make test: exit $t in $(( $(date +%s) - start )) s (log $logs/test.log)"
 tail -n 5 "$logs/test.log" | sed 's/^/  | /'
+# A failure's own lines too (pytest's assertion lines, ctest's failed tests): the console is
+# often all that is left of a run on another machine.
+[ "$t" -eq 0 ] || grep -E '^(E  |FAILED |ERROR )|\*\*\*Failed|\(Failed\)|Exception' "$logs/test.log" |
+  head -n 80 | sed 's/^/  ! /'
 start=$(date +%s)
 in_root "cd /root/project && timeout 900 make demo DEMO_SECONDS=$demo_seconds" >"$logs/demo.log" 2>&1; d=$?
 echo "fresh-check: make demo DEMO_SECONDS=$demo_seconds: exit $d in $(( $(date +%s) - start )) s (log $logs/demo.log)"
