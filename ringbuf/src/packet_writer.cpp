@@ -77,6 +77,7 @@ PacketWriter PacketWriter::create(const PacketWriterOptions& options) {
   info.writer_pid = static_cast<std::int32_t>(::getpid());
   info.created_realtime_ns = realtime_ns();
   info.stream = options.stream;
+  info.sizing = options.sizing;
   if (info.stream.time_base_num == 0 || info.stream.time_base_den == 0) {
     throw RingError(ErrorKind::kInvalidArgument,
                     "ring '" + options.name + "': the stream's time base has a zero term");

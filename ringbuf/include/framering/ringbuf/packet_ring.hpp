@@ -19,7 +19,8 @@
 //   56  width (u32)  60 height    64  time_base_num (u32)  68 time_base_den (u32)
 //   72  rate_num (u32) 76 rate_den 80  extradata_bytes (u32) 84 reserved (u32)
 //   88  created_realtime_ns (u64) 96  codec_name char[32] (libavcodec name, e.g. "h264")
-//   128 name char[64]             192..255 reserved
+//   128 name char[64]             192 sizing_bytes_per_second (u64)  200 history_ms (u64)
+//   208 sizing_basis (u32: 0 unknown, 1 measured, 2 declared, 3 estimated)  212..255 reserved
 //   --- control block, written only by the writer, one cache line each ---
 //   256 state (u32 atomic: 0 INIT, 1 LIVE, 2 CLOSED)
 //   320 heartbeat_ns (u64 atomic, CLOCK_MONOTONIC)
@@ -82,6 +83,9 @@ inline constexpr std::size_t kExtradataBytes = 80;
 inline constexpr std::size_t kCreatedRealtimeNs = 88;
 inline constexpr std::size_t kCodecName = 96;
 inline constexpr std::size_t kName = 128;
+inline constexpr std::size_t kSizingBytesPerSecond = 192;
+inline constexpr std::size_t kHistoryMs = 200;
+inline constexpr std::size_t kSizingBasis = 208;
 // Control block (same state/heartbeat offsets as the frame ring).
 inline constexpr std::size_t kState = 256;
 inline constexpr std::size_t kHeartbeatNs = 320;
@@ -130,6 +134,16 @@ struct PacketStreamInfo {
   std::vector<std::byte> extradata;          // codec parameters (SPS/PPS, ...), <= 3072 B
 };
 
+// How the writer chose the capacity (informational: readers never depend on it). A writer that
+// predates these fields leaves them 0 (unknown).
+struct PacketRingSizing {
+  enum class Basis : std::uint32_t { kUnknown = 0, kMeasured = 1, kDeclared = 2, kEstimated = 3 };
+  std::uint64_t bytes_per_second = 0;  // the stream's byte rate the capacity was computed from
+  std::uint64_t history_ms = 0;        // the history asked (--packet-history)
+  Basis basis = Basis::kUnknown;
+};
+const char* sizing_basis_name(PacketRingSizing::Basis basis);  // "measured", "declared", ...
+
 struct PacketRingInfo {
   std::string name;
   std::uint32_t version = 0;
@@ -139,6 +153,7 @@ struct PacketRingInfo {
   std::int32_t writer_pid = 0;
   std::uint64_t created_realtime_ns = 0;
   PacketStreamInfo stream;
+  PacketRingSizing sizing;
 };
 
 // Capacity rounded up to a power of two within [kMinCapacity, kMaxCapacity].
@@ -183,6 +198,7 @@ struct PacketWriterOptions {
   std::string name;
   PacketStreamInfo stream;
   std::uint64_t capacity = 4 << 20;  // rounded by packet_ring_capacity
+  PacketRingSizing sizing;           // recorded in the header for `framering stat`
   mode_t mode = 0600;
   std::optional<gid_t> group;
   bool keep_on_close = false;
