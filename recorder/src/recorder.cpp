@@ -18,6 +18,10 @@
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/packet_ring.hpp"
+#include "framering/ringbuf/reader_stats.hpp"
+#include "framering/workers/config_error.hpp"
+#include "framering/workers/log.hpp"
+#include "framering/workers/mqtt_publisher.hpp"
 #include "segment_files.hpp"
 #include "segment_writer.hpp"
 
@@ -44,16 +48,26 @@ void install_stop_handlers() {
 
 class Recorder {
  public:
-  Recorder(const RecorderOptions& options, metrics::RecorderMetrics& metrics)
+  Recorder(const RecorderOptions& options, metrics::RecorderMetrics& metrics,
+           metrics::MqttMetrics* mqtt_metrics)
       : options_(options),
         camera_(options.camera.empty() ? options.ring : options.camera),
         dir_(fs::path(options.dir) / camera_),
         metrics_(metrics) {
-    if (!options.clips_dir.empty()) {
-      clips_.emplace(ClipOptions{options.clips_dir, options.events_path, camera_, options.ring,
-                                 options.pre_s, options.post_s, options.clip_kinds},
-                     metrics);
+    if (options.clips_dir.empty()) return;
+    ClipOptions clip{options.clips_dir, options.events_path, camera_, options.ring, options.pre_s,
+                     options.post_s,    options.clip_kinds,  {}};
+    if (!options.mqtt.url.empty()) {
+      workers::LogLevel level = workers::LogLevel::kInfo;
+      workers::parse_log_level(options.log_level, level);
+      // Availability as <prefix>/<camera>/record/available, beside the workers'.
+      mqtt_ = std::make_unique<workers::MqttPublisher>(
+          options.mqtt, camera_, "record", workers::Log("framering record " + camera_, level),
+          mqtt_metrics);
+      spdlog::info("clip updates also go to MQTT {}", mqtt_->events_topic());
+      clip.publish_update = [this](const std::string& json) { mqtt_->event(json); };
     }
+    clips_.emplace(std::move(clip), metrics);
   }
 
   int run() {
@@ -236,6 +250,7 @@ class Recorder {
   fs::path dir_;
   metrics::RecorderMetrics& metrics_;
   std::unique_ptr<SegmentWriter> segment_;
+  std::unique_ptr<workers::MqttPublisher> mqtt_;  // before clips_: outlives the last update
   std::optional<ClipMaker> clips_;
   fs::path final_path_;
   std::uint64_t segments_written_ = 0;
@@ -257,8 +272,13 @@ int run_recorder(const RecorderOptions& options) {
     metrics::Endpoint endpoint(options.metrics_addr.empty() ? "0" : options.metrics_addr);
     if (!options.metrics_addr.empty() && endpoint.serving())
       spdlog::info("metrics on http://{}/metrics", endpoint.address());
-    Recorder recorder(options, endpoint.recorder(options.ring));
+    if (!options.mqtt.url.empty()) workers::check_mqtt_settings(options.mqtt);
+    Recorder recorder(options, endpoint.recorder(options.ring),
+                      options.mqtt.url.empty() ? nullptr : &endpoint.mqtt("record"));
     return recorder.run();
+  } catch (const workers::ConfigError& e) {
+    spdlog::error("{}", e.what());  // names the flag; any URL in it is already redacted
+    return 2;
   } catch (const metrics::MetricsError& e) {
     spdlog::error("{}", e.what());
     return 2;
