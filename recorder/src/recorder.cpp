@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -82,12 +83,22 @@ class Recorder {
     retention();
     std::optional<ring::PacketReader> reader = attach();
     if (!reader) return 0;  // stopped before a packet ring appeared
+    // What `framering stat` shows beside the packet ring: position, lag, packets read, drops.
+    // Two recorders may read one ring: the pid tells their files apart.
+    ring::ReaderStatsPublisher stats(ring::packet_reader_stats_ring(options_.ring),
+                                     "record-" + std::to_string(::getpid()));
+    if (!stats.displaced().empty()) spdlog::warn("{}", stats.displaced());
     std::uint64_t position = reader->oldest();
     auto last_retention = std::chrono::steady_clock::now();
     while (!g_stop.load()) {
       const ring::PacketReadResult r = reader->wait_next(position, 200ms);
+      stats.heartbeat_ns().store(ring::monotonic_ns(), std::memory_order_relaxed);
+      stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
       switch (r.status) {
         case ring::ReadStatus::kOk:
+          stats.frames_read().fetch_add(1, std::memory_order_relaxed);
+          stats.bytes_in_place().fetch_add(r.packet.data.size(), std::memory_order_relaxed);
+          if (r.missed) stats.lapped().fetch_add(r.missed, std::memory_order_relaxed);
           if (on_packet(*reader, r) && clips_) clips_->on_packet(*reader, r.packet);
           break;
         case ring::ReadStatus::kLapped:
@@ -111,6 +122,7 @@ class Recorder {
           break;
       }
       position = r.next;
+      stats.position().store(position, std::memory_order_release);
       if (clips_) clips_->poll(*reader);
       metrics_.lag_bytes.Set(
           static_cast<double>(reader->tail() - std::min(reader->tail(), position)));

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ingest_ring import SHM, run_ingest
+from ingest_ring import SHM, run_ingest, stat_json
 from packet_ring_reader import PacketRing
 
 HISTORY_S = 2
@@ -85,6 +85,16 @@ def ingest_and_read(framering_bin, ring_name, source):
         held_s = (newest["pts"] - oldest["pts"] + newest["duration"]) * tb
         file_s = sum(int(p["duration"]) for p in want) * tb
         file_bytes_per_s = sum(int(p["size"]) for p in want) / file_s
+        # `framering stat` reports the same ring: its size, what was published, the seconds it
+        # holds (from the writer's `oldest` field, not from our reconstruction) and the sizing.
+        st = stat_json(framering_bin, ring_name)["packet_ring"]
+        assert st["state"] == "CLOSED" and st["codec"] == "h264"
+        assert st["capacity_bytes"] == ring.capacity
+        assert st["packets_published"] == len(want) and st["bytes_published"] == tail
+        assert st["history_s"] == pytest.approx(held_s, abs=1e-6)
+        assert st["history_asked_s"] == HISTORY_S
+        assert st["sized_from"] == {"basis": "measured",
+                                    "bytes_per_second": sizing["bytes_per_second"]}
         return dict(capacity=ring.capacity, sizing=sizing, held_s=held_s,
                     file_bytes_per_s=file_bytes_per_s, log=err)
     finally:

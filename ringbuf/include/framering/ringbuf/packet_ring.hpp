@@ -27,6 +27,7 @@
 //   384 tail_intent (u64 atomic)  392 tail (u64 atomic; low 32 bits: futex word)
 //   400 latest (u64 atomic: position of the newest packet record)
 //   408 packets (u64 atomic: packets published)
+//   416 oldest (u64 atomic: position of the oldest packet record not yet overwritten)
 //
 // Record at data_offset + (position & (capacity - 1)); positions only grow:
 //   0  length (u32: bytes of the record before 8-byte alignment)   4 type (u32: 1 packet, 2 pad)
@@ -93,6 +94,7 @@ inline constexpr std::size_t kTailIntent = 384;
 inline constexpr std::size_t kTail = 392;
 inline constexpr std::size_t kLatest = 400;
 inline constexpr std::size_t kPackets = 408;
+inline constexpr std::size_t kOldest = 416;
 
 // Record fields, relative to the record's start.
 inline constexpr std::size_t kRecLength = 0;
@@ -118,9 +120,11 @@ inline constexpr std::uint32_t kFlagDiscontinuity = 1u << 2;  // first packet af
 
 inline constexpr std::int64_t kNoTimestamp = INT64_MIN;
 
+static_assert(kName + kNameBytes == kSizingBytesPerSecond && kSizingBasis + 4 <= kState);
 static_assert(kName + kNameBytes <= kState && kState % 64 == 0);
 static_assert(kHeartbeatNs == kState + 64 && kTailIntent == kHeartbeatNs + 64);
-static_assert(kPackets + 8 <= kExtradataOffset && kCodecName + kCodecNameBytes == kName);
+static_assert(kOldest + 8 <= kHeartbeatNs + 128 && kPackets + 8 <= kExtradataOffset &&
+              kCodecName + kCodecNameBytes == kName);
 static_assert(kRecData % kRecordAlign == 0 && kPaddingBytes % kRecordAlign == 0);
 }  // namespace pkt
 
@@ -260,6 +264,9 @@ class PacketReader {
   std::uint64_t packets() const;
   // The oldest position still readable: 0 before the first wrap, else the newest record.
   std::uint64_t oldest() const;
+  // The oldest packet record the writer has not overwritten (its `oldest` field): where the
+  // history the ring holds begins. May be overwritten by the time it is read (kLapped).
+  std::uint64_t oldest_record() const;
   bool writer_alive();
   std::uint32_t state() const;
   const PacketRingInfo& info() const;
