@@ -2,9 +2,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
+#include "argv_secrets.hpp"
 #include "commands.hpp"
 #include "framering/recorder/recorder.hpp"
 #include "framering/ringbuf/error.hpp"
@@ -49,6 +51,20 @@ void add_record_command(CLI::App& app, int& exit_code) {
   sub->add_option("--clip-kinds", o->clip_kinds,
                   "event kinds that get clips, comma-separated (default: all), e.g. motion,people")
       ->delimiter(',');
+  auto* mqtt = sub->add_option(
+      "--mqtt", o->mqtt.url,
+      "also publish each clip update to this MQTT broker, on <prefix>/<camera>/events (QoS 1): "
+      "mqtt://[user:password@]host[:port] or mqtts://... (TLS). Prefer the FRAMERING_MQTT_URL "
+      "environment variable, read when --mqtt is absent");
+  mqtt->needs(clips);
+  sub->add_option("--mqtt-topic-prefix", o->mqtt.topic_prefix,
+                  "topics are <prefix>/<camera>/events and <prefix>/<camera>/record/available")
+      ->capture_default_str();
+  sub->add_option("--mqtt-ca", o->mqtt.ca_file,
+                  "CA certificate file for mqtts:// (default: the system's certificates)");
+  sub->add_option("--mqtt-queue", o->mqtt.queue,
+                  "clip updates kept while the broker is unreachable (the oldest dropped beyond)")
+      ->capture_default_str();
   sub->add_option("--metrics-addr", o->metrics_addr,
                   "serve Prometheus metrics on HOST:PORT (default: none)");
   sub->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
@@ -56,11 +72,19 @@ void add_record_command(CLI::App& app, int& exit_code) {
   auto check_config = std::make_shared<bool>(false);
   sub->add_flag("--check-config", *check_config, "validate the flags, then exit 0 or 2");
   sub->callback([o, check_config, &exit_code] {
+    // The broker URL may carry a password: `framering run` passes it in the environment (readable
+    // only by the same user), never in argv. Clip updates are all the recorder sends, so without
+    // --clips there is nothing to publish and the variable is not used.
+    if (const char* url = std::getenv("FRAMERING_MQTT_URL");
+        o->mqtt.url.empty() && !o->clips_dir.empty() && url && *url) {
+      o->mqtt.url = url;
+    }
     if (*check_config) {
       try {
         ring::validate_ring_name(o->ring);
-      } catch (const ring::RingError& e) {
-        std::fprintf(stderr, "framering record: %s\n", e.what());
+        if (!o->mqtt.url.empty()) workers::check_mqtt_settings(o->mqtt);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "framering record: %s\n", redacted(e.what()).c_str());
         exit_code = 2;
         return;
       }

@@ -9,6 +9,7 @@
 #include "framering/ringbuf/layout.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "framering/ringbuf/reader_stats.hpp"
+#include "packet_ring_status.hpp"
 
 namespace framering::cli {
 
@@ -157,6 +158,7 @@ nlohmann::json ring_status(const std::string& name, const std::vector<uid_t>& ow
   }
   j["readers"] = readers;
   j["rejected_stats_files"] = rejected;
+  j["packet_ring"] = packet_ring_status(name, reader.owner());
   return j;
 }
 
@@ -211,6 +213,7 @@ void print_status_table(const nlohmann::json& rings, std::ostream& out) {
       out << "  ignored " << f["file"].get<std::string>() << ": " << f["reason"].get<std::string>()
           << "\n";
     }
+    print_packet_ring(r["packet_ring"], out);
     if (r["readers"].empty()) continue;
     std::snprintf(line, sizeof line, "  %-20s %7s %-7s %6s %10s %6s %7s %9s %8s %6s %8s %6s %10s\n",
                   "READER", "PID", "STATUS", "HB_S", "POS", "LAG", "FPS", "MB/s_IN", "LAPPED",

@@ -11,7 +11,8 @@
 namespace framering::cli {
 
 // Attaches read-only to `name` and describes it: header, writer liveness, cursor, fps over the
-// last second (from the slot table's publish times), readers with lag and drops.
+// last second (from the slot table's publish times), readers with lag and drops, and the packet
+// ring beside it ("packet_ring": null without one; packet_ring_status.hpp).
 // Throws ring::RingError when the ring cannot be attached.
 // `owners`: uids whose segment is trusted (empty: any, for a ring asked for by name). Reader
 // stats files count only when owned by this user or by the ring's owner.

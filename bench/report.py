@@ -436,6 +436,63 @@ def section_objects(res):
     return out + [""]
 
 
+def section_recording(res):
+    out = ["## 8. Recording: packets published and the recorder's CPU per camera (1080p30 H.264)", ""]
+    if "error" in res or not res.get("runs"):
+        return out + [f"Not run: {res.get('error', 'no runs')}.", ""]
+    secs = res["seconds"]
+    rec_ok = [r["record"] for r in res["runs"] if r["record"]["record_rc"] == 0
+              and r["record"]["ingest_rc"] == 0]
+    enc_ok = [r["reencode"] for r in res["runs"] if r["reencode"]["rc"] == 0]
+    copy_ok = [r["copy"] for r in res["runs"] if r["copy"]["rc"] == 0]
+    rec_cpu = [r["record_cpu_s"] for r in rec_ok]
+    ing_cpu = [r["ingest_cpu_s"] for r in rec_ok]
+    enc_cpu = [r["cpu_s"] for r in enc_ok]
+    copy_cpu = [r["cpu_s"] for r in copy_ok]
+    pct = lambda xs: [x / secs * 100 for x in xs]
+    ratio = med(enc_cpu) / med(rec_cpu) if rec_cpu and enc_cpu and med(rec_cpu) else None
+    out += [f"One camera: {secs} s of {res['cmd_source']} (`{res['source']}`, {res['packets']} "
+            f"packets, {res['source_bytes'] / 1e6:.1f} MB), played in real time like a camera. "
+            f"`{res['cmd_record']}` against `{res['cmd_reencode']}` (the cheapest x264 preset, paced "
+            f"the same with -re) and `{res['cmd_copy']}` (unpaced, for reference), interleaved in "
+            "this run. CPU = user + sys of the process (wait4), ÷ the video's seconds = share of one "
+            "core per camera; median [min–max] of the repetitions.", "",
+            "| process | CPU s | CPU per camera |", "|---|---:|---:|",
+            f"| `framering record` (stream copy from the packet ring) | {fmt(med(rec_cpu), 2)}{spread(rec_cpu)} "
+            f"| **{fmt(med(pct(rec_cpu)), 1)} %** |",
+            f"| `ffmpeg` re-encode, libx264 ultrafast | {fmt(med(enc_cpu), 2)}{spread(enc_cpu)} | "
+            f"**{fmt(med(pct(enc_cpu)), 1)} %** |",
+            f"| `framering ingest` (decode + frame ring + packet ring; for scale) | "
+            f"{fmt(med(ing_cpu), 2)}{spread(ing_cpu)} | {fmt(med(pct(ing_cpu)), 1)} % |",
+            f"| `ffmpeg -c copy` (libavformat stream copy) | {fmt(med(copy_cpu), 2)}{spread(copy_cpu)} "
+            "| – |", ""]
+    if ratio:
+        out += [f"A re-encode costs **{fmt(ratio, 0)}×** the recorder's CPU per camera."]
+    if rec_ok:
+        r0 = rec_ok[0]
+        out += [f"The recorder wrote {r0['packets_recorded']} of the {res['packets']} packets into "
+                f"{r0['segments']} segment(s) (the ingest's sizing: `{r0['sizing_log'].split('.packets: ', 1)[-1]}`)."]
+    micro = res.get("micro", {})
+    if micro.get("runs"):
+        out += ["", f"Packets published per second at the ring's own limit, `{micro['cmd']}` "
+                "(one `PacketWriter::publish`: record header, the packet's one copy, the control "
+                "stores, the futex wake; 64 MiB ring). A 1080p30 camera publishes "
+                f"{res['packets'] / secs:.0f} packets/s.", "",
+                "| packet | µs per publish (wall) | packets/s (wall) | µs per publish (CPU) | "
+                "packets per CPU second |", "|---|---:|---:|---:|---:|"]
+        for name, rs in micro["runs"].items():
+            wall = [r["wall_us"] for r in rs]
+            cpu = [r["cpu_us"] for r in rs]
+            per_cpu = [r["packets_per_cpu_s"] for r in rs]
+            size = name.split("/")[-1]
+            out.append(f"| {int(size) / 1000:g} KB | {fmt(med(wall), 2)}{spread(wall)} | "
+                       f"{fmt(1e6 / med(wall), 0) if wall else '–'} | {fmt(med(cpu), 2)} | "
+                       f"{fmt(med(per_cpu), 0)} |")
+        out += ["", "Wall time includes the waits a loaded machine imposes on the process; CPU time "
+                "is the publish's own work."]
+    return out + [""]
+
+
 # -- document -------------------------------------------------------------------------------------
 def python_section(doc):
     if not doc.exists():
@@ -470,8 +527,9 @@ def main():
     body_e2e, e2e = section_e2e(res.get("e2e", {"error": "not run"}), img)
     body_workers, _ = section_workers(res.get("workers", {"error": "not run"}), img)
     body_objects = section_objects(res.get("objects", {"error": "not run"}))
+    body_recording = section_recording(res.get("recording", {"error": "not run"}))
     sections += [body_publish, body_fanout, body_fixed, body_mem, body_wake, body_e2e, body_workers,
-                 body_objects]
+                 body_objects, body_recording]
 
     lb, la = res["load_before"], res["load_after"]
     loads = [lb[0], la[0]] + [res[k]["load_after"][0] for k in

@@ -21,6 +21,7 @@ import time
 
 import ingest_vs_ffmpeg
 import provenance
+import record_vs_reencode
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -384,7 +385,7 @@ def main():
     ap.add_argument("--build-dir", default="build/release")
     ap.add_argument("--out", default=str(ROOT / "build/bench"))
     ap.add_argument("--quick", action="store_true", help="one repetition, short runs (about a minute)")
-    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli")
+    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli,recording")
     args = ap.parse_args()
     bindir = pathlib.Path(args.build_dir).resolve() / "bin"
     framering = bindir / "framering"
@@ -402,7 +403,8 @@ def main():
              ("workers", lambda: bench_workers(framering, args.quick)),
              ("objects", lambda: bench_objects(framering, out, args.quick)),
              ("python", lambda: bench_python(framering, args.quick)),
-             ("ingest_cli", lambda: bench_ingest_cli(framering, args.quick))]
+             ("ingest_cli", lambda: bench_ingest_cli(framering, args.quick)),
+             ("recording", lambda: record_vs_reencode.run(args.build_dir, out, args.quick))]
     previous = {}
     results_path = out / "results.json"
     if only and results_path.exists():

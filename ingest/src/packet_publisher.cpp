@@ -13,6 +13,9 @@ namespace {
 
 constexpr std::uint64_t kFloorBytes = 1ULL << 20;
 constexpr std::uint64_t kCapBytes = 256ULL << 20;
+// Headroom over the measured rate: the first seconds may be a quieter scene than later ones, and
+// a power-of-two round-up then adds up to as much again.
+constexpr double kMargin = 2.0;
 
 ring::PacketStreamInfo stream_info(const VideoInput& input) {
   const AVStream& st = input.stream();
@@ -44,61 +47,61 @@ bool same_stream(const ring::PacketStreamInfo& a, const ring::PacketStreamInfo& 
 
 }  // namespace
 
-std::uint64_t packet_ring_bytes_for(double seconds, std::int64_t bit_rate, std::uint32_t width,
-                                    std::uint32_t height, double fps) {
-  double bytes_per_second = 0;
-  if (bit_rate > 0) {
-    bytes_per_second = static_cast<double>(bit_rate) / 8.0;
-  } else {
-    const double rate = fps > 0 && std::isfinite(fps) ? fps : 30.0;
-    bytes_per_second = static_cast<double>(width) * height * rate * 0.1 / 8.0;
-  }
-  const double wanted = bytes_per_second * std::max(0.0, seconds) * 2.0;
+std::uint64_t packet_ring_bytes_for(double seconds, double bytes_per_second) {
+  const double wanted = std::max(0.0, bytes_per_second) * std::max(0.0, seconds) * kMargin;
   const auto bytes = static_cast<std::uint64_t>(
       std::clamp(wanted, static_cast<double>(kFloorBytes), static_cast<double>(kCapBytes)));
   return ring::packet_ring_capacity(bytes);
 }
 
+ring::PacketRingSizing fallback_sizing(std::int64_t declared_bit_rate, std::uint32_t width,
+                                       std::uint32_t height, double fps) {
+  ring::PacketRingSizing s;
+  if (declared_bit_rate > 0) {
+    s.basis = ring::PacketRingSizing::Basis::kDeclared;
+    s.bytes_per_second = static_cast<std::uint64_t>(declared_bit_rate / 8);
+    return s;
+  }
+  const double rate = fps > 0 && std::isfinite(fps) ? fps : 30.0;
+  s.basis = ring::PacketRingSizing::Basis::kEstimated;
+  s.bytes_per_second =
+      static_cast<std::uint64_t>(static_cast<double>(width) * height * rate * 0.1 / 8.0);
+  return s;
+}
+
 PacketPublisher::PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics)
     : options_(options), metrics_(metrics) {}
+
+PacketPublisher::~PacketPublisher() {
+  try {
+    close();
+  } catch (const std::exception& e) {
+    spdlog::error("packet ring: {}", e.what());
+  }
+}
 
 void PacketPublisher::start_pass(const VideoInput& input) {
   ring::PacketStreamInfo stream = stream_info(input);
   if (writer_ && same_stream(writer_->info().stream, stream)) return;
+  if (pending_ && same_stream(pending_->stream, stream)) return;  // still measuring (--loop)
+  const bool replacing = writer_.has_value() || pending_.has_value();
+  close();  // the old epoch ends before the new one starts (same name)
   if (stream.extradata.size() > ring::pkt::kMaxExtradata) {
     spdlog::warn("codec extradata of {} B does not fit the packet ring; packets are not shared",
                  stream.extradata.size());
-    close();
     return;
   }
   const AVCodecParameters& par = *input.stream().codecpar;
-  const std::int64_t bit_rate = par.bit_rate > 0 ? par.bit_rate : input.container_bit_rate();
+  const std::int64_t declared = par.bit_rate > 0 ? par.bit_rate : input.container_bit_rate();
   const AVRational rate = input.frame_rate();
   const double fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
-  ring::PacketWriterOptions o;
-  o.name = options_.ring;
-  o.stream = std::move(stream);
-  o.capacity = packet_ring_bytes_for(options_.packet_history_s, bit_rate, o.stream.width,
-                                     o.stream.height, fps);
-  o.mode = options_.shm_mode;
-  o.group = options_.shm_group;
-  o.keep_on_close = options_.keep;
-  const bool replacing = writer_.has_value();
-  close();  // the old epoch ends before the new one starts (same name)
-  writer_.emplace(ring::PacketWriter::create(o));
-  metrics_.packet_ring_bytes.Set(static_cast<double>(writer_->info().capacity));
-  spdlog::info("{}packet ring {}: {} {}x{}, {} KiB for {:g} s at {} ({} bit/s)",
-               replacing ? "stream parameters changed; new " : "", writer_->path(),
-               writer_->info().stream.codec_name, o.stream.width, o.stream.height,
-               writer_->info().capacity >> 10, options_.packet_history_s,
-               bit_rate > 0 ? "the declared bit rate" : "an estimated 0.1 bit/pixel",
-               bit_rate > 0 ? bit_rate
-                            : static_cast<std::int64_t>(o.stream.width * o.stream.height *
-                                                        (fps > 0 ? fps : 30.0) * 0.1));
+  ring::PacketRingSizing fallback = fallback_sizing(declared, stream.width, stream.height, fps);
+  if (replacing) spdlog::info("stream parameters changed; measuring the new stream's bit rate");
+  pending_.emplace(
+      Pending{std::move(stream), fallback, BitrateProbe(av_q2d(input.stream().time_base), fps)});
 }
 
-void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
-  if (!writer_) return;
+ring::PacketMeta PacketPublisher::meta_of(const AVPacket& packet, bool first) {
   ring::PacketMeta meta;
   meta.pts = packet.pts;  // AV_NOPTS_VALUE is INT64_MIN, the ring's "unknown"
   meta.dts = packet.dts;
@@ -107,6 +110,67 @@ void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
   if (packet.flags & AV_PKT_FLAG_KEY) meta.flags |= ring::pkt::kFlagKeyframe;
   if (packet.flags & AV_PKT_FLAG_CORRUPT) meta.flags |= ring::pkt::kFlagCorrupt;
   if (first) meta.flags |= ring::pkt::kFlagDiscontinuity;
+  return meta;
+}
+
+void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
+  const ring::PacketMeta meta = meta_of(packet, first);
+  if (pending_) {
+    if (!pending_->probe.complete_before(packet)) {
+      // Held by reference until the ring exists; a packet libavformat did not reference-count
+      // is copied, and counted as such.
+      const std::size_t copied = pending_->probe.hold(packet, meta, first);
+      if (copied) metrics_.bytes_copied.Increment(static_cast<double>(copied));
+      return;
+    }
+    create_ring(&packet);
+  }
+  if (writer_) publish(packet, meta);
+}
+
+void PacketPublisher::create_ring(const AVPacket* end) {
+  Pending& p = *pending_;
+  ring::PacketRingSizing sizing = p.fallback;
+  const double measured = p.probe.bytes_per_second(end);
+  const double window = p.probe.window_seconds(end);
+  if (measured > 0) {
+    sizing.basis = ring::PacketRingSizing::Basis::kMeasured;
+    sizing.bytes_per_second = static_cast<std::uint64_t>(std::llround(measured));
+  }
+  sizing.history_ms = static_cast<std::uint64_t>(std::llround(options_.packet_history_s * 1000));
+  ring::PacketWriterOptions o;
+  o.name = options_.ring;
+  o.stream = p.stream;
+  o.capacity = packet_ring_bytes_for(options_.packet_history_s,
+                                     static_cast<double>(sizing.bytes_per_second));
+  o.sizing = sizing;
+  o.mode = options_.shm_mode;
+  o.group = options_.shm_group;
+  o.keep_on_close = options_.keep;
+  std::vector<BitrateProbe::Held> held = std::move(p.probe.held());
+  const std::uint64_t held_bytes = p.probe.held_bytes();
+  pending_.reset();
+  writer_.emplace(ring::PacketWriter::create(o));
+  metrics_.packet_ring_bytes.Set(static_cast<double>(writer_->info().capacity));
+  metrics_.packet_ring_rate.Set(static_cast<double>(sizing.bytes_per_second));
+  if (sizing.basis == ring::PacketRingSizing::Basis::kMeasured) {
+    spdlog::info(
+        "packet ring {}: {} {}x{}, {} KiB for {:g} s at a measured {} bit/s ({} packets, {} B "
+        "over {:.2f} s; ×{:g} headroom)",
+        writer_->path(), o.stream.codec_name, o.stream.width, o.stream.height,
+        writer_->info().capacity >> 10, options_.packet_history_s, sizing.bytes_per_second * 8,
+        held.size(), held_bytes, window, kMargin);
+  } else {
+    spdlog::info("packet ring {}: {} {}x{}, {} KiB for {:g} s at {} {} bit/s (nothing to measure)",
+                 writer_->path(), o.stream.codec_name, o.stream.width, o.stream.height,
+                 writer_->info().capacity >> 10, options_.packet_history_s,
+                 ring::sizing_basis_name(sizing.basis), sizing.bytes_per_second * 8);
+  }
+  // What was held while measuring goes out first, in order, with its own capture times.
+  for (BitrateProbe::Held& h : held) publish(*h.packet, h.meta);
+}
+
+void PacketPublisher::publish(const AVPacket& packet, ring::PacketMeta meta) {
   const std::span<const std::byte> data(reinterpret_cast<const std::byte*>(packet.data),
                                         static_cast<std::size_t>(std::max(0, packet.size)));
   // The packet's one copy: from libavformat's buffer into the ring record.
@@ -124,6 +188,13 @@ void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
 }
 
 void PacketPublisher::close() {
+  if (pending_) {
+    if (pending_->probe.empty()) {
+      pending_.reset();  // nothing arrived: no ring to make
+    } else {
+      create_ring(nullptr);  // the stream ended within its measuring window
+    }
+  }
   if (writer_) writer_->close();
   writer_.reset();
 }

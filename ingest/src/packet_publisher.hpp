@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "bitrate_probe.hpp"
 #include "framering/ingest/options.hpp"
 #include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/packet_ring.hpp"
@@ -14,27 +15,47 @@
 
 namespace framering::ingest {
 
-// Bytes of packet ring for `seconds` of a stream: the declared bit rate when the codec or
-// container states one, else 0.1 bit per pixel per frame; doubled for bursts of keyframes, then
-// rounded to a power of two between 1 MiB and 256 MiB.
-std::uint64_t packet_ring_bytes_for(double seconds, std::int64_t bit_rate, std::uint32_t width,
-                                    std::uint32_t height, double fps);
+// Bytes of packet ring for `seconds` of a stream sending `bytes_per_second`: doubled (a scene
+// busier than the measured seconds, keyframe bursts), then rounded up to a power of two between
+// 1 MiB and 256 MiB.
+std::uint64_t packet_ring_bytes_for(double seconds, double bytes_per_second);
+
+// The rate to size from when none could be measured (a stream that ended within its first
+// packets): the declared bit rate when the codec or container states one, else 0.1 bit per pixel
+// per frame.
+ring::PacketRingSizing fallback_sizing(std::int64_t declared_bit_rate, std::uint32_t width,
+                                       std::uint32_t height, double fps);
 
 class PacketPublisher final : public PacketSink {
  public:
   PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics);
+  ~PacketPublisher() override;
   PacketPublisher(const PacketPublisher&) = delete;
   PacketPublisher& operator=(const PacketPublisher&) = delete;
 
   // A new input was opened: keep the ring when the stream parameters are the same, else (first
-  // open, other codec/extradata/size/time base) create one with a new epoch.
+  // open, other codec/extradata/size/time base) measure the new stream's rate over its first
+  // packets, then create a ring with a new epoch.
   void start_pass(const VideoInput& input);
   void on_packet(const AVPacket& packet, bool first) override;
+  // Creates the ring from a measurement cut short (the stream ended) and publishes what it
+  // holds; then CLOSED (and unlinked unless --keep).
   void close();
 
  private:
+  // A stream whose ring is not created yet: its parameters and the packets being measured.
+  struct Pending {
+    ring::PacketStreamInfo stream;
+    ring::PacketRingSizing fallback;
+    BitrateProbe probe;
+  };
+  void create_ring(const AVPacket* end);
+  void publish(const AVPacket& packet, ring::PacketMeta meta);
+  static ring::PacketMeta meta_of(const AVPacket& packet, bool first);
+
   const IngestOptions& options_;
   metrics::IngestMetrics& metrics_;
+  std::optional<Pending> pending_;
   std::optional<ring::PacketWriter> writer_;
   std::uint64_t too_large_ = 0;
 };

@@ -130,6 +130,13 @@ struct Endpoint::Impl {
           .Name("framering_packet_ring_bytes")
           .Help("Capacity of the camera's packet ring in bytes (its packet history).")
           .Register(r);
+  Family<Gauge>& packet_ring_rate =
+      BuildGauge()
+          .Name("framering_packet_ring_sized_bytes_per_second")
+          .Help(
+              "The stream's byte rate the packet ring was sized from (measured over its first "
+              "packets).")
+          .Register(r);
   Family<Counter>& record_packets = BuildCounter()
                                         .Name("framering_record_packets_total")
                                         .Help("Packets the recorder wrote into segments.")
@@ -307,7 +314,7 @@ IngestMetrics& Endpoint::ingest(const std::string& ring) {
         m.publish_duration.Add(l, duration_buckets()), m.ring_slots.Add(l),
         m.ring_slot_bytes.Add(l), m.packets_published.Add(l),
         m.packets_dropped.Add({{"ring", ring}, {"reason", "too_large"}}),
-        m.packet_ring_bytes.Add(l)});
+        m.packet_ring_bytes.Add(l), m.packet_ring_rate.Add(l)});
   }
   return *slot;
 }

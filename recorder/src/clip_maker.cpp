@@ -197,7 +197,9 @@ void ClipMaker::publish_clip_path(const Clip& clip) {
   u["wall_time_ns"] = ring::realtime_ns();
   u["start_time_ns"] = clip.start_time_ns;
   u["clip"] = clip.path.string();
-  const std::string line = u.dump() + "\n";
+  const std::string json = u.dump();
+  if (options_.publish_update) options_.publish_update(json);
+  const std::string line = json + "\n";
   // One append of one whole line: O_APPEND keeps it from interleaving with the workers' lines.
   const int fd = ::open(options_.events_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -27,6 +28,8 @@ struct ClipOptions {
   double pre_s = 5;
   double post_s = 5;
   std::vector<std::string> kinds;  // empty: every kind
+  // Also given each clip update (one JSON object, no newline), e.g. to publish it over MQTT.
+  std::function<void(const std::string&)> publish_update;
 };
 
 class ClipMaker {

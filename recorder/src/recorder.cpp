@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +19,10 @@
 #include "framering/ringbuf/error.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/packet_ring.hpp"
+#include "framering/ringbuf/reader_stats.hpp"
+#include "framering/workers/config_error.hpp"
+#include "framering/workers/log.hpp"
+#include "framering/workers/mqtt_publisher.hpp"
 #include "segment_files.hpp"
 #include "segment_writer.hpp"
 
@@ -44,16 +49,26 @@ void install_stop_handlers() {
 
 class Recorder {
  public:
-  Recorder(const RecorderOptions& options, metrics::RecorderMetrics& metrics)
+  Recorder(const RecorderOptions& options, metrics::RecorderMetrics& metrics,
+           metrics::MqttMetrics* mqtt_metrics)
       : options_(options),
         camera_(options.camera.empty() ? options.ring : options.camera),
         dir_(fs::path(options.dir) / camera_),
         metrics_(metrics) {
-    if (!options.clips_dir.empty()) {
-      clips_.emplace(ClipOptions{options.clips_dir, options.events_path, camera_, options.ring,
-                                 options.pre_s, options.post_s, options.clip_kinds},
-                     metrics);
+    if (options.clips_dir.empty()) return;
+    ClipOptions clip{options.clips_dir, options.events_path, camera_, options.ring, options.pre_s,
+                     options.post_s,    options.clip_kinds,  {}};
+    if (!options.mqtt.url.empty()) {
+      workers::LogLevel level = workers::LogLevel::kInfo;
+      workers::parse_log_level(options.log_level, level);
+      // Availability as <prefix>/<camera>/record/available, beside the workers'.
+      mqtt_ = std::make_unique<workers::MqttPublisher>(
+          options.mqtt, camera_, "record", workers::Log("framering record " + camera_, level),
+          mqtt_metrics);
+      spdlog::info("clip updates also go to MQTT {}", mqtt_->events_topic());
+      clip.publish_update = [this](const std::string& json) { mqtt_->event(json); };
     }
+    clips_.emplace(std::move(clip), metrics);
   }
 
   int run() {
@@ -68,12 +83,22 @@ class Recorder {
     retention();
     std::optional<ring::PacketReader> reader = attach();
     if (!reader) return 0;  // stopped before a packet ring appeared
+    // What `framering stat` shows beside the packet ring: position, lag, packets read, drops.
+    // Two recorders may read one ring: the pid tells their files apart.
+    ring::ReaderStatsPublisher stats(ring::packet_reader_stats_ring(options_.ring),
+                                     "record-" + std::to_string(::getpid()));
+    if (!stats.displaced().empty()) spdlog::warn("{}", stats.displaced());
     std::uint64_t position = reader->oldest();
     auto last_retention = std::chrono::steady_clock::now();
     while (!g_stop.load()) {
       const ring::PacketReadResult r = reader->wait_next(position, 200ms);
+      stats.heartbeat_ns().store(ring::monotonic_ns(), std::memory_order_relaxed);
+      stats.epoch().store(reader->info().epoch, std::memory_order_relaxed);
       switch (r.status) {
         case ring::ReadStatus::kOk:
+          stats.frames_read().fetch_add(1, std::memory_order_relaxed);
+          stats.bytes_in_place().fetch_add(r.packet.data.size(), std::memory_order_relaxed);
+          if (r.missed) stats.lapped().fetch_add(r.missed, std::memory_order_relaxed);
           if (on_packet(*reader, r) && clips_) clips_->on_packet(*reader, r.packet);
           break;
         case ring::ReadStatus::kLapped:
@@ -97,6 +122,7 @@ class Recorder {
           break;
       }
       position = r.next;
+      stats.position().store(position, std::memory_order_release);
       if (clips_) clips_->poll(*reader);
       metrics_.lag_bytes.Set(
           static_cast<double>(reader->tail() - std::min(reader->tail(), position)));
@@ -236,6 +262,7 @@ class Recorder {
   fs::path dir_;
   metrics::RecorderMetrics& metrics_;
   std::unique_ptr<SegmentWriter> segment_;
+  std::unique_ptr<workers::MqttPublisher> mqtt_;  // before clips_: outlives the last update
   std::optional<ClipMaker> clips_;
   fs::path final_path_;
   std::uint64_t segments_written_ = 0;
@@ -257,8 +284,13 @@ int run_recorder(const RecorderOptions& options) {
     metrics::Endpoint endpoint(options.metrics_addr.empty() ? "0" : options.metrics_addr);
     if (!options.metrics_addr.empty() && endpoint.serving())
       spdlog::info("metrics on http://{}/metrics", endpoint.address());
-    Recorder recorder(options, endpoint.recorder(options.ring));
+    if (!options.mqtt.url.empty()) workers::check_mqtt_settings(options.mqtt);
+    Recorder recorder(options, endpoint.recorder(options.ring),
+                      options.mqtt.url.empty() ? nullptr : &endpoint.mqtt("record"));
     return recorder.run();
+  } catch (const workers::ConfigError& e) {
+    spdlog::error("{}", e.what());  // names the flag; any URL in it is already redacted
+    return 2;
   } catch (const metrics::MetricsError& e) {
     spdlog::error("{}", e.what());
     return 2;

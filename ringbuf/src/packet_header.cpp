@@ -31,6 +31,20 @@ bool printable_name(const std::string& s) {
 
 }  // namespace
 
+const char* sizing_basis_name(PacketRingSizing::Basis basis) {
+  switch (basis) {
+    case PacketRingSizing::Basis::kMeasured:
+      return "measured";
+    case PacketRingSizing::Basis::kDeclared:
+      return "declared";
+    case PacketRingSizing::Basis::kEstimated:
+      return "estimated";
+    case PacketRingSizing::Basis::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
 std::uint64_t packet_ring_capacity(std::uint64_t wanted_bytes) {
   const std::uint64_t clamped = std::clamp(wanted_bytes, pkt::kMinCapacity, pkt::kMaxCapacity);
   return std::bit_ceil(clamped);
@@ -87,6 +101,12 @@ PacketRingInfo parse_packet_header(std::span<const std::byte> segment) {
       info.name.find('.') != std::string::npos) {
     bad("name is empty, too long or outside [A-Za-z0-9_-]");
   }
+  info.sizing.bytes_per_second = load_le<std::uint64_t>(b, pkt::kSizingBytesPerSecond);
+  info.sizing.history_ms = load_le<std::uint64_t>(b, pkt::kHistoryMs);
+  // Informational: a value this reader does not know reads as unknown, never as an error.
+  const auto basis = load_le<std::uint32_t>(b, pkt::kSizingBasis);
+  info.sizing.basis =
+      basis <= 3 ? static_cast<PacketRingSizing::Basis>(basis) : PacketRingSizing::Basis::kUnknown;
   return info;
 }
 
@@ -117,6 +137,9 @@ void write_packet_header(std::span<std::byte> segment, const PacketRingInfo& inf
   std::memcpy(b + pkt::kCodecName, s.codec_name.data(),
               std::min(s.codec_name.size(), pkt::kCodecNameBytes - 1));
   std::memcpy(b + pkt::kName, info.name.data(), std::min(info.name.size(), pkt::kNameBytes - 1));
+  store_le<std::uint64_t>(b, pkt::kSizingBytesPerSecond, info.sizing.bytes_per_second);
+  store_le<std::uint64_t>(b, pkt::kHistoryMs, info.sizing.history_ms);
+  store_le<std::uint32_t>(b, pkt::kSizingBasis, static_cast<std::uint32_t>(info.sizing.basis));
 }
 
 RecordParse parse_record(std::span<const std::byte> data, std::uint64_t position) {

@@ -192,6 +192,9 @@ std::uint64_t PacketReader::oldest() const {
   const std::uint64_t intent = impl_->load(pkt::kTailIntent, std::memory_order_acquire);
   return intent <= impl_->map.info.capacity ? 0 : latest();
 }
+std::uint64_t PacketReader::oldest_record() const {
+  return impl_->load(pkt::kOldest, std::memory_order_acquire);
+}
 bool PacketReader::writer_alive() {
   return impl_->alive();
 }

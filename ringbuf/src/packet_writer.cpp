@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <deque>
 
 #include "bytes.hpp"
 #include "control.hpp"
@@ -31,6 +32,8 @@ struct PacketWriter::Impl {
   bool closed = false;
   std::uint64_t tail = 0;
   std::uint64_t packets = 0;
+  // Positions of the records not yet overwritten, oldest first: the `oldest` field's source.
+  std::deque<std::uint64_t> records;
   detail::Heartbeat heartbeat;
 
   void store64(std::size_t offset, std::uint64_t value, std::memory_order order) {
@@ -77,6 +80,7 @@ PacketWriter PacketWriter::create(const PacketWriterOptions& options) {
   info.writer_pid = static_cast<std::int32_t>(::getpid());
   info.created_realtime_ns = realtime_ns();
   info.stream = options.stream;
+  info.sizing = options.sizing;
   if (info.stream.time_base_num == 0 || info.stream.time_base_den == 0) {
     throw RingError(ErrorKind::kInvalidArgument,
                     "ring '" + options.name + "': the stream's time base has a zero term");
@@ -163,6 +167,10 @@ bool PacketWriter::publish(const PacketMeta& meta, std::span<const std::byte> da
   put32(r, pkt::kRecDataBytes, static_cast<std::uint32_t>(data.size()));
   if (!data.empty()) std::memcpy(r + pkt::kRecData, data.data(), data.size());  // the one copy
 
+  // A record at p stays intact while tail_intent <= p + capacity.
+  while (!w.records.empty() && w.records.front() + capacity < new_tail) w.records.pop_front();
+  w.records.push_back(record_position);
+  w.store64(pkt::kOldest, w.records.front(), std::memory_order_relaxed);
   w.store64(pkt::kLatest, record_position, std::memory_order_relaxed);
   w.store64(pkt::kPackets, w.packets + 1, std::memory_order_relaxed);
   // tail (release) publishes the record and everything above.

@@ -63,9 +63,16 @@ std::string reader_stats_path(const std::string& ring, const std::string& reader
   return segment_path(ring) + ".reader." + reader_id;
 }
 
+std::string packet_reader_stats_ring(const std::string& ring) {
+  return ring + ".packets";
+}
+
 ReaderStatsPublisher::ReaderStatsPublisher(const std::string& ring, const std::string& reader_id,
                                            mode_t mode) {
-  validate_ring_name(ring);
+  const std::string packets = ".packets";
+  const bool of_packets = ring.size() > packets.size() &&
+                          ring.compare(ring.size() - packets.size(), packets.size(), packets) == 0;
+  validate_ring_name(of_packets ? ring.substr(0, ring.size() - packets.size()) : ring);
   validate_ring_name(reader_id);
   path_ = reader_stats_path(ring, reader_id);
   // A random part keeps anyone from planting a file under the name we create; the ".tmp" end

@@ -21,6 +21,18 @@ std::string number_text(double value) {
   std::snprintf(buf, sizeof buf, "%g", value);
   return buf;
 }
+// The `mqtt:` section for a child that publishes events (a worker, a recorder's clip updates):
+// the URL, which may carry a password, in its environment (readable only by the same user),
+// never on its command line.
+void add_mqtt(const MqttConfig& mqtt, ChildSpec& child) {
+  if (mqtt.url.empty()) return;
+  child.env.push_back("FRAMERING_MQTT_URL=" + mqtt.url);
+  auto& b = child.args;
+  b.insert(b.end(), {"--mqtt-topic-prefix", mqtt.topic_prefix});
+  if (!mqtt.ca_file.empty()) b.insert(b.end(), {"--mqtt-ca", mqtt.ca_file});
+  if (mqtt.queue) b.insert(b.end(), {"--mqtt-queue", std::to_string(*mqtt.queue)});
+}
+
 }  // namespace
 
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options) {
@@ -99,13 +111,7 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
         if (w.tiles) b.push_back("--tiles");
         // Events come back on stdout: the supervisor counts them and appends them to one file.
         b.insert(b.end(), {"--events", "-", "--name", worker.worker_id, "--camera", cam.name});
-        if (!config.mqtt.url.empty()) {
-          worker.env.push_back("FRAMERING_MQTT_URL=" + config.mqtt.url);
-          b.insert(b.end(), {"--mqtt-topic-prefix", config.mqtt.topic_prefix});
-          if (!config.mqtt.ca_file.empty()) b.insert(b.end(), {"--mqtt-ca", config.mqtt.ca_file});
-          if (config.mqtt.queue)
-            b.insert(b.end(), {"--mqtt-queue", std::to_string(*config.mqtt.queue)});
-        }
+        add_mqtt(config.mqtt, worker);
         if (!config.snapshots.dir.empty()) {
           b.insert(b.end(), {"--snapshots", config.snapshots.dir});
           if (config.snapshots.keep)
@@ -152,6 +158,7 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
           for (const std::string& k : r.clip_kinds) kinds += (kinds.empty() ? "" : ",") + k;
           rec.args.insert(rec.args.end(), {"--clip-kinds", kinds});
         }
+        add_mqtt(config.mqtt, rec);  // clip updates go where the events go
       }
       rec.args.insert(rec.args.end(),
                       {"--metrics-addr", rec.metrics_addr, "--log-level", options.log_level});

@@ -117,6 +117,41 @@ TEST_F(PacketRingTest, RecordsReadInPlaceInOrderAcrossTheWrap) {
   EXPECT_EQ(r.packets(), 200u);
 }
 
+TEST_F(PacketRingTest, OldestRecordIsTheFirstNotOverwrittenAndSizingIsInTheHeader) {
+  PacketWriterOptions o;
+  o.name = name;
+  o.stream = h264_stream();
+  o.capacity = 64 * 1024;
+  o.sizing = {12345, 30000, PacketRingSizing::Basis::kMeasured};
+  PacketWriter w = PacketWriter::create(o);
+  PacketReader r = PacketReader::attach(name);
+  EXPECT_EQ(r.info().sizing.bytes_per_second, 12345u);
+  EXPECT_EQ(r.info().sizing.history_ms, 30000u);
+  EXPECT_EQ(r.info().sizing.basis, PacketRingSizing::Basis::kMeasured);
+  std::vector<std::uint64_t> positions;  // where each packet's record starts, from the writer
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    const std::uint64_t before = w.tail();
+    ASSERT_TRUE(w.publish(meta_for(i), packet_bytes(i)));
+    // The record starts at the tail, or at the next lap when a padding record came first.
+    const std::uint64_t length = (pkt::kRecData + packet_bytes(i).size() + 7) / 8 * 8;
+    positions.push_back(w.tail() - length);
+    EXPECT_GE(positions.back(), before);
+    // The oldest record still whole: the first whose bytes the writer has not reached again.
+    const std::uint64_t tail = w.tail();
+    std::size_t first = 0;
+    while (positions[first] + w.info().capacity < tail) ++first;
+    ASSERT_EQ(r.oldest_record(), positions[first]) << "after packet " << i;
+    const PacketReadResult oldest = r.read(r.oldest_record());
+    ASSERT_EQ(oldest.status, ReadStatus::kOk);
+    EXPECT_EQ(oldest.packet.packet_no, first);
+    EXPECT_TRUE(same_bytes(oldest.packet.data, packet_bytes(first)));
+    if (first > 0) {  // the one before it is gone
+      EXPECT_EQ(r.read(positions[first - 1]).status, ReadStatus::kLapped);
+    }
+  }
+  EXPECT_GT(r.oldest_record(), 0u) << "200 packets of up to 4 KB wrapped a 64 KiB ring";
+}
+
 TEST_F(PacketRingTest, PaddingRecordFillsTheEndBeforeTheWrap) {
   PacketWriter w = make_writer();
   const std::uint64_t cap = w.info().capacity;

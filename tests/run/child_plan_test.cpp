@@ -286,6 +286,42 @@ metrics:
   EXPECT_FALSE(has(plain[0].args, "--packet-history"));
 }
 
+TEST(ChildPlan, MqttReachesARecorderWithClipsInItsEnvironment) {
+  const char* cameras = R"(
+cameras:
+  lobby:
+    source: a.mp4
+    record:
+      dir: /rec
+      clips: /clips
+  hall:
+    source: b.mp4
+    record:
+      dir: /rec
+events:
+  path: /ev.jsonl
+mqtt:
+  url: mqtt://cam:s3cret@broker:1883
+  topic_prefix: site
+)";
+  const auto plan = fs::plan_children(fs::parse_config(cameras, "r.yaml"), {});
+  std::vector<const fs::ChildSpec*> recorders;
+  for (const auto& child : plan) {
+    for (const std::string& arg : child.args) EXPECT_EQ(arg.find("s3cret"), std::string::npos);
+    if (child.kind == fs::ChildKind::kRecorder) recorders.push_back(&child);
+  }
+  ASSERT_EQ(recorders.size(), 2u);
+  const fs::ChildSpec& with_clips = recorders[0]->camera == "lobby" ? *recorders[0] : *recorders[1];
+  const fs::ChildSpec& segments_only =
+      recorders[0]->camera == "lobby" ? *recorders[1] : *recorders[0];
+  EXPECT_EQ(with_clips.env,
+            std::vector<std::string>{"FRAMERING_MQTT_URL=mqtt://cam:s3cret@broker:1883"});
+  EXPECT_TRUE(has_pair(with_clips.args, "--mqtt-topic-prefix", "site"));
+  // Segments alone announce nothing: no broker for that recorder.
+  EXPECT_TRUE(segments_only.env.empty());
+  EXPECT_FALSE(has(segments_only.args, "--mqtt-topic-prefix"));
+}
+
 TEST(ChildPlan, RecordConfigErrorsNameTheKey) {
   try {
     fs::parse_config("cameras:\n  c:\n    source: a.mp4\n    record:\n      clips: /c\n", "e.yaml");

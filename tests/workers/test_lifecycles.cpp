@@ -5,8 +5,8 @@
 
 #include "analytics/occupancy.hpp"
 #include "framering/workers/config_error.hpp"
+#include "framering/workers/mqtt_url.hpp"
 #include "lifecycles.hpp"
-#include "mqtt_url.hpp"
 
 namespace framering::workers::test {
 namespace {

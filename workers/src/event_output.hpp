@@ -10,8 +10,8 @@
 #include "framering/workers/event.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/log.hpp"
+#include "framering/workers/mqtt_publisher.hpp"
 #include "lifecycles.hpp"
-#include "mqtt_publisher.hpp"
 #include "report.hpp"
 #include "snapshots.hpp"
 

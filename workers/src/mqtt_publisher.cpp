@@ -1,4 +1,4 @@
-#include "mqtt_publisher.hpp"
+#include "framering/workers/mqtt_publisher.hpp"
 
 #include <mosquitto.h>
 

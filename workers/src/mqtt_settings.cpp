@@ -1,4 +1,4 @@
-#include "mqtt_settings.hpp"
+#include "framering/workers/mqtt_settings.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "framering/workers/config_error.hpp"
-#include "mqtt_url.hpp"
+#include "framering/workers/mqtt_url.hpp"
 
 namespace framering::workers {
 

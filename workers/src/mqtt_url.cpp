@@ -1,4 +1,4 @@
-#include "mqtt_url.hpp"
+#include "framering/workers/mqtt_url.hpp"
 
 #include <cctype>
 

@@ -14,8 +14,8 @@
 #include "framering/workers/config_error.hpp"
 #include "framering/workers/event_sink.hpp"
 #include "framering/workers/frame_mat.hpp"
-#include "mqtt_settings.hpp"
-#include "mqtt_url.hpp"
+#include "framering/workers/mqtt_settings.hpp"
+#include "framering/workers/mqtt_url.hpp"
 #include "report.hpp"
 
 namespace framering::workers {

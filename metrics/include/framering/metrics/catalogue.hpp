@@ -52,6 +52,7 @@ struct IngestMetrics {
   prometheus::Counter& packets_published;   // framering_packets_published_total{ring}
   prometheus::Counter& packets_too_large;  // framering_packets_dropped_total{ring,reason=too_large}
   prometheus::Gauge& packet_ring_bytes;    // framering_packet_ring_bytes{ring} (0: no packet ring)
+  prometheus::Gauge& packet_ring_rate;     // framering_packet_ring_sized_bytes_per_second{ring}
 };
 
 // Handles for one reader (framering worker) of one ring.

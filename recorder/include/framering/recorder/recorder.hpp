@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "framering/workers/mqtt_settings.hpp"
+
 namespace framering::recorder {
 
 struct RecorderOptions {
@@ -23,7 +25,10 @@ struct RecorderOptions {
   double pre_s = 5;
   double post_s = 5;
   std::vector<std::string> clip_kinds;  // event kinds that get clips ("motion", ...); empty: all
-  std::string metrics_addr;             // "": no metrics endpoint
+  // Clip updates also go to this broker, on <prefix>/<camera>/events (QoS 1), with the workers'
+  // MQTT client; mqtt.url "" = the events file only.
+  workers::MqttSettings mqtt;
+  std::string metrics_addr;  // "": no metrics endpoint
   std::string log_level = "info";
 };
 

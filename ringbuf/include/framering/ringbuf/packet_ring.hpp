@@ -19,13 +19,15 @@
 //   56  width (u32)  60 height    64  time_base_num (u32)  68 time_base_den (u32)
 //   72  rate_num (u32) 76 rate_den 80  extradata_bytes (u32) 84 reserved (u32)
 //   88  created_realtime_ns (u64) 96  codec_name char[32] (libavcodec name, e.g. "h264")
-//   128 name char[64]             192..255 reserved
+//   128 name char[64]             192 sizing_bytes_per_second (u64)  200 history_ms (u64)
+//   208 sizing_basis (u32: 0 unknown, 1 measured, 2 declared, 3 estimated)  212..255 reserved
 //   --- control block, written only by the writer, one cache line each ---
 //   256 state (u32 atomic: 0 INIT, 1 LIVE, 2 CLOSED)
 //   320 heartbeat_ns (u64 atomic, CLOCK_MONOTONIC)
 //   384 tail_intent (u64 atomic)  392 tail (u64 atomic; low 32 bits: futex word)
 //   400 latest (u64 atomic: position of the newest packet record)
 //   408 packets (u64 atomic: packets published)
+//   416 oldest (u64 atomic: position of the oldest packet record not yet overwritten)
 //
 // Record at data_offset + (position & (capacity - 1)); positions only grow:
 //   0  length (u32: bytes of the record before 8-byte alignment)   4 type (u32: 1 packet, 2 pad)
@@ -82,6 +84,9 @@ inline constexpr std::size_t kExtradataBytes = 80;
 inline constexpr std::size_t kCreatedRealtimeNs = 88;
 inline constexpr std::size_t kCodecName = 96;
 inline constexpr std::size_t kName = 128;
+inline constexpr std::size_t kSizingBytesPerSecond = 192;
+inline constexpr std::size_t kHistoryMs = 200;
+inline constexpr std::size_t kSizingBasis = 208;
 // Control block (same state/heartbeat offsets as the frame ring).
 inline constexpr std::size_t kState = 256;
 inline constexpr std::size_t kHeartbeatNs = 320;
@@ -89,6 +94,7 @@ inline constexpr std::size_t kTailIntent = 384;
 inline constexpr std::size_t kTail = 392;
 inline constexpr std::size_t kLatest = 400;
 inline constexpr std::size_t kPackets = 408;
+inline constexpr std::size_t kOldest = 416;
 
 // Record fields, relative to the record's start.
 inline constexpr std::size_t kRecLength = 0;
@@ -114,9 +120,11 @@ inline constexpr std::uint32_t kFlagDiscontinuity = 1u << 2;  // first packet af
 
 inline constexpr std::int64_t kNoTimestamp = INT64_MIN;
 
+static_assert(kName + kNameBytes == kSizingBytesPerSecond && kSizingBasis + 4 <= kState);
 static_assert(kName + kNameBytes <= kState && kState % 64 == 0);
 static_assert(kHeartbeatNs == kState + 64 && kTailIntent == kHeartbeatNs + 64);
-static_assert(kPackets + 8 <= kExtradataOffset && kCodecName + kCodecNameBytes == kName);
+static_assert(kOldest + 8 <= kHeartbeatNs + 128 && kPackets + 8 <= kExtradataOffset &&
+              kCodecName + kCodecNameBytes == kName);
 static_assert(kRecData % kRecordAlign == 0 && kPaddingBytes % kRecordAlign == 0);
 }  // namespace pkt
 
@@ -130,6 +138,16 @@ struct PacketStreamInfo {
   std::vector<std::byte> extradata;          // codec parameters (SPS/PPS, ...), <= 3072 B
 };
 
+// How the writer chose the capacity (informational: readers never depend on it). A writer that
+// predates these fields leaves them 0 (unknown).
+struct PacketRingSizing {
+  enum class Basis : std::uint32_t { kUnknown = 0, kMeasured = 1, kDeclared = 2, kEstimated = 3 };
+  std::uint64_t bytes_per_second = 0;  // the stream's byte rate the capacity was computed from
+  std::uint64_t history_ms = 0;        // the history asked (--packet-history)
+  Basis basis = Basis::kUnknown;
+};
+const char* sizing_basis_name(PacketRingSizing::Basis basis);  // "measured", "declared", ...
+
 struct PacketRingInfo {
   std::string name;
   std::uint32_t version = 0;
@@ -139,6 +157,7 @@ struct PacketRingInfo {
   std::int32_t writer_pid = 0;
   std::uint64_t created_realtime_ns = 0;
   PacketStreamInfo stream;
+  PacketRingSizing sizing;
 };
 
 // Capacity rounded up to a power of two within [kMinCapacity, kMaxCapacity].
@@ -183,6 +202,7 @@ struct PacketWriterOptions {
   std::string name;
   PacketStreamInfo stream;
   std::uint64_t capacity = 4 << 20;  // rounded by packet_ring_capacity
+  PacketRingSizing sizing;           // recorded in the header for `framering stat`
   mode_t mode = 0600;
   std::optional<gid_t> group;
   bool keep_on_close = false;
@@ -244,6 +264,9 @@ class PacketReader {
   std::uint64_t packets() const;
   // The oldest position still readable: 0 before the first wrap, else the newest record.
   std::uint64_t oldest() const;
+  // The oldest packet record the writer has not overwritten (its `oldest` field): where the
+  // history the ring holds begins. May be overwritten by the time it is read (kLapped).
+  std::uint64_t oldest_record() const;
   bool writer_alive();
   std::uint32_t state() const;
   const PacketRingInfo& info() const;

@@ -41,9 +41,15 @@ struct ReaderStatsSnapshot {
   std::uint64_t epoch = 0;
 };
 
+// The name a reader of ring `ring`'s packet ring publishes its stats under ("<ring>.packets"):
+// its file is /dev/shm/framering.<ring>.packets.reader.<id>, apart from the frame ring's readers
+// (whose positions count frames, not bytes).
+std::string packet_reader_stats_ring(const std::string& ring);
+
 class ReaderStatsPublisher {
  public:
-  // Creates (or replaces) the stats file for reader `reader_id` ([A-Za-z0-9_-]) of `ring`. When
+  // Creates (or replaces) the stats file for reader `reader_id` ([A-Za-z0-9_-]) of `ring` (a ring
+  // name, or packet_reader_stats_ring() of one). When
   // that name is held by a file this user cannot replace (planted by another user), publishes
   // under "<id>.<pid>" instead and says so in displaced(): never a failure on every restart.
   ReaderStatsPublisher(const std::string& ring, const std::string& reader_id, mode_t mode = 0600);

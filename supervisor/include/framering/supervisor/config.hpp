@@ -91,9 +91,10 @@ struct EventsConfig {
   std::string path;  // JSON-lines file the supervisor appends every worker's events to; "" = none
 };
 
-// `mqtt:` — every worker of this host publishes its events to one broker.
+// `mqtt:` — every worker of this host publishes its events to one broker (and every recorder
+// with clips its clip updates).
 struct MqttConfig {
-  std::string url;  // mqtt[s]://[user:password@]host[:port]; "" = no MQTT. Reaches the workers
+  std::string url;  // mqtt[s]://[user:password@]host[:port]; "" = no MQTT. Reaches the children
                     // in their environment (FRAMERING_MQTT_URL), never on a command line.
   std::string topic_prefix = "framering";
   std::string ca_file;

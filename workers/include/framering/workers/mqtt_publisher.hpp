@@ -20,8 +20,8 @@
 
 #include "framering/metrics/catalogue.hpp"
 #include "framering/workers/log.hpp"
-#include "mqtt_settings.hpp"
-#include "mqtt_url.hpp"
+#include "framering/workers/mqtt_settings.hpp"
+#include "framering/workers/mqtt_url.hpp"
 
 struct mosquitto;
 struct mosquitto_message;
