@@ -52,7 +52,7 @@ std::string finish_options(IngestFlags& f) {
   if (!f.pix_fmt.empty()) {
     ring::PixFmt fmt;
     if (!ring::parse_pix_fmt(f.pix_fmt, fmt)) {
-      return "--pix-fmt '" + f.pix_fmt + "' is not one of bgr24, rgb24, gray8";
+      return "--pix-fmt '" + f.pix_fmt + "' is not one of " + ring::pix_fmt_choices();
     }
     f.options.pix_fmt = fmt;
   }
@@ -115,7 +115,9 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
   sub->add_option("--source", o.source, "what to decode (see SRC above)")->required();
   sub->add_option("--width", o.width, "ring frame width (default: the first frame's)");
   sub->add_option("--height", o.height, "ring frame height (default: the first frame's)");
-  sub->add_option("--pix-fmt", flags->pix_fmt, "bgr24 (default), rgb24 or gray8");
+  sub->add_option("--pix-fmt", flags->pix_fmt,
+                  "bgr24 (default), rgb24, gray8, or the decoder's own 4:2:0 planes yuv420p or "
+                  "nv12 (no colour conversion; even --width/--height)");
   sub->add_option("--slots", o.slots, "frames the ring holds")->capture_default_str();
   sub->add_flag("--realtime", o.realtime,
                 "publish files at their timestamps (default: as fast "

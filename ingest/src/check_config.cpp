@@ -161,9 +161,13 @@ void validate_options(const IngestOptions& o, bool check_source) {
 
   switch (spec.kind) {
     case SourceKind::kNpy:
-      if (o.width || o.pix_fmt == ring::PixFmt::kGray8) {
-        throw ConfigError("--width/--height/--pix-fmt gray8 do not apply to " + label +
-                          ": the ring takes the arrays' own dtype and shape");
+      // An array is published as it is: only bgr24/rgb24 (how to read an HxWx3 uint8) apply.
+      if (o.width || o.pix_fmt == ring::PixFmt::kGray8 ||
+          (o.pix_fmt && ring::is_yuv420(*o.pix_fmt))) {
+        throw ConfigError(
+            (o.width ? std::string("--width/--height do")
+                     : std::string("--pix-fmt ") + ring::pix_fmt_name(*o.pix_fmt) + " does") +
+            " not apply to " + label + ": the ring takes the arrays' own dtype and shape");
       }
       if (spec.target.empty()) throw ConfigError("--source npy: needs a directory or a glob");
       if (check_source && list_npy_files(spec.target).empty()) {
@@ -203,6 +207,8 @@ void validate_options(const IngestOptions& o, bool check_source) {
       break;
   }
   if (o.width) {
+    check_picture_size(o.width, o.height, o.pix_fmt.value_or(ring::PixFmt::kBgr24),
+                       "--width/--height");
     const ring::Geometry g =
         ring::Geometry::image(o.width, o.height, o.pix_fmt.value_or(ring::PixFmt::kBgr24));
     check_ring_fits(o.ring, g, o.slots, "--width/--height");

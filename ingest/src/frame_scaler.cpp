@@ -2,10 +2,13 @@
 
 extern "C" {
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 }
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +22,10 @@ AVPixelFormat to_av_pix_fmt(ring::PixFmt fmt) {
       return AV_PIX_FMT_RGB24;
     case ring::PixFmt::kGray8:
       return AV_PIX_FMT_GRAY8;
+    case ring::PixFmt::kYuv420p:
+      return AV_PIX_FMT_YUV420P;
+    case ring::PixFmt::kNv12:
+      return AV_PIX_FMT_NV12;
     case ring::PixFmt::kRaw:
       break;
   }
@@ -50,17 +57,59 @@ AVPixelFormat unjpeg(AVPixelFormat fmt, bool& full_range) {
   }
 }
 
+bool is_rgb(AVPixelFormat fmt) {
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(fmt);
+  return desc && (desc->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
+// A context that turns full-range YUV into limited-range YUV or grey. The ranges must be set
+// before sws_init_context: set afterwards, a same-size conversion keeps libswscale's plain plane
+// copy and the full-range values with it, where the ffmpeg CLI's scale filter (which sets them
+// first) converts them.
+SwsContext* full_range_context(const AVFrame& frame, AVPixelFormat src_fmt, int dst_width,
+                               int dst_height, AVPixelFormat dst_fmt) {
+  SwsContext* ctx = sws_alloc_context();
+  if (!ctx) return nullptr;
+  const bool ok = av_opt_set_int(ctx, "srcw", frame.width, 0) >= 0 &&
+                  av_opt_set_int(ctx, "srch", frame.height, 0) >= 0 &&
+                  av_opt_set_int(ctx, "src_format", src_fmt, 0) >= 0 &&
+                  av_opt_set_int(ctx, "dstw", dst_width, 0) >= 0 &&
+                  av_opt_set_int(ctx, "dsth", dst_height, 0) >= 0 &&
+                  av_opt_set_int(ctx, "dst_format", dst_fmt, 0) >= 0 &&
+                  av_opt_set_int(ctx, "sws_flags", SWS_BICUBIC, 0) >= 0 &&
+                  av_opt_set_int(ctx, "src_range", 1, 0) >= 0 &&
+                  av_opt_set_int(ctx, "dst_range", 0, 0) >= 0 &&
+                  sws_init_context(ctx, nullptr, nullptr) >= 0;
+  if (!ok) sws_freeContext(ctx);
+  return ok ? ctx : nullptr;
+}
+
 }  // namespace
+
+SwsContext* FrameScaler::context_for(const AVFrame& frame, AVPixelFormat src_fmt, bool full_range,
+                                     int dst_width, int dst_height, AVPixelFormat dst_fmt) {
+  if (full_range && !is_rgb(dst_fmt)) {
+    const std::array<int, 6> key = {frame.width, frame.height, src_fmt,
+                                    dst_width,   dst_height,   dst_fmt};
+    if (!range_ctx_ || key != range_key_) {
+      range_ctx_.reset(full_range_context(frame, src_fmt, dst_width, dst_height, dst_fmt));
+      range_key_ = key;
+    }
+    return range_ctx_.get();
+  }
+  SwsContext* ctx =
+      sws_getCachedContext(ctx_.release(), frame.width, frame.height, src_fmt, dst_width,
+                           dst_height, dst_fmt, SWS_BICUBIC, nullptr, nullptr, nullptr);
+  ctx_.reset(ctx);
+  return ctx;
+}
 
 void FrameScaler::scale(const AVFrame& frame, std::span<std::byte> dst, int dst_width,
                         int dst_height, AVPixelFormat dst_fmt) {
   bool full_range = frame.color_range == AVCOL_RANGE_JPEG;
   const AVPixelFormat src_fmt = unjpeg(static_cast<AVPixelFormat>(frame.format), full_range);
   // Bicubic, as the ffmpeg CLI's default scaler, so same-size conversions match it bit for bit.
-  SwsContext* ctx =
-      sws_getCachedContext(ctx_.release(), frame.width, frame.height, src_fmt, dst_width,
-                           dst_height, dst_fmt, SWS_BICUBIC, nullptr, nullptr, nullptr);
-  ctx_.reset(ctx);
+  SwsContext* ctx = context_for(frame, src_fmt, full_range, dst_width, dst_height, dst_fmt);
   if (!ctx) {
     throw std::runtime_error(std::string("cannot convert ") +
                              (av_get_pix_fmt_name(src_fmt) ? av_get_pix_fmt_name(src_fmt) : "?") +

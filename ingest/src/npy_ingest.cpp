@@ -71,7 +71,9 @@ ring::Geometry geometry_of(const NpyHeader& h, const IngestOptions& options) {
   // An HxWx3 uint8 image is tagged as colour so OpenCV workers treat it as one.
   if (h.shape.size() == 3 && h.shape[2] == 3 && h.typestr == "|u1") {
     g.pix_fmt = options.pix_fmt.value_or(ring::PixFmt::kBgr24);
-    if (g.pix_fmt == ring::PixFmt::kGray8) g.pix_fmt = ring::PixFmt::kBgr24;
+    if (g.pix_fmt == ring::PixFmt::kGray8 || ring::is_yuv420(g.pix_fmt)) {
+      g.pix_fmt = ring::PixFmt::kBgr24;
+    }
   }
   return g;
 }

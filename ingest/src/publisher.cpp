@@ -15,6 +15,15 @@ namespace framering::ingest {
 
 using ring::mib_text;
 
+void check_picture_size(std::uint32_t width, std::uint32_t height, ring::PixFmt fmt,
+                        const std::string& what) {
+  const std::string problem = ring::image_size_problem(width, height, fmt);
+  if (problem.empty()) return;
+  throw ConfigError("--pix-fmt " + std::string(ring::pix_fmt_name(fmt)) + ": " + problem + " (" +
+                    what + "); give an even --width/--height (or --scale)" +
+                    (what == "--width/--height" ? "" : " to scale the frames to"));
+}
+
 void check_ring_fits(const std::string& ring_name, const ring::Geometry& geometry,
                      std::uint32_t slots, const std::string& what) {
   const std::uint64_t frame_bytes = geometry.frame_bytes();

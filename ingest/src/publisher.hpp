@@ -73,6 +73,11 @@ class Publisher {
   std::uint64_t claim_ns_ = 0;
 };
 
+// Refuses (ConfigError) a width x height picture that fmt cannot hold (4:2:0 needs even sides),
+// naming where the size came from (`what`: "--width/--height" or "the source's frames").
+void check_picture_size(std::uint32_t width, std::uint32_t height, ring::PixFmt fmt,
+                        const std::string& what);
+
 // Throws ConfigError unless a ring of `slots` x `geometry` fits the format limits and the free
 // space of the shm directory. `what` names where the geometry came from (a flag or the source).
 void check_ring_fits(const std::string& ring_name, const ring::Geometry& geometry,

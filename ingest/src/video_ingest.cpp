@@ -8,6 +8,7 @@
 #include "frame_scaler.hpp"
 #include "framering/ingest/backoff.hpp"
 #include "framering/ringbuf/reader.hpp"
+#include "native_copy.hpp"
 #include "packet_publisher.hpp"
 #include "sources.hpp"
 #include "stop_signal.hpp"
@@ -70,7 +71,10 @@ class FrameEmitter {
     const std::uint64_t capture_ns = ring::realtime_ns();
     ring::Writer::Slot slot = publisher_.claim();
     try {
-      scaler_.scale(frame, slot.payload(), ring_w, ring_h, to_av_pix_fmt(g.pix_fmt));
+      const AVPixelFormat fmt = to_av_pix_fmt(g.pix_fmt);
+      if (!copy_native_planes(frame, slot.payload(), ring_w, ring_h, fmt)) {
+        scaler_.scale(frame, slot.payload(), ring_w, ring_h, fmt);
+      }
     } catch (const std::exception& e) {
       // Readers never see the frame (the next claim reuses its number); it counts as an error.
       spdlog::error("frame {}: {}; skipped", slot.frame_no(), e.what());
@@ -92,6 +96,8 @@ class FrameEmitter {
         options_.width ? options_.width : static_cast<std::uint32_t>(frame.width);
     const std::uint32_t h =
         options_.height ? options_.height : static_cast<std::uint32_t>(frame.height);
+    check_picture_size(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24),
+                       options_.width ? "--width/--height" : "the source's frames");
     publisher_.open_ring(
         with_rate(ring::Geometry::image(w, h, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
   }

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <memory>
 
+#include "framering/metrics/yuv_picture.hpp"
+#include "framering/ringbuf/geometry.hpp"
+
 namespace framering::metrics {
 
 namespace {
@@ -104,6 +107,14 @@ bool MarkedJpegEncoder::encode(const cv::Mat& frame, ring::PixFmt fmt, const Jpe
                                int quality, std::string& jpeg, std::size_t& bytes_copied,
                                std::string& error) {
   bytes_copied = 0;
+  if (ring::is_yuv420(fmt)) {
+    // JPEG's own YCbCr is full range and BT.601 on any picture; converting through BGR gives
+    // the encoder what it expects from video's limited-range planes.
+    const std::size_t converted = yuv_to_bgr(frame, fmt, bgr_);
+    const bool ok = encode(bgr_, ring::PixFmt::kBgr24, marks, quality, jpeg, bytes_copied, error);
+    bytes_copied += converted;
+    return ok;
+  }
   const int channels = frame.channels();
   if (frame.depth() != CV_8U || (channels != 1 && channels != 3 && channels != 4) ||
       frame.empty()) {

@@ -164,8 +164,9 @@ std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, const JpegM
     if (r.status != ring::ReadStatus::kOk) continue;  // lapped/torn/new epoch: ask again
     const ring::Geometry& g = image_geometry(reader);
     const int channels = static_cast<int>(g.channels());
-    // A header over the read-only mapping; the encoder only reads through it.
-    const cv::Mat frame(static_cast<int>(g.height()), static_cast<int>(g.width()), CV_8UC(channels),
+    // A header over the read-only mapping; the encoder only reads through it. Its rows are the
+    // array's (for yuv420p/nv12 the stacked planes, H * 3 / 2 rows).
+    const cv::Mat frame(static_cast<int>(g.shape[0]), static_cast<int>(g.width()), CV_8UC(channels),
                         const_cast<std::byte*>(r.frame.data));
     std::string jpeg, error;
     std::size_t copied = 0;
@@ -303,12 +304,13 @@ PreviewServer::PreviewServer(const std::string& addr, const std::string& ring,
     ring::Reader* reader = state->attach(why);
     if (!reader) return unavailable(why);
     std::optional<PreviewFrame> frame;
-    if (state->events_path.empty()) {
+    if (state->events_path.empty() && !ring::is_yuv420(reader->info().geometry.pix_fmt)) {
       frame = encode_latest_jpeg(*reader);
-    } else {  // the workers' newest boxes and zones drawn in
+    } else {  // the workers' newest boxes and zones drawn in; 4:2:0 frames converted to BGR
       std::size_t copied = 0;
-      frame = encode_latest_jpeg(*reader, latest_marks(state->events_path, state->ring),
-                                 state->encoder, copied);
+      const JpegMarks marks =
+          state->events_path.empty() ? JpegMarks{} : latest_marks(state->events_path, state->ring);
+      frame = encode_latest_jpeg(*reader, marks, state->encoder, copied);
       if (copied > 0 && state->copied) state->copied(copied);
     }
     if (!frame) return unavailable("ring '" + state->ring + "' has no frame yet");

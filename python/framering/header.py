@@ -29,7 +29,23 @@ class Geometry:
     @classmethod
     def image(cls, width, height, pix_fmt="bgr24"):
         code = parse_pix_fmt(pix_fmt)
+        if code in L.PIX_YUV420:
+            if width % 2 or height % 2:
+                raise InvalidArgumentError(
+                    f"{L.PIX_FMT_NAMES[code]} needs an even width and height, not {width}x{height}")
+            return cls("|u1", (height * 3 // 2, width), code)
         return cls("|u1", (height, width, 1 if code == L.PIX_GRAY8 else 3), code)
+
+    @property
+    def height(self):
+        """The picture's height: for yuv420p/nv12 the first 2/3 of the rows (the Y plane)."""
+        if not self.shape:
+            return 0
+        return self.shape[0] * 2 // 3 if self.pix_fmt in L.PIX_YUV420 else self.shape[0]
+
+    @property
+    def width(self):
+        return self.shape[1] if len(self.shape) >= 2 else 1
 
     @property
     def item_bytes(self):
@@ -85,14 +101,30 @@ class RingInfo:
 
 
 def parse_pix_fmt(text):
-    """"bgr24" | "rgb24" | "gray8" (or "gray") | "raw" -> the header's pix_fmt code."""
+    """"bgr24" | "rgb24" | "gray8" (or "gray") | "yuv420p" | "nv12" | "raw" -> pix_fmt code."""
     if isinstance(text, int) and text in L.PIX_FMT_NAMES:
         return text
-    codes = {"bgr24": L.PIX_BGR24, "rgb24": L.PIX_RGB24, "gray8": L.PIX_GRAY8, "gray": L.PIX_GRAY8,
-             "raw": L.PIX_RAW}
+    codes = {name: code for code, name in L.PIX_FMT_NAMES.items()}
+    codes["gray"] = L.PIX_GRAY8
     if text not in codes:
-        raise InvalidArgumentError(f"pix_fmt '{text}' is not one of bgr24, rgb24, gray8, raw")
+        raise InvalidArgumentError(
+            f"pix_fmt '{text}' is not one of bgr24, rgb24, gray8, yuv420p, nv12, raw")
     return codes[text]
+
+
+def image_shape_matches(g):
+    """Whether typestr and shape are what an image of g.pix_fmt must have (raw: always)."""
+    if g.pix_fmt == L.PIX_RAW:
+        return True
+    if g.typestr != "|u1":
+        return False
+    ndim = len(g.shape)
+    if g.pix_fmt in L.PIX_YUV420:
+        # (H*3/2, W), H and W even: the rows are 3 * (H/2), any multiple of 3.
+        return ndim == 2 and g.shape[0] % 3 == 0 and g.shape[1] % 2 == 0
+    # 8-bit (height, width, channels) arrays: 3 channels, or 1 (or none) for gray.
+    channels = 1 if g.pix_fmt == L.PIX_GRAY8 else 3
+    return (ndim == 3 and g.shape[2] == channels) or (ndim == 2 and g.pix_fmt == L.PIX_GRAY8)
 
 
 def _lay_out(info):
@@ -119,6 +151,10 @@ def plan_layout(name, geometry, slots):
                                    f"(use one of {', '.join(L.TYPESTRS)})")
     if not 1 <= len(geometry.shape) <= L.MAX_DIMS:
         raise InvalidArgumentError(f"ring '{name}': frames need 1 to 4 dimensions")
+    if not image_shape_matches(geometry):
+        raise InvalidArgumentError(f"ring '{name}': frame geometry {geometry.describe()} is not a "
+                                   f"{geometry.pix_fmt_name} image (4:2:0 formats need an even "
+                                   "width and height)")
     info = RingInfo(name=name, version=L.VERSION, slots=slots, geometry=geometry)
     if not _lay_out(info) or info.frame_bytes > L.MAX_FRAME_BYTES:
         raise InvalidArgumentError(f"ring '{name}': frame geometry {geometry.describe()} "
@@ -172,16 +208,11 @@ def parse_header(buf, size=None):
         _bad("ndim out of range")
     g.shape = tuple(u64(L.hdr.SHAPE + 8 * i) for i in range(ndim))
     pix = u32(L.hdr.PIX_FMT)
-    if pix > L.PIX_GRAY8:
+    if pix > L.PIX_NV12:
         _bad("unknown pix_fmt")
     g.pix_fmt = pix
-    if pix != L.PIX_RAW:
-        # Image formats are 8-bit (height, width, channels) arrays: 3 channels, or 1 for gray.
-        channels = 1 if pix == L.PIX_GRAY8 else 3
-        image = g.typestr == "|u1" and (
-            (ndim == 3 and g.shape[2] == channels) or (ndim == 2 and pix == L.PIX_GRAY8))
-        if not image:
-            _bad("pix_fmt does not match the shape/typestr")
+    if not image_shape_matches(g):
+        _bad("pix_fmt does not match the shape/typestr")
     g.rate_num = u32(L.hdr.RATE_NUM)
     g.rate_den = u32(L.hdr.RATE_DEN)
     if g.rate_num != 0 and g.rate_den == 0:

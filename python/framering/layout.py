@@ -101,7 +101,13 @@ PIX_RAW = 0
 PIX_BGR24 = 1
 PIX_RGB24 = 2
 PIX_GRAY8 = 3
-PIX_FMT_NAMES = {PIX_RAW: "raw", PIX_BGR24: "bgr24", PIX_RGB24: "rgb24", PIX_GRAY8: "gray8"}
+# The decoder's own 4:2:0 planes, stacked into one (H*3//2, W) uint8 array: Y (H rows of W),
+# then U and V (H/2 rows of W/2 each) for yuv420p, or interleaved UV (H/2 rows of W) for nv12.
+PIX_YUV420P = 4
+PIX_NV12 = 5
+PIX_FMT_NAMES = {PIX_RAW: "raw", PIX_BGR24: "bgr24", PIX_RGB24: "rgb24", PIX_GRAY8: "gray8",
+                 PIX_YUV420P: "yuv420p", PIX_NV12: "nv12"}
+PIX_YUV420 = (PIX_YUV420P, PIX_NV12)
 
 # Slot flags (bit set).
 FLAG_KEYFRAME = 1 << 0

@@ -28,7 +28,7 @@ from . import _arch, _files, _sys
 from . import layout as L
 from .errors import (BadHeaderError, InvalidArgumentError, LiveWriterError, NoSpaceError,
                      RingPermissionError, RingSystemError)
-from .header import Geometry, parse_pix_fmt, plan_layout, write_header
+from .header import Geometry, image_shape_matches, parse_pix_fmt, plan_layout, write_header
 
 _CURSOR_WORD = L.hdr.CURSOR // 8
 _HEARTBEAT_WORD = L.hdr.HEARTBEAT_NS // 8
@@ -163,7 +163,12 @@ class Writer:
                                        f"not supported; use one of {', '.join(L.TYPESTRS)}")
         shape = tuple(int(d) for d in np.atleast_1d(shape))
         geometry = Geometry(typestr, shape, parse_pix_fmt(pix_fmt), int(rate[0]), int(rate[1]))
-        if geometry.pix_fmt != L.PIX_RAW:
+        if geometry.pix_fmt in L.PIX_YUV420:
+            if not image_shape_matches(geometry):
+                raise InvalidArgumentError(
+                    f"ring '{name}': pix_fmt {geometry.pix_fmt_name} needs shape (height * 3 // 2, "
+                    f"width) of uint8 with an even height and width, got {shape} {typestr}")
+        elif geometry.pix_fmt != L.PIX_RAW:
             channels = 1 if geometry.pix_fmt == L.PIX_GRAY8 else 3
             if typestr != "|u1" or len(shape) != 3 or shape[2] != channels:
                 raise InvalidArgumentError(

@@ -31,8 +31,18 @@ Geometry Geometry::image(std::uint32_t width, std::uint32_t height, PixFmt fmt) 
   Geometry g;
   g.typestr = "|u1";
   g.pix_fmt = fmt;
-  g.shape = {height, width, fmt == PixFmt::kGray8 ? 1u : 3u};
+  if (is_yuv420(fmt)) {
+    g.shape = {std::uint64_t{height} * 3 / 2, width};
+  } else {
+    g.shape = {height, width, fmt == PixFmt::kGray8 ? 1u : 3u};
+  }
   return g;
+}
+
+std::uint32_t Geometry::height() const {
+  if (shape.empty()) return 0;
+  const std::uint64_t rows = is_yuv420(pix_fmt) ? shape[0] * 2 / 3 : shape[0];
+  return static_cast<std::uint32_t>(rows);
 }
 
 std::uint64_t Geometry::item_bytes() const {
@@ -79,6 +89,10 @@ const char* pix_fmt_name(PixFmt fmt) {
       return "rgb24";
     case PixFmt::kGray8:
       return "gray8";
+    case PixFmt::kYuv420p:
+      return "yuv420p";
+    case PixFmt::kNv12:
+      return "nv12";
     case PixFmt::kRaw:
       return "raw";
   }
@@ -92,9 +106,43 @@ bool parse_pix_fmt(const std::string& text, PixFmt& out) {
     out = PixFmt::kRgb24;
   else if (text == "gray8" || text == "gray")
     out = PixFmt::kGray8;
+  else if (text == "yuv420p")
+    out = PixFmt::kYuv420p;
+  else if (text == "nv12")
+    out = PixFmt::kNv12;
   else
     return false;
   return true;
+}
+
+std::string pix_fmt_choices() {
+  return "bgr24, rgb24, gray8, yuv420p or nv12";
+}
+
+bool is_yuv420(PixFmt fmt) {
+  return fmt == PixFmt::kYuv420p || fmt == PixFmt::kNv12;
+}
+
+std::string image_size_problem(std::uint32_t width, std::uint32_t height, PixFmt fmt) {
+  if (width == 0 || height == 0) return "a picture needs a width and a height of at least 1";
+  if (is_yuv420(fmt) && (width % 2 != 0 || height % 2 != 0)) {
+    return std::string(pix_fmt_name(fmt)) + " stores one chroma sample per 2x2 pixels, so it " +
+           "needs an even width and height, not " + std::to_string(width) + "x" +
+           std::to_string(height);
+  }
+  return "";
+}
+
+bool image_shape_matches(const Geometry& g) {
+  if (g.pix_fmt == PixFmt::kRaw) return true;
+  if (g.typestr != "|u1") return false;
+  const std::size_t ndim = g.shape.size();
+  if (is_yuv420(g.pix_fmt)) {
+    // (h * 3 / 2, w) with h and w even: the rows are 3 * (h / 2), any multiple of 3.
+    return ndim == 2 && g.shape[0] % 3 == 0 && g.shape[1] % 2 == 0;
+  }
+  const std::uint64_t channels = g.pix_fmt == PixFmt::kGray8 ? 1 : 3;
+  return (ndim == 3 && g.shape[2] == channels) || (ndim == 2 && g.pix_fmt == PixFmt::kGray8);
 }
 
 }  // namespace framering::ring

@@ -52,6 +52,12 @@ RingInfo plan_layout(const std::string& name, const Geometry& geometry, std::uin
     throw RingError(ErrorKind::kInvalidArgument,
                     "ring '" + name + "': frames need 1 to 4 dimensions");
   }
+  if (!image_shape_matches(geometry)) {
+    throw RingError(ErrorKind::kInvalidArgument,
+                    "ring '" + name + "': frame geometry " + geometry.describe() + " is not a " +
+                        pix_fmt_name(geometry.pix_fmt) +
+                        " image (4:2:0 formats need an even width and height)");
+  }
   RingInfo info;
   info.name = name;
   info.version = kVersion;
@@ -94,16 +100,9 @@ RingInfo parse_header(std::span<const std::byte> segment) {
     g.shape.push_back(load_le<std::uint64_t>(b, hdr::kShape + 8 * i));
   }
   const auto pix = load_le<std::uint32_t>(b, hdr::kPixFmt);
-  if (pix > static_cast<std::uint32_t>(PixFmt::kGray8)) bad("unknown pix_fmt");
+  if (pix > static_cast<std::uint32_t>(kLastPixFmt)) bad("unknown pix_fmt");
   g.pix_fmt = static_cast<PixFmt>(pix);
-  if (g.pix_fmt != PixFmt::kRaw) {
-    // Image formats are 8-bit (height, width, channels) arrays with 3 (bgr/rgb) or 1 (gray)
-    // channels.
-    const std::uint64_t want_channels = g.pix_fmt == PixFmt::kGray8 ? 1 : 3;
-    const bool image = g.typestr == "|u1" && ((ndim == 3 && g.shape[2] == want_channels) ||
-                                              (ndim == 2 && g.pix_fmt == PixFmt::kGray8));
-    if (!image) bad("pix_fmt does not match the shape/typestr");
-  }
+  if (!image_shape_matches(g)) bad("pix_fmt does not match the shape/typestr");
   g.rate_num = load_le<std::uint32_t>(b, hdr::kRateNum);
   g.rate_den = load_le<std::uint32_t>(b, hdr::kRateDen);
   if (g.rate_num != 0 && g.rate_den == 0) bad("rate_den is 0");

@@ -339,7 +339,8 @@ class Parser {
       } else if (f.key == "pix_fmt") {
         cam.pix_fmt = string(f.value, key);
         if (ring::PixFmt fmt{}; !ring::parse_pix_fmt(*cam.pix_fmt, fmt)) {
-          fail(f.value, key, "expected bgr24, rgb24 or gray8, got '" + *cam.pix_fmt + "'");
+          fail(f.value, key,
+               "expected " + ring::pix_fmt_choices() + ", got '" + *cam.pix_fmt + "'");
         }
       } else if (f.key == "slots") {
         cam.slots =
@@ -393,6 +394,12 @@ class Parser {
     }
     if (cam.preview_host && !cam.preview) {
       fail(e.key_node, path + ".preview_host", "needs preview: HOST:PORT (the preview is off)");
+    }
+    if (ring::PixFmt fmt{}; cam.width && cam.pix_fmt && ring::parse_pix_fmt(*cam.pix_fmt, fmt)) {
+      if (const std::string why = ring::image_size_problem(*cam.width, *cam.height, fmt);
+          !why.empty()) {
+        fail(e.key_node, path + ".size", why + " (pix_fmt " + *cam.pix_fmt + ")");
+      }
     }
     if (cam.wait_for_workers && ingest::parse_source(cam.source).live()) {
       fail(wait_node, path + ".wait_for_workers",

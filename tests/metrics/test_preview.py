@@ -143,3 +143,23 @@ def test_preview_needs_a_port_of_its_own(framering_bin, ring_name):
     snapshots_alone = subprocess.run(base + ["--preview-snapshots", "/tmp"], capture_output=True,
                                      text=True, timeout=30)
     assert snapshots_alone.returncode == 2 and "--preview-snapshots" in snapshots_alone.stderr
+
+
+def test_preview_of_a_yuv_ring_is_a_colour_picture(framering_bin, ring_name, procs):
+    """A yuv420p ring holds planes, not pixels: the preview converts the frame to BGR and
+    encodes a colour JPEG of the picture's size (768x576), not of the (864, 768) array."""
+    port = free_port()
+    metrics_port = free_port()
+    procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", VTEST, "--realtime",
+                 "--loop", "--pix-fmt", "yuv420p", "--metrics-addr", f"127.0.0.1:{metrics_port}",
+                 "--preview-addr", f"127.0.0.1:{port}", "--log-level", "warn"])
+    status, jpeg = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        http_get(f"http://127.0.0.1:{port}/preview.jpg")), what="/preview.jpg to serve a frame")
+    assert jpeg_size(jpeg) == (768, 576, 3)
+    info = json.loads(http_get(f"http://127.0.0.1:{port}/preview.json")[1])
+    assert (info["width"], info["height"]) == (768, 576)
+    # The conversion is a whole BGR picture written into the preview's own buffer: counted.
+    _, body = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
+    copied = [float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+              if line.startswith("framering_bytes_copied_total{") and 'component="ingest"' in line]
+    assert copied and copied[0] >= 768 * 576 * 3, copied

@@ -2,9 +2,11 @@
 Python Ring with the same bytes (crc32) the C++ checksum worker saw, and frames a Python Writer
 publishes reach `framering worker --analytic checksum` intact."""
 import json
+import mmap
 import zlib
 
 import numpy as np
+import pytest
 
 import framering
 from pyhelpers import PYTHON, ROOT, VTEST, py_env, wait_until
@@ -36,20 +38,34 @@ def attach(name):
     return wait_until(try_attach, timeout=30, what=f"ring '{name}' to appear")
 
 
+def mapping_of(array):
+    """The object at the end of an array's chain of bases: the buffer it is a view of."""
+    while isinstance(array, np.ndarray):
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
+
+
+# vtest.avi is 768x576: packed BGR is (H, W, 3); the 4:2:0 formats are their stacked planes,
+# (H*3//2, W), Y in the first H rows.
+@pytest.mark.parametrize("pix_fmt,shape", [("bgr24", (576, 768, 3)), ("yuv420p", (864, 768)),
+                                           ("nv12", (864, 768))])
 def test_ingest_frames_read_in_place_match_the_cpp_checksum_worker(framering_bin, ring_name, procs,
-                                                                      tmp_path):
+                                                                      tmp_path, pix_fmt, shape):
     events = tmp_path / "checksum.jsonl"
     worker = checksum_worker(procs, framering_bin, ring_name, events)  # waits for the ring
     # The ring holds every frame, so neither reader can be lapped and both see all of them.
     ingest = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
                           "--max-frames", str(FRAMES), "--slots", str(SLOTS), "--keep",
-                          "--metrics-addr", "0"], text=True)
+                          "--pix-fmt", pix_fmt, "--metrics-addr", "0"], text=True)
     ring = attach(ring_name)
-    assert ring.shape == (576, 768, 3) and ring.dtype == np.uint8
-    assert ring.geometry.pix_fmt_name == "bgr24"
+    assert ring.shape == shape and ring.dtype == np.uint8
+    assert ring.geometry.pix_fmt_name == pix_fmt
+    assert (ring.geometry.width, ring.geometry.height) == (768, 576)
     python_crcs = {}
     for frame in ring.frames(timeout=30):
+        assert frame.array.shape == shape
         assert np.shares_memory(frame.array, ring.slots_array())  # read in place, no copy
+        assert isinstance(mapping_of(frame.array), mmap.mmap)
         assert not frame.array.flags.writeable
         crc = f"{zlib.crc32(frame.array) & 0xFFFFFFFF:08x}"
         assert frame.valid()

@@ -68,3 +68,13 @@ def test_reader_stats_offsets_and_version_match_layout_hpp():
     assert int(re.search(r"kStatsVersion = (\d+);", text).group(1)) == L.STATS_VERSION
     magic = re.search(r"kStatsMagicBytes\[8\] = \{([^}]*)\}", text).group(1)
     assert "".join(re.findall(r"'(.)'", magic)).encode() == L.STATS_MAGIC_BYTES
+
+
+def test_pixel_format_codes_match_layout_hpp():
+    text = LAYOUT_HPP.read_text()
+    body = re.search(r"enum class PixFmt : std::uint32_t \{(.*?)\};", text, re.S).group(1)
+    cpp = {snake(name): int(value) for name, value in re.findall(r"k(\w+) = (\d+)", body)}
+    assert cpp == {"RAW": 0, "BGR24": 1, "RGB24": 2, "GRAY8": 3, "YUV420P": 4, "NV12": 5}
+    for name, value in cpp.items():
+        assert getattr(L, "PIX_" + name) == value, name
+    assert set(L.PIX_FMT_NAMES) == set(cpp.values())

@@ -43,6 +43,29 @@ def test_frames_are_zero_copy_read_only_views_of_the_slot(ring_name):
             assert not f.valid() and (f.array == 9).all()
 
 
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "nv12"])
+def test_yuv_ring_view_is_the_stacked_planes(ring_name, pix_fmt):
+    # docs/ring-format.md §4: a W x H 4:2:0 picture is one (H*3//2, W) uint8 array, Y on top.
+    with framering.Writer.image(ring_name, 64, 48, pix_fmt, slots=2) as w:
+        assert w.shape == (72, 64)
+        planes = np.zeros((72, 64), np.uint8)
+        planes[:48] = 16   # Y
+        planes[48:] = 128  # chroma
+        w.write(planes)
+        with framering.Ring(ring_name) as ring:
+            g = ring.geometry
+            assert (g.pix_fmt_name, g.width, g.height) == (pix_fmt, 64, 48)
+            assert ring.info.frame_bytes == 64 * 48 * 3 // 2
+            f = ring.latest().frame
+            assert f.array.shape == (72, 64) and f.array.dtype == np.uint8
+            assert not f.array.flags.writeable
+            assert np.shares_memory(f.array, ring.slots_array())
+            assert (f.array[:48] == 16).all() and (f.array[48:] == 128).all() and f.valid()
+    for width, height in ((63, 48), (64, 47)):
+        with pytest.raises(framering.InvalidArgumentError, match="even width and height"):
+            framering.Writer.image(ring_name, width, height, pix_fmt)
+
+
 def test_every_outcome_of_read(ring_name):
     with framering.Writer(ring_name, shape=(16,), dtype=np.float32, slots=3) as w:
         ring = framering.Ring(ring_name)

@@ -224,10 +224,14 @@ TEST(ConfigRules, SizesPixelFormatsNamesAndAnalyticsComeFromTheirOwners) {
   EXPECT_FALSE(config_accepts(camera("    size: " + max + "x" +
                                      std::to_string(framering::ingest::kMaxDimension + 1) + "\n")));
   // The ring parses pixel formats, "gray" included, as `ingest --pix-fmt` does.
-  for (const char* fmt : {"bgr24", "rgb24", "gray8", "gray"}) {
+  for (const char* fmt : {"bgr24", "rgb24", "gray8", "gray", "yuv420p", "nv12"}) {
     EXPECT_TRUE(config_accepts(camera("    pix_fmt: " + std::string(fmt) + "\n"))) << fmt;
   }
-  EXPECT_FALSE(config_accepts(camera("    pix_fmt: yuv420p\n")));
+  EXPECT_FALSE(config_accepts(camera("    pix_fmt: yuv422p\n")));
+  // 4:2:0 needs an even size: the ring's rule, checked against the camera's size.
+  EXPECT_TRUE(config_accepts(camera("    pix_fmt: nv12\n    size: 320x240\n")));
+  EXPECT_FALSE(config_accepts(camera("    pix_fmt: yuv420p\n    size: 321x240\n")));
+  EXPECT_TRUE(config_accepts(camera("    pix_fmt: bgr24\n    size: 321x241\n")));
   for (const std::string& analytic : framering::workers::analytic_names()) {
     EXPECT_TRUE(config_accepts(camera("    workers:\n      " + analytic + ": {}\n"))) << analytic;
   }

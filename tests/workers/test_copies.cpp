@@ -49,6 +49,34 @@ std::string copied_series(const std::string& ring) {
 }
 
 // small_grey on a frame that is already grey and narrow enough must hand back the slot itself.
+// A yuv420p ring's grey picture is its Y plane: the first H rows of the slot, no copy at all.
+TEST(Copies, SmallGreyUsesTheYPlaneOfA420FrameInPlace) {
+  const cv::Mat bgr = vtest_frames(1)[0];
+  cv::Mat small, planes;
+  cv::resize(bgr, small, cv::Size(320, 240), 0, 0, cv::INTER_AREA);
+  cv::cvtColor(small, planes, cv::COLOR_BGR2YUV_I420);  // (360, 320): Y, then U, then V
+  const std::string name = unique_ring_name();
+  RingCleanup cleanup{name};
+  ring::Writer writer = make_writer(name, small.size(), 2, ring::PixFmt::kYuv420p);
+  publish(writer, planes);
+  ring::Reader reader = ring::Reader::attach(name);
+  const ring::ReadResult r = reader.read(0);
+  ASSERT_EQ(r.status, ring::ReadStatus::kOk);
+  const cv::Mat view = view_frame(r.frame, mat_layout(reader.info().geometry));
+  ASSERT_EQ(view.size(), cv::Size(320, 360));
+
+  cv::Mat tmp, grey;
+  double factor = 0.0;
+  const cv::Mat y = analytics::small_grey(view, ring::PixFmt::kYuv420p, 320, tmp, grey, factor);
+  EXPECT_EQ(y.data, view.data);  // the slot's first row
+  EXPECT_EQ(y.size(), cv::Size(320, 240));
+  EXPECT_EQ(factor, 1.0);
+  EXPECT_TRUE(tmp.empty());
+  EXPECT_TRUE(grey.empty());
+  EXPECT_EQ(cv::norm(y, planes.rowRange(0, 240), cv::NORM_INF), 0.0);
+  EXPECT_TRUE(reader.valid(r.frame));
+}
+
 TEST(Copies, SmallGreyUsesAGreyFrameInPlace) {
   const cv::Mat frame = grey_frames(1)[0];
   const std::string name = unique_ring_name();

@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include "analytics/analytics.hpp"
+#include "framering/metrics/yuv_picture.hpp"
+#include "framering/ringbuf/geometry.hpp"
 #include "framering/workers/config_error.hpp"
 
 namespace framering::workers {
@@ -70,8 +72,8 @@ namespace analytics {
 void require_8bit_image(const StreamInfo& stream, const char* analytic) {
   const int ch = CV_MAT_CN(stream.cv_type);
   if (CV_MAT_DEPTH(stream.cv_type) != CV_8U || (ch != 1 && ch != 3 && ch != 4)) {
-    throw ConfigError(std::string("--analytic ") + analytic +
-                      " needs an 8-bit image ring (bgr24, rgb24 or gray8); this ring holds " +
+    throw ConfigError(std::string("--analytic ") + analytic + " needs an 8-bit image ring (" +
+                      ring::pix_fmt_choices() + "); this ring holds " +
                       cv::typeToString(stream.cv_type) +
                       " frames: ingest with --pix-fmt bgr24, or use --analytic checksum");
   }
@@ -80,9 +82,11 @@ void require_8bit_image(const StreamInfo& stream, const char* analytic) {
 // Not a copy of the frame in the sense of framering_bytes_copied_total: the resized and the
 // converted images are derived images (other size or other pixel format) that the analysis
 // needs anyway; a grey frame that needs neither is used in place.
-cv::Mat small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
+cv::Mat small_grey(const cv::Mat& slot, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
                    cv::Mat& grey, double& factor) {
   factor = 1.0;
+  // yuv420p/nv12: the Y plane (the first H rows) is the grey picture, in place.
+  const cv::Mat frame = metrics::luma_plane(slot, fmt);
   cv::Mat src = frame;
   if (frame.cols > max_width) {
     factor = static_cast<double>(frame.cols) / max_width;

@@ -7,6 +7,7 @@
 #include "event_output.hpp"
 #include "framering/metrics/catalogue.hpp"
 #include "framering/ringbuf/error.hpp"
+#include "framering/ringbuf/geometry.hpp"
 #include "framering/ringbuf/names.hpp"
 #include "framering/ringbuf/reader.hpp"
 #include "framering/workers/analytic.hpp"
@@ -49,7 +50,16 @@ Stream open_stream(const ring::Reader& reader, const WorkerOptions& o, Analytic&
   const ring::RingInfo& ri = reader.info();
   Stream s;
   s.layout = mat_layout(ri.geometry);
-  s.info.ring_size = cv::Size(s.layout.cols, s.layout.rows);
+  // The picture's size: a yuv420p/nv12 frame's chroma rows below the luma are not picture rows.
+  s.info.ring_size = cv::Size(s.layout.cols, ring::is_yuv420(ri.geometry.pix_fmt)
+                                                 ? static_cast<int>(ri.geometry.height())
+                                                 : s.layout.rows);
+  if (o.share.tiles && ring::is_yuv420(ri.geometry.pix_fmt)) {
+    throw ConfigError(std::string("--tiles splits frames into bands of rows; a ") +
+                      ring::pix_fmt_name(ri.geometry.pix_fmt) +
+                      " ring stores its chroma in separate planes: ingest with --pix-fmt bgr24 "
+                      "or gray8 for --tiles, or split frames with --members alone");
+  }
   s.info.band = o.share.tiles ? band_rect(s.info.ring_size, o.share.member, o.share.members)
                               : cv::Rect(cv::Point(0, 0), s.info.ring_size);
   if (s.info.band.height == 0) {

@@ -25,7 +25,8 @@ void require_8bit_image(const StreamInfo& stream, const char* analytic);
 // when the frame is already grey and narrow enough: that case copies nothing, so the result may
 // point into the read-only ring slot. Use it within analyse() only, never write into it and
 // never assign it to a member (a later cvtColor into that member would write into the slot).
-// `factor` receives the scale from result pixels back to frame pixels.
+// `factor` receives the scale from result pixels back to frame pixels. A yuv420p/nv12 frame's
+// grey picture is its Y plane, the first H rows of the slot, used in place like a gray8 frame.
 cv::Mat small_grey(const cv::Mat& frame, ring::PixFmt fmt, int max_width, cv::Mat& tmp,
                    cv::Mat& grey, double& factor);
 

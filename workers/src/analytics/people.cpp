@@ -1,6 +1,7 @@
 // `people`: OpenCV's default HOG people detector, grouped by OpenCV and then thinned by
 // non-maximum suppression. Detects on the ring view itself when it is no wider than max_width
-// (no copy at all); otherwise on a private downscaled copy. Boxes are reported in ring pixels.
+// (no copy at all); otherwise on a private downscaled copy. A yuv420p/nv12 frame is converted to
+// BGR into a buffer of its own first (counted as copied). Boxes are reported in ring pixels.
 // Events are an occupancy lifecycle (occupancy.hpp): start when people are in view, update when
 // their count changes, end after `end_frames` frames without anyone; each frame's detections are
 // a measurement (debug log).
@@ -9,6 +10,7 @@
 
 #include "analytics.hpp"
 #include "framering/ingest/ingest.hpp"
+#include "framering/metrics/yuv_picture.hpp"
 #include "framering/workers/config_error.hpp"
 #include "nms.hpp"
 #include "occupancy.hpp"
@@ -40,10 +42,14 @@ class People final : public Analytic {
   void configure(const StreamInfo& stream) override {
     require_8bit_image(stream, "people");
     band_size_ = stream.band.size();
+    pix_fmt_ = stream.pix_fmt;
     committed_ = staged_ = occupancy_;
   }
 
-  void analyse(const cv::Mat& frame, const FrameContext&, std::vector<Event>& events) override {
+  void analyse(const cv::Mat& slot, const FrameContext&, std::vector<Event>& events) override {
+    // A 4:2:0 frame becomes BGR in a buffer of our own first: HOG wants the picture's colours.
+    copied_ = metrics::yuv_to_bgr(slot, pix_fmt_, bgr_);
+    const cv::Mat& frame = copied_ ? bgr_ : slot;
     cv::Mat img = frame;
     double factor = 1.0;
     if (frame.cols > max_width_) {
@@ -82,6 +88,7 @@ class People final : public Analytic {
   }
 
   void commit() override { committed_ = staged_; }
+  std::size_t bytes_copied() const override { return copied_; }
 
  private:
   double scale_;
@@ -95,6 +102,9 @@ class People final : public Analytic {
   Occupancy committed_ = occupancy_, staged_ = occupancy_;
   cv::HOGDescriptor hog_;
   cv::Size band_size_;
+  ring::PixFmt pix_fmt_ = ring::PixFmt::kRaw;
+  cv::Mat bgr_;  // a 4:2:0 frame converted
+  std::size_t copied_ = 0;
   cv::Mat small_;
   std::vector<cv::Rect> found_;
   std::vector<double> weights_;

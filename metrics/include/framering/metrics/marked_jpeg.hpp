@@ -27,14 +27,17 @@ struct JpegMarks {
 
 class MarkedJpegEncoder {
  public:
-  // Encodes an 8-bit frame with 1, 3 or 4 channels (`fmt` tells RGB from BGR order) into `jpeg`.
-  // `bytes_copied` receives the payload bytes copied into the row buffer. Returns false with
+  // Encodes an 8-bit frame with 1, 3 or 4 channels (`fmt` tells RGB from BGR order), or the
+  // stacked planes of a yuv420p/nv12 frame (converted to BGR first, into a buffer of its own),
+  // into `jpeg`. `bytes_copied` receives the payload bytes copied (the row buffer, the BGR
+  // conversion). Returns false with
   // `error` set when the frame's type cannot be encoded or the encoder fails.
   bool encode(const cv::Mat& frame, ring::PixFmt fmt, const JpegMarks& marks, int quality,
               std::string& jpeg, std::size_t& bytes_copied, std::string& error);
 
  private:
   cv::Mat mask_;  // which pixels are drawn on: 0 none, 1 box, 2 outline (derived, not a copy)
+  cv::Mat bgr_;   // a 4:2:0 frame converted for the encoder
   std::vector<unsigned char> row_;
 };
 

@@ -74,10 +74,12 @@ struct PreviewFrame {
 // no copy for bgr24/gray8) and kept only if the seqlock shows the slot was not overwritten while
 // encoding; retries a few times if it was. std::nullopt when the ring has no frame yet.
 // Throws std::runtime_error for geometries JPEG cannot hold (not 8-bit, or 2/>4 channels).
+// A yuv420p/nv12 ring comes out as its grey Y plane: colour needs the conversion below.
 std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, int quality = 80);
 
-// The same with `marks` drawn in (MarkedJpegEncoder); `bytes_copied` receives the payload bytes
-// copied for drawing, over all attempts.
+// The same with `marks` drawn in (MarkedJpegEncoder; a yuv420p/nv12 frame is converted to BGR
+// first); `bytes_copied` receives the payload bytes copied for drawing and converting, over all
+// attempts.
 std::optional<PreviewFrame> encode_latest_jpeg(ring::Reader& reader, const JpegMarks& marks,
                                                MarkedJpegEncoder& encoder,
                                                std::size_t& bytes_copied, int quality = 80);

@@ -135,7 +135,17 @@ inline constexpr std::size_t kEnd = 264;
 enum class State : std::uint32_t { kInit = 0, kLive = 1, kClosed = 2 };
 
 // Pixel formats the ingest writes; kRaw means "an array described only by typestr/shape" (npy).
-enum class PixFmt : std::uint32_t { kRaw = 0, kBgr24 = 1, kRgb24 = 2, kGray8 = 3 };
+// kYuv420p and kNv12 are the decoders' own 4:2:0 planes, stacked into one (H*3/2, W) |u1 array:
+// Y (H rows of W) then U then V (H/2 rows of W/2 each), or Y then interleaved UV (H/2 rows of W).
+enum class PixFmt : std::uint32_t {
+  kRaw = 0,
+  kBgr24 = 1,
+  kRgb24 = 2,
+  kGray8 = 3,
+  kYuv420p = 4,
+  kNv12 = 5,
+};
+inline constexpr PixFmt kLastPixFmt = PixFmt::kNv12;
 
 // Slot flags (bit set).
 inline constexpr std::uint32_t kFlagKeyframe = 1u << 0;

@@ -5,7 +5,8 @@
 // a frame already the input size); in letterbox mode the slot is resized once into the middle of
 // a padded canvas the analytic owns. Either way the only images made are the model's input (a
 // scaled float tensor, another size and type than the frame: derived, not a copy of it), so
-// bytes_copied stays 0.
+// bytes_copied stays 0 for bgr24/rgb24 rings. A yuv420p/nv12 frame is first converted to BGR in
+// full into a buffer the analytic owns; that picture is counted as copied.
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -19,6 +20,8 @@
 
 #include "../analytics.hpp"
 #include "decode.hpp"
+#include "framering/metrics/yuv_picture.hpp"
+#include "framering/ringbuf/geometry.hpp"
 #include "framering/workers/analytic_error.hpp"
 #include "framering/workers/config_error.hpp"
 #include "labels.hpp"
@@ -149,9 +152,11 @@ class Objects final : public Analytic {
 
   void configure(const StreamInfo& stream) override {
     require_8bit_image(stream, "objects");
-    if (CV_MAT_CN(stream.cv_type) != 3) {
+    yuv_ = ring::is_yuv420(stream.pix_fmt) ? stream.pix_fmt : ring::PixFmt::kRaw;
+    if (CV_MAT_CN(stream.cv_type) != 3 && yuv_ == ring::PixFmt::kRaw) {
       throw ConfigError(
-          "--analytic objects needs a colour ring (bgr24 or rgb24); this ring holds " +
+          "--analytic objects needs a colour ring (bgr24, rgb24, yuv420p or nv12); this ring "
+          "holds " +
           cv::typeToString(stream.cv_type) + " frames: ingest with --pix-fmt bgr24");
     }
     swap_rb_ = (stream.pix_fmt == ring::PixFmt::kRgb24) != rgb_;
@@ -164,7 +169,9 @@ class Objects final : public Analytic {
 
   void analyse(const cv::Mat& frame, const FrameContext&, std::vector<Event>& events) override {
     detected_.clear();
-    const cv::Mat out = infer(frame, true);
+    // A 4:2:0 frame becomes BGR in a buffer of our own first (the network needs colour pixels).
+    copied_ = metrics::yuv_to_bgr(frame, yuv_, bgr_);
+    const cv::Mat out = infer(copied_ ? bgr_ : frame, true);
     std::vector<Detection> found = decode(out, format_, input_, confidence_);
     found.erase(
         std::remove_if(found.begin(), found.end(),
@@ -208,6 +215,7 @@ class Objects final : public Analytic {
   void commit() override { committed_ = staged_; }
 
   const std::vector<std::string>& detected_classes() const override { return detected_; }
+  std::size_t bytes_copied() const override { return copied_; }
 
  private:
   // Runs the network on `image` (the slot itself, or the blank probe). Throws AnalyticError when
@@ -294,6 +302,9 @@ class Objects final : public Analytic {
   PlacedPolygons placed_zones_;
   PlacedPolygons placed_masks_;
   cv::Mat canvas_;
+  ring::PixFmt yuv_ = ring::PixFmt::kRaw;  // yuv420p/nv12 when the ring holds 4:2:0 planes
+  cv::Mat bgr_;                            // such a frame converted
+  std::size_t copied_ = 0;
   cv::Mat blob_;
   std::vector<cv::Mat> outs_;
   Tracker committed_{tracker_}, staged_{tracker_};
