@@ -76,9 +76,8 @@ std::string finish_options(IngestFlags& f) {
   }
   if (f.max_retries != -2) f.options.max_retries = f.max_retries;
   if (!f.scale.empty()) {
-    unsigned w = 0, h = 0;
-    char x = 0, extra = 0;
-    if (std::sscanf(f.scale.c_str(), "%u%c%u%c", &w, &x, &h, &extra) != 3 || x != 'x' || !w || !h) {
+    std::uint32_t w = 0, h = 0;
+    if (!ring::parse_image_size(f.scale, w, h)) {
       return "--scale '" + f.scale + "' is not WIDTHxHEIGHT, e.g. 640x360";
     }
     if ((f.options.width && f.options.width != w) || (f.options.height && f.options.height != h)) {

@@ -99,6 +99,31 @@ const char* pix_fmt_name(PixFmt fmt) {
   return "unknown";
 }
 
+namespace {
+// One side of a WIDTHxHEIGHT size: 1..5 decimal digits, value 1..65535.
+bool parse_side(const std::string& text, std::uint32_t& out) {
+  if (text.empty() || text.size() > 5) return false;
+  std::uint32_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value == 0 || value > 65535) return false;
+  out = value;
+  return true;
+}
+}  // namespace
+
+bool parse_image_size(const std::string& text, std::uint32_t& width, std::uint32_t& height) {
+  const auto x = text.find('x');
+  if (x == std::string::npos) return false;
+  std::uint32_t w = 0, h = 0;
+  if (!parse_side(text.substr(0, x), w) || !parse_side(text.substr(x + 1), h)) return false;
+  width = w;
+  height = h;
+  return true;
+}
+
 bool parse_pix_fmt(const std::string& text, PixFmt& out) {
   if (text == "bgr24")
     out = PixFmt::kBgr24;

@@ -325,11 +325,9 @@ class Parser {
         }
       } else if (f.key == "size") {
         const std::string size = string(f.value, key);
-        unsigned w = 0, h = 0;
-        char x = 0, extra = 0;
-        std::istringstream in(size);
-        if (!(in >> w >> x >> h) || x != 'x' || (in >> extra) || w == 0 || h == 0 ||
-            w > ingest::kMaxDimension || h > ingest::kMaxDimension) {
+        std::uint32_t w = 0, h = 0;
+        if (!ring::parse_image_size(size, w, h) || w > ingest::kMaxDimension ||
+            h > ingest::kMaxDimension) {
           fail(f.value, key,
                "expected WIDTHxHEIGHT such as 1280x720 (at most " +
                    std::to_string(ingest::kMaxDimension) + " per side), got '" + size + "'");

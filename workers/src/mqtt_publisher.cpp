@@ -160,6 +160,14 @@ bool MqttPublisher::connect() {
   static const char kOffline[] = "offline";
   mosquitto_will_set(mosq_, available_topic_.c_str(), sizeof kOffline - 1, kOffline, 1, true);
   const int rc = mosquitto_connect(mosq_, url_.host.c_str(), url_.port, kKeepaliveSeconds);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    report_connect_failure(rc);
+    return false;
+  }
+  return true;
+}
+
+void MqttPublisher::report_connect_failure(int rc) {
   if (rc == MOSQ_ERR_TLS) {  // the TCP connection worked; the handshake did not
     report_error("MQTT broker " + shown_url_ +
                  ": TLS handshake failed: its certificate is not signed by " +
@@ -167,15 +175,11 @@ bool MqttPublisher::connect() {
                                             : "the CA in --mqtt-ca " + settings_.ca_file) +
                  ", or does not name host " + url_.host +
                  " (check --mqtt-ca and the URL's host); retrying, events are queued meanwhile");
-    return false;
+    return;
   }
-  if (rc != MOSQ_ERR_SUCCESS) {
-    const std::string why = rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc);
-    report_error("MQTT broker " + shown_url_ + " unreachable: " + why +
-                 "; retrying, events are queued meanwhile");
-    return false;
-  }
-  return true;
+  const std::string why = rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc);
+  report_error("MQTT broker " + shown_url_ + " unreachable: " + why +
+               "; retrying, events are queued meanwhile");
 }
 
 void MqttPublisher::drain() {
@@ -209,6 +213,12 @@ void MqttPublisher::session() {
       if (stopping_) break;
     }
     const int rc = mosquitto_loop(mosq_, kLoopWait, 1);
+    if (rc != MOSQ_ERR_SUCCESS && !acked_ && !lost_) {
+      // mosquitto_connect returns before a TLS handshake the broker has not answered yet
+      // completes; its failure then comes from here and is as much worth saying.
+      report_connect_failure(rc);
+      break;
+    }
     if (rc != MOSQ_ERR_SUCCESS || lost_) break;
     if (acked_ && !online_) {
       online_ = true;

@@ -46,6 +46,10 @@ std::string pix_fmt_choices();
 bool is_yuv420(PixFmt fmt);
 // "" when a width x height picture can be stored as fmt, else why not (4:2:0 needs even sides).
 std::string image_size_problem(std::uint32_t width, std::uint32_t height, PixFmt fmt);
+// Parses a picture size spelled "WIDTHxHEIGHT" (e.g. "1280x720"): decimal digits only, no sign,
+// no spaces, each side 1..65535. Every flag and key that takes a size (ingest --scale, the run
+// YAML's size:, the objects analytic's input=) parses it here; each caller applies its own range.
+bool parse_image_size(const std::string& text, std::uint32_t& width, std::uint32_t& height);
 // Whether typestr and shape are what an image of g.pix_fmt must have (always true for raw):
 // |u1 and (h, w, 3) for bgr24/rgb24, (h, w, 1) or (h, w) for gray8, (h * 3 / 2, w) with even
 // h and w for yuv420p/nv12.

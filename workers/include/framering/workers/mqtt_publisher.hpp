@@ -61,6 +61,9 @@ class MqttPublisher {
   void teardown();
   void set_queue_gauge();  // with mutex_ held
   void report_error(const std::string& message);
+  // Reports why a connection attempt failed: mosquitto_connect's result, or the first
+  // mosquitto_loop's when the TLS handshake finished only there (a slow broker).
+  void report_connect_failure(int rc);
 
   static void on_connect(mosquitto*, void* self, int rc);
   static void on_disconnect(mosquitto*, void* self, int rc);

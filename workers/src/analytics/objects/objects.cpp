@@ -36,15 +36,12 @@ namespace {
 using namespace objects;
 
 cv::Size parse_size(const std::string& text) {
-  int w = 0, h = 0;
-  char x = 0;
-  std::stringstream in(text);
-  if (!(in >> w >> x >> h) || x != 'x' || !(in >> std::ws).eof() || w < 16 || h < 16 || w > 4096 ||
-      h > 4096) {
+  std::uint32_t w = 0, h = 0;
+  if (!ring::parse_image_size(text, w, h) || w < 16 || h < 16 || w > 4096 || h > 4096) {
     throw ConfigError("--param input=" + text +
                       ": expected WxH between 16x16 and 4096x4096 (e.g. input=640x640)");
   }
-  return {w, h};
+  return {static_cast<int>(w), static_cast<int>(h)};
 }
 
 int parse_backend(const std::string& s) {
