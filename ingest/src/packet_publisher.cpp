@@ -62,6 +62,10 @@ std::uint64_t packet_ring_bytes_for(double seconds, std::int64_t bit_rate, std::
 PacketPublisher::PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics)
     : options_(options), metrics_(metrics) {}
 
+PacketPublisher::~PacketPublisher() {
+  spdlog::info("shared {} packets ({} MiB) in the packet ring", shared_, shared_bytes_ >> 20);
+}
+
 void PacketPublisher::start_pass(const VideoInput& input) {
   ring::PacketStreamInfo stream = stream_info(input);
   if (writer_ && same_stream(writer_->info().stream, stream)) return;
@@ -112,6 +116,8 @@ void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
   // The packet's one copy: from libavformat's buffer into the ring record.
   if (writer_->publish(meta, data)) {
     metrics_.packets_published.Increment();
+    ++shared_;
+    shared_bytes_ += data.size();
     return;
   }
   metrics_.packets_too_large.Increment();

@@ -25,6 +25,7 @@ class PacketPublisher final : public PacketSink {
   PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics);
   PacketPublisher(const PacketPublisher&) = delete;
   PacketPublisher& operator=(const PacketPublisher&) = delete;
+  ~PacketPublisher();  // logs what was shared
 
   // A new input was opened: keep the ring when the stream parameters are the same, else (first
   // open, other codec/extradata/size/time base) create one with a new epoch.
@@ -37,6 +38,7 @@ class PacketPublisher final : public PacketSink {
   metrics::IngestMetrics& metrics_;
   std::optional<ring::PacketWriter> writer_;
   std::uint64_t too_large_ = 0;
+  std::uint64_t shared_ = 0, shared_bytes_ = 0;
 };
 
 }  // namespace framering::ingest
