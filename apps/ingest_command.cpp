@@ -170,6 +170,9 @@ void add_ingest_command(CLI::App& app, int& exit_code) {
                   "also share the compressed video packets, before decoding, in "
                   "/dev/shm/framering.<NAME>.packets for `framering record`: this much history, "
                   "e.g. 30s (off by default)");
+  sub->add_flag("--packets-only", o.packets_only,
+                "with --packet-history: share the packets and decode nothing (no frame ring), "
+                "e.g. a camera's main stream recorded while its sub-stream is analysed");
   sub->add_flag("--keep", o.keep, "leave the ring in /dev/shm at exit (for inspection)");
   sub->add_flag("--check-config", flags->check_config,
                 "validate the flags (and that a file source exists), then exit 0 or 2");

@@ -2,8 +2,8 @@
 """Cameras per box: how many cameras this machine runs without dropping a frame, side by side.
 
     /usr/bin/python3 bench/cameras_per_box.py [--bin build/release/bin/framering] [--quick]
-        [--seconds S] [--readers 1 4] [--pipelines framering,framering-fps5,framering-keyframes,frigate-style,decode-only]
-        [--size 1920x1080] [--max-cameras N] [--json FILE]
+        [--seconds S] [--readers 1 4] [--pipelines decode-only,framering,...] [--size 1920x1080]
+        [--max-cameras N] [--no-stages] [--no-rtsp] [--json FILE] [--svg FILE]
 
 Every camera is the same H.264 file at 30 fps (made once with the ffmpeg CLI, a keyframe every
 2 s), played in real time and looped, so the source costs what a camera's network stream does:
@@ -11,21 +11,37 @@ nothing but the packets. For each pipeline and each K (analytics per camera) it 
 largest N for which, over a window of S seconds after a warm-up, every camera delivers at least
 99 % of its frames and no reader drops one:
 
-- framering: one `framering ingest` per camera (1 decode thread) into its ring, K `framering
-  worker --analytic checksum --mode every` per ring (checksum: a crc32 of every byte, in place,
-  the cheap stand-in for an analytic that reads the whole frame);
-- framering-fps5 / framering-keyframes: the same with `--fps 5` / `--decode keyframes` (the
-  frames a camera must deliver are then 5 per second / its keyframes);
+- framering: one `framering ingest` per camera (1 decode thread) into its bgr24 ring, K
+  `framering worker --analytic checksum --mode every` per ring (checksum: a crc32 of every byte,
+  in place, the cheap stand-in for an analytic that reads the whole frame);
+- framering-yuv: the same with `--pix-fmt yuv420p` (the decoder's planes copied, no colour
+  conversion); a binary without that flag is reported as such and the pipeline skipped;
+- framering-fps5 / framering-keyframes: bgr24 with `--fps 5` / `--decode keyframes` (the frames
+  a camera must deliver are then 5 per second / its keyframes);
 - frigate-style: per camera `ffmpeg … -f rawvideo -pix_fmt bgr24 pipe:` and a Python capture
   process copying each frame into a shared-memory slot for K Python crc32 readers
   (bench/frigate_style.py says what it copies);
 - decode-only: `ffmpeg -re … -f null -` per camera, the physical limit of decoding N streams.
 
-CPU per camera is user+sys of all the pipeline's processes over the window, divided by N.
-Prints a Markdown section; --json writes the raw trials.
+The search: one camera first; its CPU predicts N (cores ÷ CPU per camera); from there it steps
+up (doubling) or down (halving) to a pass and a failure, then bisects until they are within
+--precision of each other. N is capped by --max-cameras and by the memory the rings need.
+
+CPU per camera is user+sys of all the pipeline's processes over the window, divided by N, also
+split by role (ingest, reader, ...). Per-stage cost of the ingest comes from runs over the
+whole 10 s file as fast as it goes (CPU per frame from rusage, times 30), subtracted from each
+other: demux = `ingest --packets-only --packet-history 10s` (demux and packet copy, no decode);
+decode = `ingest --fps 0.1` (every frame decoded, one converted) − demux; into the slot = the
+plain ingest − `--fps 0.1`, for bgr24 (sws_scale) and yuv420p (the plane copy); a reader = a
+checksum worker's CPU in the one-camera trial. A confirmation run plays the
+file through a local gst-rtsp-server (no re-encode) to N framering cameras over real RTSP.
+
+Prints the Markdown section (bench/cameras_report.py); --json writes everything measured,
+which bench/report.py turns into docs/benchmarks.md's section and docs/capacity.md's table.
 """
 import argparse
 import json
+import math
 import os
 import pathlib
 import signal
@@ -39,19 +55,25 @@ ROOT = HERE.parent
 FPS = 30
 GOP = 60
 CLK = os.sysconf("SC_CLK_TCK")
+INGEST_FLAGS = {"framering": [], "framering-yuv": ["--pix-fmt", "yuv420p"],
+                "framering-fps5": ["--fps", "5"], "framering-keyframes": ["--decode", "keyframes"]}
+PIPELINES = ["decode-only", "framering", "framering-yuv", "framering-fps5", "framering-keyframes",
+             "frigate-style"]
+# QUICK: K = 4 only where a goal needs it.
+QUICK_K4 = {"framering", "framering-yuv", "frigate-style"}
 
 
 def log(msg):
     print(f"cameras_per_box: {msg}", file=sys.stderr, flush=True)
 
 
-def make_media(out_dir, size):
-    path = pathlib.Path(out_dir) / f"camera-{size}-h264-{FPS}fps.mp4"
+def make_media(out_dir, size, seconds=10):
+    path = pathlib.Path(out_dir) / f"camera-{size}-h264-{FPS}fps-{seconds}s.mp4"
     if not path.exists():
-        log(f"making {path} (10 s of H.264 {size} at {FPS} fps)")
+        log(f"making {path} ({seconds} s of H.264 {size} at {FPS} fps)")
         tmp = path.with_suffix(".tmp.mp4")
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size={size}:rate={FPS}", "-t", "10", "-c:v", "libx264",
+                        f"testsrc2=size={size}:rate={FPS}", "-t", str(seconds), "-c:v", "libx264",
                         "-preset", "veryfast", "-g", str(GOP), "-keyint_min", str(GOP),
                         "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(tmp)], check=True)
         tmp.rename(path)
@@ -70,82 +92,123 @@ def cpu_seconds(pids):
     return total / CLK
 
 
-def children_of(pids):
-    """The processes these started (e.g. the capture's ffmpeg and readers), recursively."""
-    out = set(pids)
-    changed = True
-    while changed:
-        changed = False
-        for entry in pathlib.Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) in out:
-                continue
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid in out:
-                out.add(int(entry.name))
-                changed = True
-    return out
+def shm_dir():
+    return pathlib.Path(os.environ.get("FRAMERING_SHM_DIR") or "/dev/shm")
+
+
+def slots_for(pipeline):
+    # Slow publishers need few slots: keyframes arrive 2 s apart, --fps 5 every 200 ms.
+    return 4 if pipeline in ("framering-fps5", "framering-keyframes") else 16
+
+
+def memory_cap(pipeline, size):
+    """Cameras whose rings and processes fit in half the available memory."""
+    w, h = map(int, size.split("x"))
+    frame = w * h * (1.5 if pipeline == "framering-yuv" else 3)
+    per_camera = slots_for(pipeline) * frame + 80e6  # + decoder buffers and process
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return max(1, int(int(line.split()[1]) * 1024 * 0.5 / per_camera))
+    return 1
 
 
 class Trial:
     """N cameras of one pipeline with K readers each, started, measured, stopped."""
 
-    def __init__(self, args, media, pipeline, n, k, tmp):
-        self.args, self.media, self.pipeline, self.n, self.k = args, media, pipeline, n, k
-        self.tmp = tmp
-        self.procs = []
-        self.rings = [f"cpb{os.getpid()}-{pipeline.replace('-', '')}-{i}" for i in range(n)]
+    def __init__(self, args, source, pipeline, n, k, tmp, live=False):
+        self.args, self.source, self.pipeline, self.n, self.k = args, source, pipeline, n, k
+        self.tmp, self.live = tmp, live
+        self.procs = []  # (Popen, role)
+        self.logs = {}  # role: the file its processes' stderr goes to
+        tag = pipeline.replace("-", "")[:12]
+        self.rings = [f"cpb{os.getpid()}-{tag}-{i}" for i in range(n)]
 
     def start(self):
         w, h = self.args.size.split("x")
-        for i, ring in enumerate(self.rings):
+        pacing = [] if self.live else ["--realtime", "--loop"]
+        for ring in self.rings:
             if self.pipeline.startswith("framering"):
-                extra = {"framering-fps5": ["--fps", "5"],
-                         "framering-keyframes": ["--decode", "keyframes"]}.get(self.pipeline, [])
-                self.spawn([self.args.bin, "ingest", "--ring", ring, "--source", str(self.media),
-                            "--realtime", "--loop", "--decode-threads", "1", "--slots", "16",
-                            "--metrics-addr", "0", "--log-level", "warn", *extra])
+                self.spawn("ingest", [self.args.bin, "ingest", "--ring", ring, "--source",
+                                      self.source, *pacing, "--decode-threads", "1", "--slots",
+                                      slots_for(self.pipeline), "--metrics-addr", "0",
+                                      "--log-level", "warn", *INGEST_FLAGS[self.pipeline]])
             elif self.pipeline == "frigate-style":
-                self.spawn([sys.executable, str(HERE / "frigate_style.py"), "capture", "--name",
-                            ring, "--width", w, "--height", h, "--slots", "16", "--readers",
-                            str(self.k), "--stats", str(self.tmp / f"{ring}.json"), "--",
-                            "-re", "-stream_loop", "-1", "-threads", "1", "-i", str(self.media),
-                            "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:"])
+                self.spawn("capture", [sys.executable, HERE / "frigate_style.py", "capture",
+                                       "--name", ring, "--width", w, "--height", h, "--slots",
+                                       "16", "--readers", self.k, "--stats",
+                                       self.tmp / f"{ring}.json", "--", "-re", "-stream_loop",
+                                       "-1", "-threads", "1", "-i", self.source, "-f", "rawvideo",
+                                       "-pix_fmt", "bgr24", "pipe:"])
             else:  # decode-only
-                self.spawn(["ffmpeg", "-v", "error", "-nostats", "-progress",
-                            str(self.tmp / f"{ring}.progress"), "-re", "-stream_loop", "-1",
-                            "-threads", "1", "-i", str(self.media), "-f", "null", "-"])
-        if self.pipeline.startswith("framering"):
-            shm = pathlib.Path(os.environ.get("FRAMERING_SHM_DIR") or "/dev/shm")
-            deadline = time.monotonic() + 30
-            while not all((shm / f"framering.{r}").exists() for r in self.rings):
-                if any(p.poll() is not None for p in self.procs):
-                    raise RuntimeError(f"an ingest exited early: {self.procs[0].args}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"rings did not appear in {shm} within 30 s")
-                time.sleep(0.1)
-            for ring in self.rings:
-                for j in range(self.k):
-                    self.spawn([self.args.bin, "worker", "--ring", ring, "--analytic", "checksum",
-                                "--mode", "every", "--name", f"r{j}", "--events", os.devnull,
-                                "--metrics-addr", "0", "--log-level", "warn"])
+                self.spawn("decode", ["ffmpeg", "-v", "error", "-nostats", "-stats_period", "0.1",
+                                      "-progress", self.tmp / f"{ring}.progress", "-re",
+                                      "-stream_loop", "-1",
+                                      "-threads", "1", "-i", self.source, "-f", "null", "-"])
+        # Every pipeline is up (a ring, a first counters file) before the warm-up starts.
+        ready = {"frigate-style": lambda r: self.tmp / f"{r}.json",
+                 "decode-only": lambda r: self.tmp / f"{r}.progress"}.get(
+                     self.pipeline, lambda r: shm_dir() / f"framering.{r}")
+        deadline = time.monotonic() + 60
+        while not all(ready(r).exists() for r in self.rings):
+            if self.exited():
+                raise RuntimeError(f"a process exited early: {self.exited()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.pipeline} not up within 60 s")
+            time.sleep(0.1)
+        if not self.pipeline.startswith("framering"):
+            return
+        for ring in self.rings:
+            for j in range(self.k):
+                self.spawn("reader", [self.args.bin, "worker", "--ring", ring, "--analytic",
+                                      "checksum", "--mode", "every", "--name", f"r{j}",
+                                      "--events", os.devnull, "--metrics-addr", "0",
+                                      "--log-level", "warn"])
 
-    def spawn(self, cmd):
-        self.procs.append(subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+    def spawn(self, role, cmd):
+        if role not in self.logs:
+            self.logs[role] = self.tmp.joinpath(f"{role}.err").open("a")
+        self.procs.append((subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL,
+                                            stderr=self.logs[role], stdin=subprocess.DEVNULL),
+                           role))
+
+    def exited(self):
+        """What exited before being asked to: [(role, exit code, last stderr line)]."""
+        out = []
+        for p, role in self.procs:
+            if p.poll() is not None:
+                err = self.tmp.joinpath(f"{role}.err").read_text().strip().splitlines()
+                out.append((role, p.returncode, err[-1][-200:] if err else ""))
+        return out
+
+    def roles(self):
+        """{role: [pid]}, the frigate-style capture's own children split out of it."""
+        roles = {}
+        captures = iter(self.rings)  # one capture per camera, in ring order
+        for p, role in self.procs:
+            if role != "capture":
+                roles.setdefault(role, []).append(p.pid)
+                continue
+            try:
+                s = json.loads(self.tmp.joinpath(f"{next(captures)}.json").read_text())
+                capture, ffmpeg, *readers = s["pids"]
+            except (OSError, ValueError, KeyError, IndexError):
+                capture, ffmpeg, readers = p.pid, None, []
+            roles.setdefault("capture", []).append(capture)
+            roles.setdefault("decode", []).extend([ffmpeg] if ffmpeg else [])
+            roles.setdefault("reader", []).extend(readers)
+        return roles
 
     def sample(self):
-        """(frames delivered per camera, frames dropped per reader, CPU seconds) right now."""
-        pids = children_of([p.pid for p in self.procs])
-        cpu = cpu_seconds(pids)
+        """([(frames delivered, when counted)] per camera, frames dropped per reader,
+        {role: CPU seconds}). Counters the capture or ffmpeg write now and then come with the
+        time they were written, so a rate is exact however stale the file."""
+        cpu = {role: cpu_seconds(pids) for role, pids in self.roles().items()}
         delivered, dropped = [], []
         if self.pipeline.startswith("framering"):
             out = subprocess.run([self.args.bin, "stat", *self.rings, "--json"],
-                                 capture_output=True, text=True, timeout=30)
+                                 capture_output=True, text=True, timeout=60)
             for r in json.loads(out.stdout) if out.returncode == 0 else []:
-                delivered.append(r["cursor"])
+                delivered.append((r["cursor"], time.time()))
                 for rd in r["readers"]:
                     d = rd["dropped"]
                     dropped.append(d["lapped"] + d["torn"] + d["skipped"])
@@ -154,40 +217,45 @@ class Trial:
                 try:
                     s = json.loads((self.tmp / f"{ring}.json").read_text())
                 except (OSError, ValueError):
-                    s = {"frames": 0, "readers": []}
-                delivered.append(s["frames"])
+                    s = {"frames": 0, "readers": [], "time": time.time()}
+                delivered.append((s["frames"], s["time"]))
                 dropped += [lapped + torn for _, lapped, torn in s["readers"]]
         else:
             for ring in self.rings:
-                frames = 0
+                frames, when = 0, time.time()
                 try:
-                    for line in (self.tmp / f"{ring}.progress").read_text().splitlines():
+                    path = self.tmp / f"{ring}.progress"
+                    when = path.stat().st_mtime
+                    for line in path.read_text().splitlines():
                         if line.startswith("frame="):
                             frames = int(line.split("=", 1)[1])
                 except (OSError, ValueError):
                     pass
-                delivered.append(frames)
+                delivered.append((frames, when))
         return delivered, dropped, cpu
 
     def stop(self):
-        for p in self.procs:
+        for p, _ in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in self.procs:
+        for p, _ in self.procs:
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for f in self.logs.values():
+            f.close()
 
 
 def expected_per_second(pipeline):
     return {"framering-fps5": 5.0, "framering-keyframes": FPS / GOP}.get(pipeline, float(FPS))
 
 
-def run_trial(args, media, pipeline, n, k):
+def run_trial(args, source, pipeline, n, k, live=False):
+    exited = []
     with tempfile.TemporaryDirectory(prefix="cpb-") as tmp:
-        trial = Trial(args, media, pipeline, n, k, pathlib.Path(tmp))
+        trial = Trial(args, source, pipeline, n, k, pathlib.Path(tmp), live)
         try:
             trial.start()
             time.sleep(args.warmup)
@@ -196,91 +264,270 @@ def run_trial(args, media, pipeline, n, k):
             time.sleep(args.seconds)
             d1, x1, c1 = trial.sample()
             window = time.monotonic() - t0
+            exited = trial.exited()
+        except RuntimeError as e:
+            log(f"{pipeline} N={n} K={k}: {e}")
+            d0 = d1 = x0 = x1 = []
+            c0 = c1 = {}
+            window = args.seconds
+            exited = [("start", -1, str(e))]
         finally:
             trial.stop()
     want = expected_per_second(pipeline) * window
-    per_camera = [b - a for a, b in zip(d0, d1)] if len(d0) == len(d1) == n else [0] * n
+    # Frames per camera over the window, from each camera's own rate between its two counts.
+    per_camera = [0] * n
+    if len(d0) == len(d1) == n:
+        per_camera = [(b - a) / (tb - ta) * window if tb > ta else 0
+                      for (a, ta), (b, tb) in zip(d0, d1)]
     drops = sum(x1) - sum(x0) if len(x0) == len(x1) else -1
     readers_expected = 0 if pipeline == "decode-only" else n * k
-    ok = (min(per_camera) >= 0.99 * want - 1 and drops == 0 and len(x1) == readers_expected)
+    ok = (min(per_camera) >= 0.99 * want - 1 and drops == 0 and len(x1) == readers_expected
+          and not exited)
+    why = ("" if ok else f"exited: {exited}" if exited else
+           "not every reader reported" if drops < 0 else
+           f"{drops} frames dropped" if drops else
+           "readers missing" if len(x1) != readers_expected else
+           f"slowest camera {min(per_camera) / window:.1f} of {want / window:g} frames/s")
+    cpu = {role: round((c1.get(role, 0) - c0.get(role, 0)) / window / n, 4) for role in c1}
     result = {"pipeline": pipeline, "cameras": n, "readers": k, "window_s": round(window, 2),
               "min_fps": round(min(per_camera) / window, 2),
-              "cpu_per_camera": round((c1 - c0) / window / n, 3), "drops": drops, "ok": ok}
+              "cpu_per_camera": round(sum(cpu.values()), 4), "cpu_by_role": cpu, "drops": drops,
+              "ok": ok, "why": why, "source": "rtsp" if live else "file"}
     log(json.dumps(result))
     return result
 
 
-def largest_n(args, media, pipeline, k, trials):
-    """Doubling, then bisection: the largest N that passes (0 if even one camera fails)."""
+def search(trial, start, cap, precision):
+    """(largest passing N, smallest failing N or None): step from `start` by doubling or
+    halving to a pass and a failure, then bisect while they are further apart than `precision`
+    (a fraction of N, at least 1)."""
     good, bad = 0, None
-    n = 1
-    while n <= args.max_cameras:
-        r = run_trial(args, media, pipeline, n, k)
-        trials.append(r)
-        if not r["ok"]:
+    n = max(1, min(cap, start))
+    while True:
+        if trial(n)["ok"]:
+            good = n
+            if bad is not None or n >= cap:
+                break
+            n = min(cap, n * 2)
+        else:
             bad = n
-            break
-        good = n
-        n *= 2
-    if bad is None:
-        return good
-    while bad - good > 1:
+            if good or n == 1:
+                break
+            n = max(1, n // 2)
+    while bad is not None and bad - good > max(1, int(good * precision)):
         mid = (good + bad) // 2
-        r = run_trial(args, media, pipeline, mid, k)
-        trials.append(r)
-        if r["ok"]:
+        if trial(mid)["ok"]:
             good = mid
         else:
             bad = mid
-    return good
+    return good, bad
 
 
-def section(results, trials, args, command):
-    lines = ["## Cameras per box", "",
-             f"`{command}` — {os.cpu_count()} CPUs; each camera H.264 {args.size} at {FPS} fps "
-             f"(GOP {GOP}), {args.seconds:g} s windows; a pass: every camera ≥ 99 % of its "
-             "frames, no reader drops one.", "",
-             "| pipeline | analytics per camera | cameras | CPU per camera (cores) |",
-             "|---|---|---|---|"]
-    for (pipeline, k), n in results.items():
-        cpu = [t["cpu_per_camera"] for t in trials
-               if t["pipeline"] == pipeline and t["readers"] == k and t["cameras"] == n and t["ok"]]
-        lines.append(f"| {pipeline} | {k if pipeline != 'decode-only' else '-'} | {n} | "
-                     f"{cpu[0] if cpu else '-'} |")
-    lines.append("")
-    return "\n".join(lines)
+def largest_n(args, media, pipeline, k, trials):
+    cap = min(args.max_cameras, memory_cap(pipeline, args.size))
+
+    def trial(n):
+        r = run_trial(args, media, pipeline, n, k)
+        trials.append(r)
+        return r
+
+    first = trial(1)
+    if not first["ok"]:
+        return {"pipeline": pipeline, "readers": k, "cameras": 0, "failed_at": 1, "cap": cap,
+                "why": first["why"]}
+    # One camera's CPU predicts how many fit; the search starts there.
+    guess = int(os.cpu_count() / first["cpu_per_camera"]) if first["cpu_per_camera"] > 0 else cap
+    good, bad = search(trial, max(2, guess), cap, args.precision) if cap > 1 else (1, None)
+    good = max(good, 1)
+    return {"pipeline": pipeline, "readers": k, "cameras": good, "failed_at": bad, "cap": cap}
 
 
-def main():
+def unpaced_cores(args, media, flags, ring):
+    """Cores per 30 fps camera of one ingest run over the whole 10 s file as fast as it goes:
+    its CPU (rusage) per frame of the file, times 30."""
+    cmd = [args.bin, "ingest", "--ring", ring, "--source", media, "--metrics-addr", "0",
+           "--slots", "4", "--log-level", "warn", *flags]
+    p = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    err = p.stderr.read().decode(errors="replace").strip()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        log(f"stage run {flags} failed: {err[-300:]}")
+        return None
+    return (usage.ru_utime + usage.ru_stime) / (10 * FPS) * FPS
+
+
+def stage_costs(args, media, trials, yuv_ok):
+    """Cores per camera of each stage. The ingest's stages come from unpaced runs over the file,
+    subtracted from each other (the median of 3, 1 when quick); a reader's cost and the
+    Frigate-style split from the one-camera trials of the search (K = 1)."""
+    runs = {"demux": ["--packets-only", "--packet-history", "10s"],
+            "decoded": ["--decode-threads", "1", "--fps", "0.1"],
+            "bgr24": ["--decode-threads", "1"]}
+    if yuv_ok:
+        runs["yuv420p"] = ["--decode-threads", "1", "--pix-fmt", "yuv420p"]
+    ingest = {}
+    for name, flags in runs.items():
+        got = [unpaced_cores(args, media, flags, f"cpb{os.getpid()}-stage-{name}")
+               for _ in range(1 if args.quick else 3)]
+        got = sorted(g for g in got if g is not None)
+        ingest[name] = got[len(got) // 2] if got else None
+    stages = {"demux": ingest["demux"]}
+    if ingest["decoded"] is not None and ingest["demux"] is not None:
+        stages["decode"] = ingest["decoded"] - ingest["demux"]
+    for fmt_ in ("bgr24", "yuv420p"):
+        if ingest.get(fmt_) is not None and ingest["decoded"] is not None:
+            stages[f"into the slot ({fmt_})"] = ingest[fmt_] - ingest["decoded"]
+
+    def one_camera(pipeline):
+        return next((t["cpu_by_role"] for t in trials if t["pipeline"] == pipeline
+                     and t["cameras"] == 1 and t["readers"] == 1 and t["ok"]), {})
+
+    stages["checksum reader"] = one_camera("framering").get("reader")
+    frig = one_camera("frigate-style")
+    stages["frigate-style: ffmpeg decode + bgr24 + pipe"] = frig.get("decode")
+    stages["frigate-style: capture (pipe read + slot copy)"] = frig.get("capture")
+    stages["frigate-style: Python crc32 reader"] = frig.get("reader")
+    return {k: round(v, 4) for k, v in stages.items() if v is not None}
+
+
+def serve_rtsp(port, media):
+    """A camera for the confirmation run: gst-rtsp-server plays the file (no re-encode), a
+    pipeline of its own for every client, in real time."""
+    import gi
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtspServer
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(f"( filesrc location={media} ! qtdemux ! h264parse ! "
+                       "rtph264pay name=pay0 pt=96 config-interval=-1 )")
+    factory.set_shared(False)
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        sys.exit(f"cannot listen on 127.0.0.1:{port}")
+    print("READY", flush=True)
+    GLib.MainLoop().run()
+
+
+def rtsp_confirmation(args, n, trials):
+    """N framering cameras (K = 1) reading a local RTSP server instead of files."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    media = make_media(args.media_dir, args.size, int(math.ceil(args.warmup + args.seconds + 20)))
+    server = subprocess.Popen([sys.executable, __file__, "serve-rtsp", str(port), str(media)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if server.stdout.readline().strip() != "READY":
+            return {"error": f"gst-rtsp-server did not start: {server.stderr.read()[-300:]}"}
+        c0 = cpu_seconds([server.pid])
+        # A longer warm-up: what the server sent while the ingests connected arrives in a burst.
+        live = argparse.Namespace(**dict(vars(args), warmup=args.warmup + 5))
+        r = run_trial(live, f"rtsp://127.0.0.1:{port}/cam", "framering", n, 1, live=True)
+        r["server_cpu_per_camera"] = round((cpu_seconds([server.pid]) - c0) / n /
+                                           (live.warmup + args.seconds), 4)
+        trials.append(r)
+        return r
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def yuv_unsupported(binary, media):
+    """None if this framering accepts `ingest --pix-fmt yuv420p`, else what it said."""
+    p = subprocess.run([binary, "ingest", "--ring", "cpb-check", "--source", str(media),
+                        "--pix-fmt", "yuv420p", "--check-config"], capture_output=True,
+                       text=True, timeout=60)
+    return None if p.returncode == 0 else (p.stderr.strip().splitlines() or ["exit 2"])[-1]
+
+
+def measure(args):
+    os.makedirs(args.media_dir, exist_ok=True)
+    media = make_media(args.media_dir, args.size)
+    t0 = time.monotonic()
+    data = {"size": args.size, "fps": FPS, "gop": GOP, "cores": os.cpu_count(),
+            "window_s": args.seconds, "warmup_s": args.warmup, "quick": args.quick,
+            "max_cameras": args.max_cameras, "precision": args.precision,
+            "load1_before": os.getloadavg()[0], "results": [], "trials": [], "unsupported": {}}
+    pipelines = args.pipelines.split(",")
+    if "framering-yuv" in pipelines:
+        why = yuv_unsupported(args.bin, media)
+        if why:
+            log(f"framering-yuv skipped: this framering does not accept --pix-fmt yuv420p: {why}")
+            data["unsupported"]["framering-yuv"] = f"`ingest --pix-fmt yuv420p` refused: {why}"
+            pipelines.remove("framering-yuv")
+    for pipeline in pipelines:
+        for k in ([1] if pipeline == "decode-only" else args.readers):
+            if args.quick and k == 4 and pipeline not in QUICK_K4:
+                continue
+            r = largest_n(args, media, pipeline, k, data["trials"])
+            data["results"].append(r)
+            log(f"{pipeline} K={k}: {r['cameras']} cameras")
+    if args.stages:
+        data["stages"] = stage_costs(args, media, data["trials"],
+                                     "framering-yuv" not in data["unsupported"])
+    n = next((r["cameras"] for r in data["results"]
+              if r["pipeline"] == "framering" and r["readers"] == 1), 0)
+    if args.rtsp and n:
+        data["rtsp"] = rtsp_confirmation(args, n, data["trials"])
+    data["elapsed_s"] = round(time.monotonic() - t0, 1)
+    data["load1_after"] = os.getloadavg()[0]
+    return data
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--bin", default=str(ROOT / "build/release/bin/framering"))
-    ap.add_argument("--quick", action="store_true", help="30 s windows instead of 60")
-    ap.add_argument("--seconds", type=float, help="measurement window per trial")
-    ap.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
+    ap.add_argument("--quick", action="store_true",
+                    help="5 s windows, N to within 25 %%, K = 4 only for framering, "
+                         "framering-yuv and frigate-style (a few minutes)")
+    ap.add_argument("--seconds", type=float, help="measurement window per trial (60; quick 5)")
+    ap.add_argument("--warmup", type=float, help="seconds before the window (5; quick 2)")
+    ap.add_argument("--precision", type=float,
+                    help="stop the search when pass and failure are this fraction of N apart "
+                         "(0.1; quick 0.25)")
     ap.add_argument("--readers", type=int, nargs="+", default=[1, 4], help="K values")
-    ap.add_argument("--pipelines", default="framering,frigate-style,decode-only")
+    ap.add_argument("--pipelines", default=",".join(PIPELINES))
     ap.add_argument("--size", default="1920x1080")
-    ap.add_argument("--max-cameras", type=int, default=32)
+    ap.add_argument("--max-cameras", type=int, default=64)
+    ap.add_argument("--no-stages", dest="stages", action="store_false",
+                    help="skip the per-stage single-camera runs")
+    ap.add_argument("--no-rtsp", dest="rtsp", action="store_false",
+                    help="skip the confirmation run over RTSP")
     ap.add_argument("--media-dir", default=str(ROOT / "build/bench"))
-    ap.add_argument("--json", help="write every trial here")
-    args = ap.parse_args()
-    if args.seconds is None:
-        args.seconds = 30.0 if args.quick else 60.0
-    os.makedirs(args.media_dir, exist_ok=True)
-    media = make_media(args.media_dir, args.size)
-    results, trials = {}, []
+    ap.add_argument("--json", help="write everything measured here")
+    ap.add_argument("--svg", help="write the cameras-vs-CPU plot here")
+    args = ap.parse_args(argv)
+    args.seconds = args.seconds or (5.0 if args.quick else 60.0)
+    args.warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 5.0)
+    args.precision = args.precision or (0.25 if args.quick else 0.1)
     for pipeline in args.pipelines.split(","):
-        for k in ([1] if pipeline == "decode-only" else args.readers):
-            results[(pipeline, k)] = largest_n(args, media, pipeline, k, trials)
-            log(f"{pipeline} K={k}: {results[(pipeline, k)]} cameras")
-    command = " ".join(["bench/cameras_per_box.py", *sys.argv[1:]])
-    print(section(results, trials, args, command))
+        if pipeline not in PIPELINES:
+            ap.error(f"--pipelines: unknown '{pipeline}'; choose from {','.join(PIPELINES)}")
+    return args
+
+
+def main():
+    if sys.argv[1:2] == ["serve-rtsp"]:
+        return serve_rtsp(int(sys.argv[2]), sys.argv[3])
+    args = parse_args()
+    data = measure(args)
+    data["command"] = " ".join(["bench/cameras_per_box.py", *sys.argv[1:]]).replace(
+        f"{ROOT}/", "")
+    import cameras_report
+    svg = pathlib.Path(args.svg) if args.svg else None
+    if svg:
+        svg.write_text(cameras_report.svg(data))
+    print("\n".join(cameras_report.section(data, svg.name if svg else None)))
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps({"results": [
-            {"pipeline": p, "readers": k, "cameras": n} for (p, k), n in results.items()],
-            "trials": trials}, indent=1))
+        pathlib.Path(args.json).write_text(json.dumps(data, indent=1))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ loses frames (counted), as in framering's `every` mode.
     frigate_style.py capture --name N --width W --height H --slots S --readers K --stats FILE -- FFMPEG_ARGS...
 
 writes its counters (frames captured, per-reader frames read, lapped, torn) as JSON to FILE every
-second and at exit (SIGTERM). Used by bench/cameras_per_box.py.
+0.2 s and at exit (SIGTERM). Used by bench/cameras_per_box.py.
 """
 import argparse
 import json
@@ -36,7 +36,11 @@ def slot_stride(frame_bytes):
     return (HEADER + frame_bytes + 4095) // 4096 * 4096
 
 
-def reader(path, frame_bytes, slots, conn, counters, index):
+def reader(path, frame_bytes, slots, conn, counters, index, senders):
+    # The fork copied the capture's sending ends (this reader's own among them): closed here, so
+    # recv() sees EOF once the capture closes its end or dies, and no reader outlives it.
+    for send in senders:
+        send.close()
     fd = os.open(path, os.O_RDONLY)
     region = mmap.mmap(fd, slot_stride(frame_bytes) * slots, prot=mmap.PROT_READ)
     os.close(fd)
@@ -73,11 +77,11 @@ def capture(args, ffmpeg_args):
     pipes, procs = [], []
     for i in range(args.readers):
         recv, send = mp.Pipe(duplex=False)
-        p = mp.Process(target=reader, args=(path, frame_bytes, args.slots, recv, counters, i),
-                       daemon=True)
+        pipes.append(send)
+        p = mp.Process(target=reader, args=(path, frame_bytes, args.slots, recv, counters, i,
+                                            list(pipes)), daemon=True)
         p.start()
         recv.close()
-        pipes.append(send)
         procs.append(p)
     ffmpeg = subprocess.Popen(["ffmpeg", "-v", "error", *ffmpeg_args], stdout=subprocess.PIPE,
                               stdin=subprocess.DEVNULL)
@@ -92,8 +96,8 @@ def capture(args, ffmpeg_args):
     last_write = 0.0
 
     def write_stats():
-        stats = {"frames": frames, "readers": [list(counters[i * 3:i * 3 + 3])
-                                               for i in range(args.readers)],
+        stats = {"frames": frames, "time": time.time(),
+                 "readers": [list(counters[i * 3:i * 3 + 3]) for i in range(args.readers)],
                  "pids": [os.getpid(), ffmpeg.pid] + [p.pid for p in procs]}
         tmp = args.stats + ".tmp"
         with open(tmp, "w") as f:
@@ -116,14 +120,17 @@ def capture(args, ffmpeg_args):
                 stop = True
         frames += 1
         now = time.monotonic()
-        if now - last_write >= 1.0:
+        if now - last_write >= 0.2:
             write_stats()
             last_write = now
     ffmpeg.terminate()
+    ffmpeg.stdout.close()  # an ffmpeg blocked writing a frame gets EPIPE instead of waiting
     for send in pipes:
         send.close()
     for p in procs:
         p.join(timeout=5)
+        if p.is_alive():
+            p.terminate()
     write_stats()
     ffmpeg.wait()
     os.unlink(path)

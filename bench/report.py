@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
 import analysis  # noqa: E402
+import cameras_report  # noqa: E402
 import provenance  # noqa: E402
 from figures import fmt, med, met, ok_runs, spread  # noqa: E402
 
@@ -530,12 +531,20 @@ def main():
     body_recording = section_recording(res.get("recording", {"error": "not run"}))
     sections += [body_publish, body_fanout, body_fixed, body_mem, body_wake, body_e2e, body_workers,
                  body_objects, body_recording]
+    cameras = res.get("cameras", {"error": "not run"})
+    if "error" not in cameras:
+        (img / "bench-cameras.svg").write_text(cameras_report.svg(cameras))
+        if (doc.parent / "capacity.md").exists():  # its table comes from the same run
+            provenance.replace_block(doc.parent / "capacity.md", cameras_report.CAPACITY_BEGIN,
+                                     cameras_report.CAPACITY_END,
+                                     cameras_report.capacity_table(cameras))
+    sections.append(cameras_report.section(cameras, "bench-cameras.svg"))
 
     lb, la = res["load_before"], res["load_after"]
     loads = [lb[0], la[0]] + [res[k]["load_after"][0] for k in
                               ("publish", "fanout", "fixed", "memory", "wake", "e2e", "workers", "objects",
                                "python",
-                               "ingest_cli")
+                               "ingest_cli", "cameras")
                               if isinstance(res.get(k), dict) and "load_after" in res[k]]
     head = [
         "# Benchmarks", "",
@@ -571,6 +580,8 @@ def main():
         head.append(f"| 4 | wake latency p50/p99/p99.9 vs pipe (no numeric goal) | ring {fmt(wake.get(('ring', 'p50_us')))}/{fmt(wake.get(('ring', 'p99_us')))}/{fmt(wake.get(('ring', 'p999_us')))} µs, pipe {fmt(wake.get(('pipe', 'p50_us')))}/{fmt(wake.get(('pipe', 'p99_us')))}/{fmt(wake.get(('pipe', 'p999_us')))} µs | |")
     for (src, th), ratio in (e2e or {}).items():
         head.append(f"| 5 | ingest ≥ 95 % of ffmpeg ({src}, {th} thread{'s' if th > 1 else ''}) | {fmt(ratio * 100 if ratio else None, 0)} % | {met((ratio or 0) >= 0.95)} |")
+    if "error" not in cameras:
+        head += cameras_report.goal_rows(cameras, 6)
     head += ["", "What the shortfalls mean is computed at the end (\"What the numbers say\"). How to "
              f"reproduce: `make bench{' QUICK=1' if res.get('quick') else ''}` (this run took "
              f"{res.get('elapsed_s', 0) / 60:.0f} min; the other mode is `make bench"

@@ -380,12 +380,28 @@ def bench_ingest_cli(framering, quick):
     return {"rc": p.returncode, "stdout": p.stdout[-3000:], "stderr": p.stderr[-1000:]}
 
 
+# -- cameras per box (owns docs/benchmarks.md's section and docs/capacity.md's table) --------------
+def bench_cameras(framering, out, quick, max_cameras):
+    if not framering.exists():
+        return {"error": f"{framering} not built"}
+    path = out / "cameras.json"
+    cmd = ["/usr/bin/python3", str(ROOT / "bench/cameras_per_box.py"), "--bin", str(framering),
+           "--json", str(path), "--max-cameras", str(max_cameras or (32 if quick else 64)),
+           *(["--quick"] if quick else [])]
+    log(" ".join(cmd))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * 3600)
+    if p.returncode != 0:
+        return {"error": p.stderr.strip()[-400:] or f"exit {p.returncode}"}
+    return json.loads(path.read_text())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", default="build/release")
     ap.add_argument("--out", default=str(ROOT / "build/bench"))
     ap.add_argument("--quick", action="store_true", help="one repetition, short runs (about a minute)")
-    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli,recording")
+    ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli,recording,cameras")
+    ap.add_argument("--max-cameras", type=int, help="cap of the cameras-per-box search (64; quick 32)")
     args = ap.parse_args()
     bindir = pathlib.Path(args.build_dir).resolve() / "bin"
     framering = bindir / "framering"
@@ -404,7 +420,8 @@ def main():
              ("objects", lambda: bench_objects(framering, out, args.quick)),
              ("python", lambda: bench_python(framering, args.quick)),
              ("ingest_cli", lambda: bench_ingest_cli(framering, args.quick)),
-             ("recording", lambda: record_vs_reencode.run(args.build_dir, out, args.quick))]
+             ("recording", lambda: record_vs_reencode.run(args.build_dir, out, args.quick)),
+             ("cameras", lambda: bench_cameras(framering, out, args.quick, args.max_cameras))]
     previous = {}
     results_path = out / "results.json"
     if only and results_path.exists():

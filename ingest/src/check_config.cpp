@@ -88,6 +88,35 @@ void check_log_level(const std::string& level) {
   }
 }
 
+// --packets-only decodes nothing and creates no frame ring: every flag about frames is a
+// mistake, said as such rather than ignored.
+void check_packets_only(const IngestOptions& o, const SourceSpec& spec, const std::string& label) {
+  if (!o.packets_only) return;
+  if (o.packet_history_s <= 0) {
+    throw ConfigError(
+        "--packets-only shares the stream's packets and nothing else: give --packet-history "
+        "(e.g. 30s)");
+  }
+  if (spec.kind == SourceKind::kNpy) {
+    throw ConfigError("--packets-only does not apply to " + label +
+                      ": .npy arrays have no compressed packets");
+  }
+  const char* frame_flag = o.width                        ? "--width/--height/--scale"
+                           : o.pix_fmt                    ? "--pix-fmt"
+                           : o.max_fps != 0.0             ? "--fps"
+                           : o.decode != DecodeMode::kAll ? "--decode"
+                           : o.decode_threads             ? "--decode-threads"
+                           : o.wait_for_readers           ? "--wait-for-readers"
+                           : o.max_frames                 ? "--max-frames"
+                           : !o.preview_addr.empty()      ? "--preview-addr"
+                                                          : nullptr;
+  if (frame_flag) {
+    throw ConfigError(std::string(frame_flag) +
+                      " is about decoded frames, and --packets-only decodes none; drop one of "
+                      "the two (the frames come from another ingest of the camera)");
+  }
+}
+
 }  // namespace
 
 void validate_options(const IngestOptions& o, bool check_source) {
@@ -138,6 +167,7 @@ void validate_options(const IngestOptions& o, bool check_source) {
     throw ConfigError("--fps and --decode keyframes do not apply to " + label +
                       ": .npy arrays have neither timestamps nor keyframes");
   }
+  check_packets_only(o, spec, label);
   if (!(o.io_timeout_s > 0.0) || o.io_timeout_s > 3600.0) {
     throw ConfigError("--timeout must be between 0 and 3600 seconds");
   }

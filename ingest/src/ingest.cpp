@@ -68,8 +68,9 @@ int run_ingest(const IngestOptions& options) {
     code = spec.kind == SourceKind::kNpy ? run_npy_source(options, spec, label, publisher)
                                          : run_video_source(options, spec, label, publisher);
     const IngestCounters& c = publisher.counters();
-    spdlog::info("published {} frames ({} MiB), {} aborted, {} decode errors, {} reconnects",
-                 c.frames, c.bytes >> 20, c.aborted, c.decode_errors, c.reconnects);
+    if (!options.packets_only)
+      spdlog::info("published {} frames ({} MiB), {} aborted, {} decode errors, {} reconnects",
+                   c.frames, c.bytes >> 20, c.aborted, c.decode_errors, c.reconnects);
     publisher.close();
   } catch (const metrics::MetricsError& e) {
     // Messages may echo a flag's value; a URL in the wrong flag must not show its password.

@@ -78,6 +78,7 @@ PacketPublisher::~PacketPublisher() {
   } catch (const std::exception& e) {
     spdlog::error("packet ring: {}", e.what());
   }
+  spdlog::info("shared {} packets ({} MiB) in the packet ring", shared_, shared_bytes_ >> 20);
 }
 
 void PacketPublisher::start_pass(const VideoInput& input) {
@@ -176,6 +177,8 @@ void PacketPublisher::publish(const AVPacket& packet, ring::PacketMeta meta) {
   // The packet's one copy: from libavformat's buffer into the ring record.
   if (writer_->publish(meta, data)) {
     metrics_.packets_published.Increment();
+    ++shared_;
+    shared_bytes_ += data.size();
     return;
   }
   metrics_.packets_too_large.Increment();

@@ -32,6 +32,7 @@ class PacketPublisher final : public PacketSink {
   ~PacketPublisher() override;
   PacketPublisher(const PacketPublisher&) = delete;
   PacketPublisher& operator=(const PacketPublisher&) = delete;
+  ~PacketPublisher();  // logs what was shared
 
   // A new input was opened: keep the ring when the stream parameters are the same, else (first
   // open, other codec/extradata/size/time base) measure the new stream's rate over its first
@@ -58,6 +59,7 @@ class PacketPublisher final : public PacketSink {
   std::optional<Pending> pending_;
   std::optional<ring::PacketWriter> writer_;
   std::uint64_t too_large_ = 0;
+  std::uint64_t shared_ = 0, shared_bytes_ = 0;
 };
 
 }  // namespace framering::ingest

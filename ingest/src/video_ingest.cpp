@@ -55,6 +55,13 @@ class FrameEmitter {
         options_.width, options_.height, options_.pix_fmt.value_or(ring::PixFmt::kBgr24))));
   }
 
+  // --packets-only: a packet is shared when its decode timestamp says under --realtime (dts
+  // rises in stream order; pts does not where B-frames are reordered).
+  void pace_packet(const AVPacket& packet) {
+    const std::int64_t ns = source_time_ns(packet.dts != AV_NOPTS_VALUE ? packet.dts : packet.pts);
+    if (options_.realtime && !live_) pace(ns);
+  }
+
   void emit(AVFrame& frame, bool decode_error) {
     const std::int64_t pts_ns = frame_pts_ns(frame);
     if (decimated(pts_ns)) return;
@@ -151,9 +158,15 @@ class FrameEmitter {
   }
 
   std::int64_t frame_pts_ns(const AVFrame& frame) {
+    return source_time_ns(frame.best_effort_timestamp);
+  }
+
+  // A stream timestamp in ns, rising across --loop passes; guessed from the last one when
+  // the source gives none.
+  std::int64_t source_time_ns(std::int64_t timestamp) {
     std::int64_t pts_ns = 0;
-    if (frame.best_effort_timestamp != AV_NOPTS_VALUE) {
-      pts_ns = av_rescale_q(frame.best_effort_timestamp, time_base_, kNanoseconds);
+    if (timestamp != AV_NOPTS_VALUE) {
+      pts_ns = av_rescale_q(timestamp, time_base_, kNanoseconds);
       if (!pass_first_pts_) pass_first_pts_ = pts_ns;
       // --loop keeps timestamps increasing across passes.
       if (pass_offset_ns_ != 0) pts_ns = pts_ns - *pass_first_pts_ + pass_offset_ns_;
@@ -210,7 +223,9 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
   settings.target_height = static_cast<int>(options.height);
   settings.io_timeout = std::chrono::milliseconds(static_cast<long>(options.io_timeout_s * 1000));
   settings.label = label;
+  settings.decode = !options.packets_only;
 
+  if (options.packets_only) spdlog::info("sharing packets only, decoding nothing (--packets-only)");
   if (options.decode == DecodeMode::kKeyframes)
     spdlog::info("decoding keyframes only (--decode keyframes)");
   if (options.max_fps > 0) spdlog::info("publishing at most {} frames/s (--fps)", options.max_fps);
@@ -267,13 +282,20 @@ int run_video_source(const IngestOptions& options, const SourceSpec& spec, const
     std::uint64_t pass_frames = 0;
 
     while (!stop_requested()) {
-      if (input->next(*frame) != VideoInput::Next::kFrame) break;
+      const VideoInput::Next got =
+          options.packets_only ? input->next_packet() : input->next(*frame);
+      if (got == VideoInput::Next::kEnd) break;
       const std::uint64_t errors = input->take_decode_errors();
       publisher.count_decode_errors(errors);
       if (pass_frames++ == 0) {
         publisher.set_source_up(true);
         failed_attempts = 0;
         connected_before = true;
+      }
+      if (got == VideoInput::Next::kPacket) {
+        emitter.pace_packet(input->packet());
+        if (!stop_requested()) packets->on_packet(input->packet(), input->first_packet());
+        continue;
       }
       emitter.emit(*frame, errors != 0);
       av_frame_unref(frame.get());

@@ -192,6 +192,7 @@ VideoInput::VideoInput(const SourceSpec& spec, const InputSettings& settings)
     if (static_cast<int>(i) != stream_index_) format_->streams[i]->discard = AVDISCARD_ALL;
   }
 
+  if (!settings.decode) return;  // packets only: the stream is never decoded here
   decoder_.reset(avcodec_alloc_context3(codec));
   if (!decoder_) throw std::bad_alloc();
   ret = avcodec_parameters_to_context(decoder_.get(), stream->codecpar);
@@ -263,6 +264,23 @@ VideoInput::Next VideoInput::next(AVFrame& frame) {
   }
 }
 
+VideoInput::Next VideoInput::next_packet() {
+  av_packet_unref(packet_.get());
+  for (;;) {
+    arm_deadline();
+    const int ret = av_read_frame(format_.get(), packet_.get());
+    if (ret < 0) {
+      read_error_ = ret == AVERROR_EOF ? 0 : ret;
+      return Next::kEnd;
+    }
+    if (packet_->stream_index == stream_index_) {
+      ++packets_read_;
+      return Next::kPacket;
+    }
+    av_packet_unref(packet_.get());
+  }
+}
+
 std::uint64_t VideoInput::take_decode_errors() {
   const std::uint64_t n = decode_errors_;
   decode_errors_ = 0;
@@ -285,10 +303,17 @@ AVRational VideoInput::frame_rate() const {
 
 std::string VideoInput::describe() const {
   const AVRational rate = frame_rate();
-  const char* fmt = av_get_pix_fmt_name(decoder_->pix_fmt);
-  std::string text = std::string(decoder_->codec ? decoder_->codec->name : "?") + " " +
-                     std::to_string(decoder_->width) + "x" + std::to_string(decoder_->height) +
-                     " " + (fmt ? fmt : "?");
+  std::string text;
+  if (decoder_) {
+    const char* fmt = av_get_pix_fmt_name(decoder_->pix_fmt);
+    text = std::string(decoder_->codec ? decoder_->codec->name : "?") + " " +
+           std::to_string(decoder_->width) + "x" + std::to_string(decoder_->height) + " " +
+           (fmt ? fmt : "?");
+  } else {
+    const AVCodecParameters& par = *stream().codecpar;
+    text = std::string(avcodec_get_name(par.codec_id)) + " " + std::to_string(par.width) + "x" +
+           std::to_string(par.height) + " (packets only, not decoded)";
+  }
   if (rate.num > 0 && rate.den > 0) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %.4g fps", av_q2d(rate));

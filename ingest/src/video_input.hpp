@@ -33,13 +33,16 @@ struct InputSettings {
   std::chrono::milliseconds io_timeout{10'000};  // network sources: per blocking call
   std::string label;                             // redacted source, for messages
   PacketSink* packets = nullptr;                 // not owned; null: nobody wants packets
+  // false (--packets-only): no decoder is opened; read packets with next_packet().
+  bool decode = true;
 };
 
 class VideoInput {
  public:
   enum class Next {
-    kFrame,  // `frame` holds a decoded frame
-    kEnd,    // the input ended; read_error() tells a clean EOF from a failed read
+    kFrame,   // `frame` holds a decoded frame
+    kPacket,  // packet() holds the next packet of the video stream (next_packet())
+    kEnd,     // the input ended; read_error() tells a clean EOF from a failed read
   };
 
   // Opens the input, finds the best video stream and opens its decoder. Throws SourceError.
@@ -50,6 +53,14 @@ class VideoInput {
 
   Next next(AVFrame& frame);
 
+  // Without a decoder (InputSettings::decode false): reads the next packet of the video stream
+  // into packet(), valid until the next call, and hands it to nobody (the caller paces and
+  // shares it). kEnd as next() says it.
+  Next next_packet();
+  const AVPacket& packet() const { return *packet_; }
+  // True for the first packet next_packet() read since the input was opened.
+  bool first_packet() const { return packets_read_ == 1; }
+
   // Errors seen since the last call (send/receive failures, corrupt frames); resets to 0.
   std::uint64_t take_decode_errors();
   // 0 after a clean EOF, else the libav error that ended reading (or AVERROR_EXIT on stop).
@@ -58,10 +69,8 @@ class VideoInput {
   bool truncated() const;
   AVRational time_base() const;
   AVRational frame_rate() const;
-  int width() const { return decoder_->width; }
-  int height() const { return decoder_->height; }
   std::string describe() const;  // "h264 640x480 yuv420p 25 fps"
-  int lowres() const { return decoder_->lowres; }
+  int lowres() const { return decoder_ ? decoder_->lowres : 0; }
   // The video stream as demuxed (codec parameters, time base) and the container's bit rate.
   const AVStream& stream() const { return *format_->streams[stream_index_]; }
   std::int64_t container_bit_rate() const { return format_->bit_rate; }

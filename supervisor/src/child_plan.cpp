@@ -35,6 +35,36 @@ void add_mqtt(const MqttConfig& mqtt, ChildSpec& child) {
 
 }  // namespace
 
+namespace {
+// The ingest of a camera's record.source: its packets into framering.<ring>.packets, where the
+// recorder reads them, and nothing decoded (the workers' frames come from `detect:`). Pacing
+// and retries follow the camera's, so both streams of a camera behave alike.
+ChildSpec packets_ingest(const CameraConfig& cam, const Config& config, std::string addr,
+                         const PlanOptions& options) {
+  const RecordConfig& r = *cam.record;
+  ChildSpec in;
+  in.kind = ChildKind::kIngest;
+  in.packets_only = true;
+  in.label = cam.name + "/record-ingest";
+  in.camera = cam.name;
+  in.ring = cam.ring;
+  in.metrics_addr = std::move(addr);
+  in.config_line = r.line;
+  in.secrets = framering::ingest::source_secrets(r.source);
+  auto& a = in.args;
+  a = {"ingest", "--ring",         cam.ring,           "--source",
+       r.source, "--packets-only", "--packet-history", number_text(r.history_s) + "s"};
+  if (cam.realtime) a.push_back("--realtime");
+  if (cam.loop) a.push_back("--loop");
+  if (cam.max_retries) a.insert(a.end(), {"--max-retries", std::to_string(*cam.max_retries)});
+  a.insert(a.end(), {"--metrics-addr", in.metrics_addr});
+  if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
+  if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
+  a.insert(a.end(), {"--log-level", options.log_level});
+  return in;
+}
+}  // namespace
+
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options) {
   std::vector<ChildSpec> plan;
   const std::uint32_t base = options.metrics_base_port.value_or(config.metrics.base_port);
@@ -86,7 +116,7 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
     }
     if (config.shm.mode) a.insert(a.end(), {"--shm-mode", *config.shm.mode});
     if (config.shm.group) a.insert(a.end(), {"--shm-group", *config.shm.group});
-    if (cam.record)
+    if (cam.record && cam.record->source.empty())
       a.insert(a.end(), {"--packet-history", number_text(cam.record->history_s) + "s"});
     a.insert(a.end(), {"--log-level", options.log_level});
     plan.push_back(std::move(ingest));
@@ -126,6 +156,9 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
                  {"--metrics-addr", worker.metrics_addr, "--log-level", options.log_level});
         plan.push_back(std::move(worker));
       }
+    }
+    if (cam.record && !cam.record->source.empty()) {
+      plan.push_back(packets_ingest(cam, config, metrics_addr(config.metrics, port++), options));
     }
     if (cam.record) {
       const RecordConfig& r = *cam.record;

@@ -294,8 +294,9 @@ class Parser {
     cam.ring = e.key;
     cam.line = line_of(e.key_node);
     bool have_source = false;
-    YAML::Node wait_node;
+    YAML::Node wait_node, source_key_node;
     const std::vector<std::string> keys = {"source",
+                                           "detect",
                                            "ring",
                                            "size",
                                            "pix_fmt",
@@ -314,9 +315,16 @@ class Parser {
                                            "record"};
     for (const Entry& f : entries(e.value, path, keys)) {
       const std::string key = path + "." + f.key;
-      if (f.key == "source") {
+      if (f.key == "source" || f.key == "detect") {
+        if (have_source) {
+          fail(f.key_node, key,
+               "a camera has either source: (one stream, decoded and recorded) or detect: (the "
+               "stream its workers see, with record.source the one stored), not both; keep one");
+        }
         cam.source = string(f.value, key);
         cam.source_line = line_of(f.value);
+        cam.source_key = f.key;
+        source_key_node = f.key_node;
         have_source = true;
       } else if (f.key == "ring") {
         cam.ring = string(f.value, key);
@@ -388,8 +396,10 @@ class Parser {
     }
     if (!have_source) {
       fail(e.key_node, path + ".source",
-           "missing; every camera needs a source (file, rtsp://..., testsrc:..., npy:...)");
+           "missing; every camera needs a source (file, rtsp://..., testsrc:..., npy:...), or "
+           "detect: and record.source for a sub-stream and a main stream");
     }
+    check_record_source(cam, path);
     if (cam.preview_host && !cam.preview) {
       fail(e.key_node, path + ".preview_host", "needs preview: HOST:PORT (the preview is off)");
     }
@@ -406,15 +416,43 @@ class Parser {
     return cam;
   }
 
+  // Which stream the recorder stores: the camera's one `source:`, or with `detect:` the
+  // record.source beside it (ingested without decoding). Either way, exactly one.
+  void check_record_source(const CameraConfig& cam, const std::string& path) const {
+    if (!cam.record) return;
+    const RecordConfig& r = *cam.record;
+    const std::string key = path + ".record.source";
+    if (cam.source_key == "source" && !r.source.empty()) {
+      throw ConfigError(origin_, r.source_line, key,
+                        "a camera with source: records that one stream; to record another "
+                        "stream, rename source: to detect: (the stream the workers see)");
+    }
+    if (cam.source_key == "detect" && r.source.empty()) {
+      throw ConfigError(origin_, r.line, key,
+                        "missing; detect: is decoded for the workers and its packets are not "
+                        "kept, so record: needs the stream to store (e.g. the camera's main "
+                        "rtsp:// stream), or rename detect: to source: to record that stream");
+    }
+    if (!r.source.empty() && ingest::parse_source(r.source).kind == ingest::SourceKind::kNpy) {
+      throw ConfigError(origin_, r.source_line, key,
+                        "npy: arrays have no compressed packets to record; give a video file "
+                        "or an rtsp:// stream");
+    }
+  }
+
   RecordConfig parse_record(const YAML::Node& node, const std::string& path) const {
     RecordConfig r;
     r.line = line_of(node);
     bool have_dir = false;
     for (const Entry& f : entries(node, path,
-                                  {"dir", "segment_seconds", "retain_hours", "retain_gb", "history",
-                                   "clips", "pre", "post", "clip_kinds"})) {
+                                  {"source", "dir", "segment_seconds", "retain_hours", "retain_gb",
+                                   "history", "clips", "pre", "post", "clip_kinds"})) {
       const std::string key = path + "." + f.key;
-      if (f.key == "dir") {
+      if (f.key == "source") {
+        r.source = string(f.value, key);
+        r.source_line = line_of(f.value);
+        if (r.source.empty()) fail(f.value, key, "empty; give the stream to record");
+      } else if (f.key == "dir") {
         r.dir = string(f.value, key);
         have_dir = !r.dir.empty();
       } else if (f.key == "segment_seconds") {
@@ -672,15 +710,20 @@ Config load_config_file(const std::string& path) {
 }
 
 void check_sources(const Config& config) {
-  for (const CameraConfig& cam : config.cameras) {
-    const std::string key = "cameras." + cam.name + ".source";
-    const std::string path = ingest::parse_source(cam.source).local_path();
-    if (path.empty()) continue;
+  auto check = [&](const std::string& source, const std::string& key, int line) {
+    const std::string path = ingest::parse_source(source).local_path();
+    if (path.empty()) return;
     if (::access(path.c_str(), R_OK) != 0) {
-      throw ConfigError(config.origin, cam.source_line, key,
+      throw ConfigError(config.origin, line, key,
                         "'" + path +
                             "' does not exist or is not readable; fix the path "
                             "(relative paths are relative to the current directory)");
+    }
+  };
+  for (const CameraConfig& cam : config.cameras) {
+    check(cam.source, "cameras." + cam.name + "." + cam.source_key, cam.source_line);
+    if (cam.record && !cam.record->source.empty()) {
+      check(cam.record->source, "cameras." + cam.name + ".record.source", cam.record->source_line);
     }
   }
 }

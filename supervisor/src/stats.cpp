@@ -26,7 +26,7 @@ std::string fixed1(double v) {
 
 PipelineStats::PipelineStats(const std::vector<ChildSpec>& plan) {
   for (const ChildSpec& c : plan) {
-    if (c.kind == ChildKind::kIngest) {
+    if (c.kind == ChildKind::kIngest && !c.packets_only) {  // one frame ring per camera
       CameraStats cam;
       cam.camera = c.camera;
       cam.ring = c.ring;

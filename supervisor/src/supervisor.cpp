@@ -228,7 +228,8 @@ class Supervisor {
         spdlog::info("camera {}: preview http://{}/preview", c.spec.camera, c.spec.preview_addr);
       }
       if (c.spec.metrics_addr != "0") {
-        spdlog::info("camera {}: metrics http://{}/metrics", c.spec.camera, c.spec.metrics_addr);
+        spdlog::info("camera {}{}: metrics http://{}/metrics", c.spec.camera,
+                     c.spec.packets_only ? " (record stream)" : "", c.spec.metrics_addr);
       }
     }
     for (const Child& c : children_) {

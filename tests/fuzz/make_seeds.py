@@ -126,6 +126,8 @@ def yaml_configs():
                     b"      g: {analytic: checksum, mode: every, replicas: 3}\n")
     out["zone"] = (b"cameras:\n  c:\n    source: x.avi\n    workers:\n      motion:\n"
                    b"        zone: [[0, 0], [1, 0], [1, 1]]\n")
+    out["substreams"] = (b"cameras:\n  c:\n    detect: rtsp://u:p@cam/sub\n    record:\n"
+                         b"      source: rtsp://u:p@cam/main\n      dir: /r\n")
     out["anchors"] = (b"base: &b {source: x.avi}\ncameras:\n  a: *b\n  b: *b\n")
     out["tab-indent"] = b"cameras:\n\tcam0:\n\t\tsource: x\n"
     out["nested"] = b"cameras: " + b"[" * 64 + b"]" * 64 + b"\n"

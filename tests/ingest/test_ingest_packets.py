@@ -5,9 +5,11 @@ packet list: count, sizes, bytes (MD5), keyframe flags, timestamps, and the stre
 import hashlib
 import json
 import subprocess
+import time
 
 import pytest
 
+from conftest import wait_for
 from ingest_ring import ENV, SHM, VTEST, run_ingest
 from packet_ring_reader import FLAG_DISCONTINUITY, PacketRing
 
@@ -90,3 +92,60 @@ def test_bad_packet_history_is_a_usage_error(framering_bin, ring_name, value):
                        timeout=30)
     assert p.returncode == 2
     assert "--packet-history" in p.stderr and "30s" in p.stderr
+
+
+def test_packets_only_shares_every_packet_and_makes_no_frame_ring(framering_bin, ring_name,
+                                                                   h264_mp4):
+    """--packets-only: the same packets as with decoding, no frame ring, nothing decoded."""
+    rc, err = run_ingest(framering_bin, ring_name, h264_mp4, "--keep", "--packets-only",
+                         "--packet-history", "10s")
+    assert rc == 0, err
+    check_against_ffprobe(ring_name, h264_mp4, "h264")
+    assert not (SHM / f"framering.{ring_name}").exists()
+    assert "packets only" in err and "shared 50 packets" in err
+    assert "published" not in err  # no frame summary: there are no frames
+
+
+def test_packets_only_realtime_loop_paces_packets(framering_bin, ring_name, h264_mp4, procs):
+    """--realtime --loop: the 2 s file (50 packets) is shared at its own pace, so its second pass
+    (a discontinuity) starts no sooner than ~2 s after the first packet; unpaced it would take
+    milliseconds."""
+    proc = procs.start([framering_bin, "ingest", "--ring", ring_name, "--source", str(h264_mp4),
+                        "--metrics-addr", "0", "--packets-only", "--packet-history", "10s",
+                        "--realtime", "--loop"], env=ENV)
+    path = SHM / f"framering.{ring_name}.packets"
+    wait_for(lambda: path.exists(), timeout=30, what="the packet ring")
+    start = time.monotonic()
+
+    def passes():
+        ring = PacketRing(path)
+        try:
+            got = ring.all_packets()
+        finally:
+            ring.close()
+        return got if sum(bool(p["flags"] & FLAG_DISCONTINUITY) for p in got) >= 2 else None
+
+    got = wait_for(passes, timeout=30, what="a second pass over the file")
+    elapsed = time.monotonic() - start
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+    assert elapsed >= 1.5, f"second pass after {elapsed:.2f} s: not paced"
+    first_pass = next(i for i, p in enumerate(got[1:], 1) if p["flags"] & FLAG_DISCONTINUITY)
+    assert first_pass == 50
+    assert not (SHM / f"framering.{ring_name}").exists()
+
+
+@pytest.mark.parametrize("flags,named", [
+    ([], "--packet-history"),
+    (["--packet-history", "5s", "--scale", "64x48"], "--width/--height/--scale"),
+    (["--packet-history", "5s", "--fps", "5"], "--fps"),
+    (["--packet-history", "5s", "--decode", "keyframes"], "--decode"),
+    (["--packet-history", "5s", "--max-frames", "3"], "--max-frames"),
+    (["--packet-history", "5s", "--preview-addr", "127.0.0.1:1"], "--preview-addr"),
+])
+def test_packets_only_rejects_frame_flags(framering_bin, ring_name, flags, named):
+    p = subprocess.run([framering_bin, "ingest", "--ring", ring_name, "--source", str(VTEST),
+                        "--packets-only", *flags, "--check-config"], capture_output=True,
+                       text=True, env=ENV, timeout=30)
+    assert p.returncode == 2, p.stderr
+    assert named in p.stderr and "--packets-only" in p.stderr, p.stderr

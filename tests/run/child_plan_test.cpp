@@ -339,4 +339,100 @@ TEST(ChildPlan, RecordConfigErrorsNameTheKey) {
   }
 }
 
+TEST(ChildPlan, DetectAndRecordSourcesAreEachIngestedOnce) {
+  const auto config = fs::parse_config(R"(
+cameras:
+  door:
+    detect: rtsp://user:secret@cam/sub
+    size: 320x240
+    realtime: true
+    max_retries: 7
+    workers:
+      motion: {}
+    record:
+      source: rtsp://user:secret@cam/main
+      dir: /rec
+      history: 12
+metrics:
+  base_port: 9800
+)",
+                                       "s.yaml");
+  const auto plan = fs::plan_children(config, {});
+  ASSERT_EQ(plan.size(), 4u);  // detect ingest, worker, record ingest, recorder
+  const fs::ChildSpec& detect = plan[0];
+  EXPECT_EQ(detect.kind, fs::ChildKind::kIngest);
+  EXPECT_FALSE(detect.packets_only);
+  EXPECT_TRUE(has_pair(detect.args, "--source", "rtsp://user:secret@cam/sub"));
+  EXPECT_FALSE(has(detect.args, "--packet-history"));  // its packets are not stored
+  EXPECT_FALSE(has(detect.args, "--packets-only"));
+  EXPECT_EQ(plan[1].kind, fs::ChildKind::kWorker);
+  const fs::ChildSpec& main = plan[2];
+  EXPECT_EQ(main.kind, fs::ChildKind::kIngest);
+  EXPECT_TRUE(main.packets_only);
+  EXPECT_EQ(main.label, "door/record-ingest");
+  EXPECT_TRUE(has_pair(main.args, "--ring", "door"));  // the recorder reads door's packet ring
+  EXPECT_TRUE(has_pair(main.args, "--source", "rtsp://user:secret@cam/main"));
+  EXPECT_TRUE(has(main.args, "--packets-only"));
+  EXPECT_TRUE(has_pair(main.args, "--packet-history", "12s"));
+  EXPECT_TRUE(has(main.args, "--realtime"));
+  EXPECT_TRUE(has_pair(main.args, "--max-retries", "7"));
+  EXPECT_FALSE(has(main.args, "--width"));  // frame settings belong to the detect stream
+  EXPECT_TRUE(has_pair(main.args, "--metrics-addr", "127.0.0.1:9802"));
+  EXPECT_EQ(fs::printable_command(main).find("secret"), std::string::npos);
+  EXPECT_EQ(fs::printable_output(main, "auth secret failed").find("secret"), std::string::npos);
+  const fs::ChildSpec& rec = plan[3];
+  EXPECT_EQ(rec.kind, fs::ChildKind::kRecorder);
+  EXPECT_TRUE(has_pair(rec.args, "--ring", "door"));
+  EXPECT_TRUE(has_pair(rec.args, "--metrics-addr", "127.0.0.1:9803"));
+
+  // detect: without record: is a source whose packets nobody wants.
+  const auto alone = fs::plan_children(
+      fs::parse_config("cameras:\n  c:\n    detect: rtsp://x/sub\n", "a.yaml"), {});
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_TRUE(has_pair(alone[0].args, "--source", "rtsp://x/sub"));
+  EXPECT_FALSE(has(alone[0].args, "--packet-history"));
+}
+
+TEST(ChildPlan, SubStreamConfigErrorsNameTheKey) {
+  const struct {
+    const char* yaml;
+    const char* key;
+  } cases[] = {
+      {"cameras:\n  c:\n    source: a.mp4\n    detect: b.mp4\n", "cameras.c.detect"},
+      {"cameras:\n  c:\n    detect: a.mp4\n    source: b.mp4\n", "cameras.c.source"},
+      {"cameras:\n  c:\n    detect: a.mp4\n    record:\n      dir: /r\n",
+       "cameras.c.record.source"},
+      {"cameras:\n  c:\n    source: a.mp4\n    record:\n      source: b.mp4\n      dir: /r\n",
+       "cameras.c.record.source"},
+      {"cameras:\n  c:\n    detect: a.mp4\n    record:\n      source: npy:/d\n      dir: /r\n",
+       "cameras.c.record.source"},
+      {"cameras:\n  c:\n    detect: a.mp4\n    record:\n      source: \"\"\n      dir: /r\n",
+       "cameras.c.record.source"},
+      {"cameras:\n  c:\n    record:\n      source: b.mp4\n      dir: /r\n", "cameras.c.source"},
+  };
+  for (const auto& c : cases) {
+    try {
+      fs::parse_config(c.yaml, "e.yaml");
+      ADD_FAILURE() << "accepted:\n" << c.yaml;
+    } catch (const fs::ConfigError& e) {
+      EXPECT_EQ(e.key(), c.key) << e.what();
+      EXPECT_GT(e.line(), 0) << e.what();
+    }
+  }
+}
+
+TEST(ChildPlan, CheckSourcesLooksAtTheRecordSourceToo) {
+  const auto config = fs::parse_config(
+      "cameras:\n  c:\n    detect: /dev/null\n    record:\n      source: /no/such/main.mp4\n"
+      "      dir: /r\n",
+      "m.yaml");
+  try {
+    fs::check_sources(config);
+    FAIL() << "a missing record.source file was accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_EQ(e.key(), "cameras.c.record.source") << e.what();
+    EXPECT_EQ(e.line(), 5) << e.what();
+  }
+}
+
 }  // namespace

@@ -39,6 +39,9 @@ struct IngestOptions {
   // Seconds of compressed packets to keep in /dev/shm/framering.<ring>.packets (0: no packet
   // ring). Video sources only.
   double packet_history_s = 0;
+  // --packets-only: demux and share packets (needs packet_history_s), decode nothing, create no
+  // frame ring: the ingest of a camera's record stream when another stream is decoded.
+  bool packets_only = false;
   bool keep = false;               // leave the segment in /dev/shm at exit
   double io_timeout_s = 10.0;      // network read/open timeout before a reconnect
   std::string log_level = "info";  // trace debug info warn error critical off

@@ -29,6 +29,8 @@ struct ChildSpec {
   std::string preview_addr;          // ingest's --preview-addr HOST:PORT; "" when off
   int config_line = 0;               // the camera's or worker's line, for messages
   std::vector<std::string> secrets;  // of the ingest's source (ingest::source_secrets)
+  // An ingest of the camera's record.source: shares packets, publishes no frames.
+  bool packets_only = false;
 };
 
 struct PlanOptions {
@@ -37,8 +39,10 @@ struct PlanOptions {
 };
 
 // One ingest per camera followed by its workers (one child per replica) and, with `record:`, its
-// recorder (the ingest then shares its packets: --packet-history). Metrics ports are
-// handed out in that order from the base port. Throws ConfigError if the ports run past 65535.
+// recorder. The recorded packets come from the camera's one ingest (--packet-history) or, with
+// record.source, from a second ingest of that stream that decodes nothing (--packets-only),
+// planned just before the recorder. Metrics ports are handed out in that order from the base
+// port. Throws ConfigError if the ports run past 65535.
 std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& options);
 
 // The command line for logs: quoted where needed, credentials redacted (ingest::redact_urls).

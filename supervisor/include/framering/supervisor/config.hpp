@@ -47,6 +47,11 @@ struct RecordConfig {
   double retain_hours = 24;
   double retain_gb = 0;   // 0: no size limit
   double history_s = 30;  // the ingest's --packet-history
+  // `record.source`: the stream stored (a camera's main stream) when the workers see another
+  // (`detect:`); ingested on its own without decoding (ingest --packets-only). "": the
+  // camera's one `source:` is both decoded and stored.
+  std::string source;
+  int source_line = 0;
   std::string clips_dir;  // "": no clips; else clips of events.path's events
   double pre_s = 5;
   double post_s = 5;
@@ -58,6 +63,10 @@ struct CameraConfig {
   std::string name;  // key under `cameras:`; also the ring name unless `ring:` is given
   std::string ring;
   std::string source;  // file path | rtsp://... | testsrc:<lavfi graph> | npy:<dir or glob>
+  // "source" or "detect": the key `source` came from. `detect:` names the stream decoded for
+  // the workers (a low-resolution sub-stream) whose packets are never stored; record.source
+  // names the stored one.
+  std::string source_key = "source";
   std::optional<std::uint32_t> width;
   std::optional<std::uint32_t> height;
   std::optional<std::string> pix_fmt;
