@@ -286,7 +286,9 @@ class Trial:
         delivered, dropped = [], []
         if self.pipeline.startswith("framering"):
             for r in self.stat():
-                delivered.append((r["cursor"], time.time()))
+                # The cursor with the moment stat read it (CLOCK_MONOTONIC, as Python's
+                # monotonic clock): not when a loaded machine let stat exit and be read.
+                delivered.append((r["cursor"], r["sampled_ns"] / 1e9))
                 for rd in r["readers"]:
                     d = rd["dropped"]
                     dropped.append(d["lapped"] + d["torn"] + d["skipped"])
