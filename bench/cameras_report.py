@@ -95,7 +95,7 @@ def section(data, svg_name=None):
             f"decode thread per camera. A pass: over a {data['window_s']:g} s window (after "
             f"{data['warmup_s']:g} s of warm-up) every camera delivers ≥ 99 % of its frames "
             "(`--fps 5`: 5/s, keyframes: 1 per GOP) and no reader drops one. N is searched from "
-            "the one-camera CPU, stepped to a pass and a failure, then bisected to within "
+            "a guess, stepped to a pass and a failure, then bisected to within "
             f"{data['precision'] * 100:.0f} %; the column after N is the smallest N that failed. "
             "Readers are checksum workers (a crc32 of the whole frame, in place) or, Frigate-style, "
             "Python crc32 readers of the shared-memory slot. CPU is user+sys of every process of "
