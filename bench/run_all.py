@@ -399,7 +399,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", default="build/release")
     ap.add_argument("--out", default=str(ROOT / "build/bench"))
-    ap.add_argument("--quick", action="store_true", help="one repetition, short runs (about a minute)")
+    ap.add_argument("--quick", action="store_true", help="one repetition, short runs (cameras per box: about 20 minutes)")
     ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli,recording,cameras")
     ap.add_argument("--max-cameras", type=int, help="cap of the cameras-per-box search (64; quick 32)")
     args = ap.parse_args()
