@@ -18,14 +18,29 @@ largest N for which, over a window of S seconds after a warm-up, every camera de
   conversion); a binary without that flag is reported as such and the pipeline skipped;
 - framering-fps5 / framering-keyframes: bgr24 with `--fps 5` / `--decode keyframes` (the frames
   a camera must deliver are then 5 per second / its keyframes);
+- framering-scale: bgr24 with `--scale 640x360` (the 1080p stream decoded, published at a
+  detection size);
+- framering-substream: what a camera with a 640x360 `detect:` sub-stream and a 1080p
+  `record.source` costs: an ingest of a 640x360 file (the sub-stream, decoded, K readers) plus
+  `ingest --packets-only --packet-history 10s` of the 1080p file (demuxed into a packet ring,
+  not decoded), both counted;
 - frigate-style: per camera `ffmpeg … -f rawvideo -pix_fmt bgr24 pipe:` and a Python capture
   process copying each frame into a shared-memory slot for K Python crc32 readers
   (bench/frigate_style.py says what it copies);
 - decode-only: `ffmpeg -re … -f null -` per camera, the physical limit of decoding N streams.
 
-The search: one camera first; its CPU predicts N (cores ÷ CPU per camera); from there it steps
-up (doubling) or down (halving) to a pass and a failure, then bisects until they are within
---precision of each other. N is capped by --max-cameras and by the memory the rings need.
+framering-scale, framering-substream and decode-only run at K = 1 only; --quick runs K = 4
+only for framering, framering-yuv and frigate-style (the goals need those).
+
+The search: a short one-camera probe first (at K > 1, the K = 1 probe plus K - 1 of its
+readers); its CPU predicts N (90 % of the cores ÷ CPU per camera). From that guess it steps once
+by --precision, then doubles or halves to a pass and a failure, and bisects until they are
+within --precision of each other. N is capped by --max-cameras and by the memory and the
+free space of the shm directory the rings need; `--decode keyframes`, whose goal is 10× the
+full-decode N, may go to 10 × (framering, K = 1) + 1 cameras however small --max-cameras is.
+
+A trial starts every process, waits until each ring has all its readers attached (a trial
+whose readers are not all up within a minute fails, and says so), warms up, then measures.
 
 CPU per camera is user+sys of all the pipeline's processes over the window, divided by N, also
 split by role (ingest, reader, ...). Per-stage cost of the ingest comes from runs over the
@@ -55,12 +70,18 @@ ROOT = HERE.parent
 FPS = 30
 GOP = 60
 CLK = os.sysconf("SC_CLK_TCK")
+DETECT_SIZE = "640x360"  # framering-scale's --scale and framering-substream's sub-stream
 INGEST_FLAGS = {"framering": [], "framering-yuv": ["--pix-fmt", "yuv420p"],
-                "framering-fps5": ["--fps", "5"], "framering-keyframes": ["--decode", "keyframes"]}
+                "framering-fps5": ["--fps", "5"], "framering-keyframes": ["--decode", "keyframes"],
+                "framering-scale": ["--scale", DETECT_SIZE], "framering-substream": []}
 PIPELINES = ["decode-only", "framering", "framering-yuv", "framering-fps5", "framering-keyframes",
-             "frigate-style"]
+             "framering-scale", "framering-substream", "frigate-style"]
+# K = 1 only: the ceiling has no readers; scale and sub-stream are compared with framering K = 1.
+K1_ONLY = {"decode-only", "framering-scale", "framering-substream"}
 # QUICK: K = 4 only where a goal needs it.
 QUICK_K4 = {"framering", "framering-yuv", "frigate-style"}
+KEYFRAMES_GOAL = 10  # --decode keyframes: N >= 10x the full-decode N
+READY_TIMEOUT_S = 60  # every ring up, then every reader attached, each within this
 
 
 def log(msg):
@@ -101,22 +122,50 @@ def slots_for(pipeline):
     return 4 if pipeline in ("framering-fps5", "framering-keyframes") else 16
 
 
-def memory_cap(pipeline, size):
-    """Cameras whose rings and processes fit in half the available memory."""
+PACKET_RING_BYTES = 32e6  # generous for 10 s of a 1080p camera's packets
+
+
+def shm_bytes(pipeline, size):
+    """What one camera's rings take in the shm directory."""
+    if pipeline in ("framering-scale", "framering-substream"):
+        size = DETECT_SIZE
     w, h = map(int, size.split("x"))
     frame = w * h * (1.5 if pipeline == "framering-yuv" else 3)
-    per_camera = slots_for(pipeline) * frame + 80e6  # + decoder buffers and process
+    ring = slots_for(pipeline) * frame if pipeline != "decode-only" else 0
+    return ring + (PACKET_RING_BYTES if pipeline == "framering-substream" else 0)
+
+
+def memory_cap(pipeline, size):
+    """Cameras whose rings and processes fit in half the available memory and in 90 % of the
+    shm directory's free space."""
+    processes = 2 if pipeline in ("framering-substream", "frigate-style") else 1
+    per_camera = shm_bytes(pipeline, size) + 80e6 * processes  # + decoder buffers and process
+    cap = 1
     for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
-            return max(1, int(int(line.split()[1]) * 1024 * 0.5 / per_camera))
-    return 1
+            cap = max(1, int(int(line.split()[1]) * 1024 * 0.5 / per_camera))
+    if shm_bytes(pipeline, size):
+        fs = os.statvfs(shm_dir())
+        cap = min(cap, max(1, int(fs.f_bavail * fs.f_frsize * 0.9 / shm_bytes(pipeline, size))))
+    return cap
+
+
+def camera_cap(args, pipeline, full_decode_n):
+    """(the largest N a search tries, what set it): --max-cameras, or for keyframes enough to
+    show its goal (10x the full-decode N, plus one), never more than memory and shm hold."""
+    cap, by = args.max_cameras, "--max-cameras"
+    if pipeline == "framering-keyframes" and full_decode_n:
+        cap, by = max(cap, KEYFRAMES_GOAL * full_decode_n + 1), "10× framering's N + 1"
+    memory = memory_cap(pipeline, args.size)
+    return (cap, by) if cap <= memory else (memory, "memory and shm space")
 
 
 class Trial:
     """N cameras of one pipeline with K readers each, started, measured, stopped."""
 
-    def __init__(self, args, source, pipeline, n, k, tmp, live=False):
+    def __init__(self, args, source, pipeline, n, k, tmp, live=False, detect_source=None):
         self.args, self.source, self.pipeline, self.n, self.k = args, source, pipeline, n, k
+        self.detect_source = detect_source  # framering-substream: the 640x360 file decoded
         self.tmp, self.live = tmp, live
         self.procs = []  # (Popen, role)
         self.logs = {}  # role: the file its processes' stderr goes to
@@ -127,34 +176,40 @@ class Trial:
         w, h = self.args.size.split("x")
         pacing = [] if self.live else ["--realtime", "--loop"]
         for ring in self.rings:
+            if self.pipeline == "framering-substream":
+                # The main stream: demuxed into the packet ring a recorder would read.
+                self.spawn("record-ingest", [self.args.bin, "ingest", "--ring", ring, "--source",
+                                             self.source, *pacing, "--packets-only",
+                                             "--packet-history", "10s", "--metrics-addr", "0",
+                                             "--log-level", "warn"])
             if self.pipeline.startswith("framering"):
+                source = self.detect_source or self.source
                 self.spawn("ingest", [self.args.bin, "ingest", "--ring", ring, "--source",
-                                      self.source, *pacing, "--decode-threads", "1", "--slots",
+                                      source, *pacing, "--decode-threads", "1", "--slots",
                                       slots_for(self.pipeline), "--metrics-addr", "0",
                                       "--log-level", "warn", *INGEST_FLAGS[self.pipeline]])
             elif self.pipeline == "frigate-style":
+                # One decode thread and one filter (bgr24 conversion) thread, as the ingest's.
                 self.spawn("capture", [sys.executable, HERE / "frigate_style.py", "capture",
                                        "--name", ring, "--width", w, "--height", h, "--slots",
                                        "16", "--readers", self.k, "--stats",
                                        self.tmp / f"{ring}.json", "--", "-re", "-stream_loop",
-                                       "-1", "-threads", "1", "-i", self.source, "-f", "rawvideo",
-                                       "-pix_fmt", "bgr24", "pipe:"])
+                                       "-1", "-threads", "1", "-filter_threads", "1", "-i",
+                                       self.source, "-f", "rawvideo", "-pix_fmt", "bgr24",
+                                       "pipe:"])
             else:  # decode-only
                 self.spawn("decode", ["ffmpeg", "-v", "error", "-nostats", "-stats_period", "0.1",
                                       "-progress", self.tmp / f"{ring}.progress", "-re",
-                                      "-stream_loop", "-1",
-                                      "-threads", "1", "-i", self.source, "-f", "null", "-"])
+                                      "-stream_loop", "-1", "-threads", "1", "-filter_threads",
+                                      "1", "-i", self.source, "-f", "null", "-"])
         # Every pipeline is up (a ring, a first counters file) before the warm-up starts.
-        ready = {"frigate-style": lambda r: self.tmp / f"{r}.json",
-                 "decode-only": lambda r: self.tmp / f"{r}.progress"}.get(
-                     self.pipeline, lambda r: shm_dir() / f"framering.{r}")
-        deadline = time.monotonic() + 60
-        while not all(ready(r).exists() for r in self.rings):
-            if self.exited():
-                raise RuntimeError(f"a process exited early: {self.exited()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.pipeline} not up within 60 s")
-            time.sleep(0.1)
+        ready = {"frigate-style": lambda r: [self.tmp / f"{r}.json"],
+                 "decode-only": lambda r: [self.tmp / f"{r}.progress"],
+                 "framering-substream": lambda r: [shm_dir() / f"framering.{r}",
+                                                   shm_dir() / f"framering.{r}.packets"]}.get(
+                     self.pipeline, lambda r: [shm_dir() / f"framering.{r}"])
+        self.wait_until(lambda: all(p.exists() for r in self.rings for p in ready(r)),
+                        "not up")
         if not self.pipeline.startswith("framering"):
             return
         for ring in self.rings:
@@ -163,6 +218,31 @@ class Trial:
                                       "checksum", "--mode", "every", "--name", f"r{j}",
                                       "--events", os.devnull, "--metrics-addr", "0",
                                       "--log-level", "warn"])
+        # A reader not yet attached when the window opens would count as one that reported
+        # nothing: the trial measures only once `stat` lists every one of them alive.
+        attached = [0]
+
+        def all_attached():
+            attached[0] = sum(1 for r in self.stat() for rd in r["readers"] if rd["alive"])
+            return attached[0] >= self.n * self.k
+
+        self.wait_until(all_attached, lambda: f"readers not attached: {attached[0]} of "
+                        f"{self.n * self.k} alive")
+
+    def wait_until(self, ready, what):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready():
+            if self.exited():
+                raise RuntimeError(f"a process exited early: {self.exited()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what() if callable(what) else what} within "
+                                   f"{READY_TIMEOUT_S} s")
+            time.sleep(0.2)
+
+    def stat(self):
+        out = subprocess.run([self.args.bin, "stat", *self.rings, "--json"],
+                             capture_output=True, text=True, timeout=60)
+        return json.loads(out.stdout) if out.returncode == 0 else []
 
     def spawn(self, role, cmd):
         if role not in self.logs:
@@ -205,10 +285,10 @@ class Trial:
         cpu = {role: cpu_seconds(pids) for role, pids in self.roles().items()}
         delivered, dropped = [], []
         if self.pipeline.startswith("framering"):
-            out = subprocess.run([self.args.bin, "stat", *self.rings, "--json"],
-                                 capture_output=True, text=True, timeout=60)
-            for r in json.loads(out.stdout) if out.returncode == 0 else []:
-                delivered.append((r["cursor"], time.time()))
+            for r in self.stat():
+                # The cursor with the moment stat read it (CLOCK_MONOTONIC, as Python's
+                # monotonic clock): not when a loaded machine let stat exit and be read.
+                delivered.append((r["cursor"], r["sampled_ns"] / 1e9))
                 for rd in r["readers"]:
                     d = rd["dropped"]
                     dropped.append(d["lapped"] + d["torn"] + d["skipped"])
@@ -219,7 +299,7 @@ class Trial:
                 except (OSError, ValueError):
                     s = {"frames": 0, "readers": [], "time": time.time()}
                 delivered.append((s["frames"], s["time"]))
-                dropped += [lapped + torn for _, lapped, torn in s["readers"]]
+                dropped += [torn for _, torn in s["readers"]]
         else:
             for ring in self.rings:
                 frames, when = 0, time.time()
@@ -252,16 +332,18 @@ def expected_per_second(pipeline):
     return {"framering-fps5": 5.0, "framering-keyframes": FPS / GOP}.get(pipeline, float(FPS))
 
 
-def run_trial(args, source, pipeline, n, k, live=False):
+def run_trial(args, source, pipeline, n, k, live=False, window=None, detect_source=None):
+    """One trial of `window` seconds (--seconds unless given)."""
     exited = []
+    seconds = window or args.seconds
     with tempfile.TemporaryDirectory(prefix="cpb-") as tmp:
-        trial = Trial(args, source, pipeline, n, k, pathlib.Path(tmp), live)
+        trial = Trial(args, source, pipeline, n, k, pathlib.Path(tmp), live, detect_source)
         try:
             trial.start()
             time.sleep(args.warmup)
             d0, x0, c0 = trial.sample()
             t0 = time.monotonic()
-            time.sleep(args.seconds)
+            time.sleep(seconds)
             d1, x1, c1 = trial.sample()
             window = time.monotonic() - t0
             exited = trial.exited()
@@ -269,7 +351,7 @@ def run_trial(args, source, pipeline, n, k, live=False):
             log(f"{pipeline} N={n} K={k}: {e}")
             d0 = d1 = x0 = x1 = []
             c0 = c1 = {}
-            window = args.seconds
+            window = seconds
             exited = [("start", -1, str(e))]
         finally:
             trial.stop()
@@ -283,7 +365,9 @@ def run_trial(args, source, pipeline, n, k, live=False):
     readers_expected = 0 if pipeline == "decode-only" else n * k
     ok = (min(per_camera) >= 0.99 * want - 1 and drops == 0 and len(x1) == readers_expected
           and not exited)
-    why = ("" if ok else f"exited: {exited}" if exited else
+    start_failed = next((why for role, _, why in exited if role == "start"), None)
+    why = ("" if ok else f"not started: {start_failed}" if start_failed else
+           f"exited: {exited}" if exited else
            "not every reader reported" if drops < 0 else
            f"{drops} frames dropped" if drops else
            "readers missing" if len(x1) != readers_expected else
@@ -298,22 +382,26 @@ def run_trial(args, source, pipeline, n, k, live=False):
 
 
 def search(trial, start, cap, precision):
-    """(largest passing N, smallest failing N or None): step from `start` by doubling or
-    halving to a pass and a failure, then bisect while they are further apart than `precision`
-    (a fraction of N, at least 1)."""
+    """(largest passing N, smallest failing N or None). From `start` (a good guess) one step of
+    `precision` (a fraction of N, at least 1) up after a pass or down after a failure, then
+    doubling or halving until there is a pass and a failure, then bisection while they are
+    further apart than `precision`. (0, 1) when one camera fails."""
     good, bad = 0, None
     n = max(1, min(cap, start))
+    steps = 0
     while True:
+        step = max(1, math.ceil(n * precision)) if steps == 0 else None
+        steps += 1
         if trial(n)["ok"]:
             good = n
             if bad is not None or n >= cap:
                 break
-            n = min(cap, n * 2)
+            n = min(cap, n + step if step else n * 2)
         else:
             bad = n
             if good or n == 1:
                 break
-            n = max(1, n // 2)
+            n = max(1, n - step if step else n // 2)
     while bad is not None and bad - good > max(1, int(good * precision)):
         mid = (good + bad) // 2
         if trial(mid)["ok"]:
@@ -323,23 +411,48 @@ def search(trial, start, cap, precision):
     return good, bad
 
 
-def largest_n(args, media, pipeline, k, trials):
-    cap = min(args.max_cameras, memory_cap(pipeline, args.size))
+def probe_seconds(args):
+    """The one-camera probe only predicts N from its CPU: a short window is enough."""
+    return min(args.seconds, 5.0) if args.quick else args.seconds
 
-    def trial(n):
-        r = run_trial(args, media, pipeline, n, k)
+
+def largest_n(args, media, pipeline, k, trials, cap, probes):
+    """The search for one pipeline and K. `probes` holds each pipeline's one-camera K = 1 trial:
+    at K > 1 the guess is that camera plus K - 1 more of its readers, without a probe of its
+    own."""
+
+    done = {}  # N: a trial over the full window, not run twice
+
+    def trial(n, window=None):
+        if n in done:
+            return done[n]
+        r = run_trial(args, media["main"], pipeline, n, k, window=window,
+                      detect_source=media["detect"] if pipeline == "framering-substream"
+                      else None)
         trials.append(r)
+        if (window or args.seconds) == args.seconds:
+            done[n] = r
         return r
 
-    first = trial(1)
-    if not first["ok"]:
-        return {"pipeline": pipeline, "readers": k, "cameras": 0, "failed_at": 1, "cap": cap,
-                "why": first["why"]}
-    # One camera's CPU predicts how many fit; the search starts there.
-    guess = int(os.cpu_count() / first["cpu_per_camera"]) if first["cpu_per_camera"] > 0 else cap
-    good, bad = search(trial, max(2, guess), cap, args.precision) if cap > 1 else (1, None)
-    good = max(good, 1)
-    return {"pipeline": pipeline, "readers": k, "cameras": good, "failed_at": bad, "cap": cap}
+    base = probes.get(pipeline)
+    if k == 1 or base is None:
+        first = trial(1, probe_seconds(args))
+        if first["ok"] and k == 1:
+            probes[pipeline] = first
+        if not first["ok"]:
+            return {"pipeline": pipeline, "readers": k, "cameras": 0, "failed_at": 1, "cap": cap,
+                    "why": first["why"]}
+        cpu = first["cpu_per_camera"]
+    else:
+        cpu = base["cpu_per_camera"] + (k - 1) * base["cpu_by_role"].get("reader", 0)
+    # One camera's CPU predicts how many fit (with a tenth of the cores to spare).
+    guess = int(0.9 * os.cpu_count() / cpu) if cpu > 0 else cap
+    good, bad = search(trial, max(1, guess), cap, args.precision)
+    out = {"pipeline": pipeline, "readers": k, "cameras": good, "failed_at": bad, "cap": cap}
+    if not good:
+        out["why"] = next(t["why"] for t in reversed(trials) if t["pipeline"] == pipeline
+                          and t["readers"] == k and t["cameras"] == 1)
+    return out
 
 
 def unpaced_cores(args, media, flags, ring):
@@ -448,28 +561,35 @@ def yuv_unsupported(binary, media):
 
 def measure(args):
     os.makedirs(args.media_dir, exist_ok=True)
-    media = make_media(args.media_dir, args.size)
+    media = {"main": make_media(args.media_dir, args.size), "detect": None}
     t0 = time.monotonic()
     data = {"size": args.size, "fps": FPS, "gop": GOP, "cores": os.cpu_count(),
             "window_s": args.seconds, "warmup_s": args.warmup, "quick": args.quick,
+            "probe_s": probe_seconds(args), "detect_size": DETECT_SIZE,
             "max_cameras": args.max_cameras, "precision": args.precision,
             "load1_before": os.getloadavg()[0], "results": [], "trials": [], "unsupported": {}}
-    pipelines = args.pipelines.split(",")
+    # In PIPELINES' order whatever the flag's: keyframes' cap needs framering's N first.
+    pipelines = [p for p in PIPELINES if p in args.pipelines.split(",")]
     if "framering-yuv" in pipelines:
-        why = yuv_unsupported(args.bin, media)
+        why = yuv_unsupported(args.bin, media["main"])
         if why:
             log(f"framering-yuv skipped: this framering does not accept --pix-fmt yuv420p: {why}")
             data["unsupported"]["framering-yuv"] = f"`ingest --pix-fmt yuv420p` refused: {why}"
             pipelines.remove("framering-yuv")
+    if "framering-substream" in pipelines:
+        media["detect"] = make_media(args.media_dir, DETECT_SIZE)
+    probes = {}
     for pipeline in pipelines:
-        for k in ([1] if pipeline == "decode-only" else args.readers):
-            if args.quick and k == 4 and pipeline not in QUICK_K4:
-                continue
-            r = largest_n(args, media, pipeline, k, data["trials"])
+        for k in readers_for(args, pipeline):
+            full = next((r["cameras"] for r in data["results"]
+                         if r["pipeline"] == "framering" and r["readers"] == 1), None)
+            cap, capped_by = camera_cap(args, pipeline, full)
+            r = dict(largest_n(args, media, pipeline, k, data["trials"], cap, probes),
+                     capped_by=capped_by)
             data["results"].append(r)
             log(f"{pipeline} K={k}: {r['cameras']} cameras")
     if args.stages:
-        data["stages"] = stage_costs(args, media, data["trials"],
+        data["stages"] = stage_costs(args, media["main"], data["trials"],
                                      "framering-yuv" not in data["unsupported"])
     n = next((r["cameras"] for r in data["results"]
               if r["pipeline"] == "framering" and r["readers"] == 1), 0)
@@ -480,15 +600,22 @@ def measure(args):
     return data
 
 
+def readers_for(args, pipeline):
+    """The K values a pipeline runs at."""
+    if pipeline in K1_ONLY:
+        return [1]
+    return [k for k in args.readers if not (args.quick and k == 4 and pipeline not in QUICK_K4)]
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--bin", default=str(ROOT / "build/release/bin/framering"))
     ap.add_argument("--quick", action="store_true",
-                    help="5 s windows, N to within 25 %%, K = 4 only for framering, "
-                         "framering-yuv and frigate-style (a few minutes)")
-    ap.add_argument("--seconds", type=float, help="measurement window per trial (60; quick 5)")
+                    help="30 s windows, N to within 25 %%, K = 4 only for framering, "
+                         "framering-yuv and frigate-style (about 20 minutes on an idle box)")
+    ap.add_argument("--seconds", type=float, help="measurement window per trial (60; quick 30)")
     ap.add_argument("--warmup", type=float, help="seconds before the window (5; quick 2)")
     ap.add_argument("--precision", type=float,
                     help="stop the search when pass and failure are this fraction of N apart "
@@ -505,7 +632,7 @@ def parse_args(argv=None):
     ap.add_argument("--json", help="write everything measured here")
     ap.add_argument("--svg", help="write the cameras-vs-CPU plot here")
     args = ap.parse_args(argv)
-    args.seconds = args.seconds or (5.0 if args.quick else 60.0)
+    args.seconds = args.seconds or (30.0 if args.quick else 60.0)
     args.warmup = args.warmup if args.warmup is not None else (2.0 if args.quick else 5.0)
     args.precision = args.precision or (0.25 if args.quick else 0.1)
     for pipeline in args.pipelines.split(","):

@@ -389,7 +389,7 @@ def bench_cameras(framering, out, quick, max_cameras):
            "--json", str(path), "--max-cameras", str(max_cameras or (32 if quick else 64)),
            *(["--quick"] if quick else [])]
     log(" ".join(cmd))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=4 * 3600)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=(3600 if quick else 4 * 3600))
     if p.returncode != 0:
         return {"error": p.stderr.strip()[-400:] or f"exit {p.returncode}"}
     return json.loads(path.read_text())
@@ -399,7 +399,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", default="build/release")
     ap.add_argument("--out", default=str(ROOT / "build/bench"))
-    ap.add_argument("--quick", action="store_true", help="one repetition, short runs (about a minute)")
+    ap.add_argument("--quick", action="store_true", help="one repetition, short runs (cameras per box: about 20 minutes)")
     ap.add_argument("--only", help="comma-separated subset: publish,fanout,fixed,memory,wake,e2e,workers,objects,python,ingest_cli,recording,cameras")
     ap.add_argument("--max-cameras", type=int, help="cap of the cameras-per-box search (64; quick 32)")
     args = ap.parse_args()
@@ -433,7 +433,13 @@ def main():
                 results[name] = previous[name]
             continue
         s0 = time.monotonic()
-        results[name] = fn()
+        try:
+            results[name] = fn()
+        except subprocess.TimeoutExpired as e:
+            # One section over its time limit is that section's error; the others' results stay.
+            cmd = " ".join(map(str, e.cmd)) if isinstance(e.cmd, (list, tuple)) else str(e.cmd)
+            log(f"{name}: timed out after {e.timeout:g} s: {cmd[:300]}")
+            results[name] = {"error": f"timed out after {e.timeout:g} s", "cmd": cmd[:300]}
         results[name]["elapsed_s"] = round(time.monotonic() - s0, 1)
         results[name]["load_after"] = load_average()
     results["load_after"] = load_average()

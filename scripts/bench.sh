@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: runs every benchmark (bench/run_all.py) into build/bench/results.json, then writes
 # docs/benchmarks.md and docs/img/bench-*.png from it (bench/report.py).
-#   scripts/bench.sh [BUILD_DIR]      QUICK=1 for one short repetition of each (about a minute)
+#   scripts/bench.sh [BUILD_DIR]      QUICK=1 for one short repetition of each (cameras per box: about 20 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:-build/release}

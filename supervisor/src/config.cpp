@@ -433,6 +433,14 @@ class Parser {
                         "kept, so record: needs the stream to store (e.g. the camera's main "
                         "rtsp:// stream), or rename detect: to source: to record that stream");
     }
+    if (cam.source_key == "detect" && r.source == cam.source) {
+      // One stream under both keys would be opened twice, once decoded and once only demuxed.
+      throw ConfigError(origin_, r.source_line, key,
+                        "names the same stream as " + path +
+                            ".detect; a camera that records the stream its workers see has "
+                            "one source: (rename detect: to source: and remove "
+                            "record.source)");
+    }
     if (!r.source.empty() && ingest::parse_source(r.source).kind == ingest::SourceKind::kNpy) {
       throw ConfigError(origin_, r.source_line, key,
                         "npy: arrays have no compressed packets to record; give a video file "

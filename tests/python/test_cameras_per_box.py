@@ -16,27 +16,35 @@ import cameras_per_box  # noqa: E402
 import cameras_report  # noqa: E402
 
 
-def test_one_small_camera_passes_in_both_pipelines(tmp_path, framering_bin, private_shm):
+def test_one_small_camera_passes_in_every_kind_of_pipeline(tmp_path, framering_bin,
+                                                           private_shm):
     out = tmp_path / "trials.json"
     svg = tmp_path / "cameras.svg"
     run = subprocess.run([PYTHON, str(ROOT / "bench" / "cameras_per_box.py"), "--bin",
                           framering_bin, "--size", "160x120", "--seconds", "2", "--warmup", "1",
                           "--max-cameras", "1", "--readers", "1", "--pipelines",
-                          "framering,frigate-style", "--no-stages", "--no-rtsp", "--media-dir",
-                          str(tmp_path), "--json", str(out), "--svg", str(svg)],
+                          "framering,framering-substream,frigate-style", "--no-stages",
+                          "--no-rtsp", "--media-dir", str(tmp_path), "--json", str(out), "--svg", str(svg)],
                          capture_output=True, text=True, timeout=120, env=py_env(), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     trials = json.loads(out.read_text())["trials"]
-    assert {t["pipeline"] for t in trials} == {"framering", "frigate-style"}
+    # One trial each: with --max-cameras 1 the one-camera probe is the search.
+    assert sorted(t["pipeline"] for t in trials) == ["framering", "framering-substream",
+                                                     "frigate-style"]
     for t in trials:
         # A 30 fps camera for ~2 s: frames arrive, every reader reads them all. (The driver's
         # 99 % criterion is for its long windows; a loaded machine misses it on a 2 s one.)
         assert t["drops"] == 0 and t["min_fps"] > 20 and t["cpu_per_camera"] > 0, t
-        assert set(t["cpu_by_role"]) >= ({"ingest", "reader"} if t["pipeline"] == "framering"
-                                         else {"capture", "decode", "reader"}), t
+        assert set(t["cpu_by_role"]) >= {
+            "framering": {"ingest", "reader"},
+            "framering-substream": {"ingest", "record-ingest", "reader"},
+            "frigate-style": {"capture", "decode", "reader"}}[t["pipeline"]], t
     assert re.search(r"\| framering, bgr24 \| 1 \| \*\*(≥ )?[01]\*\* \|", run.stdout), run.stdout
     assert re.search(r"\| Frigate-style .* \| 1 \| \*\*(≥ )?[01]\*\* \|", run.stdout), run.stdout
+    assert re.search(r"\| framering, 640x360 `detect:` .* \| 1 \| \*\*(≥ )?[01]\*\* \|",
+                     run.stdout), run.stdout
     ET.fromstring(svg.read_text())
+    assert not list(private_shm.iterdir()), "every ring and the Frigate-style slots removed"
 
 
 def trial(pipeline, n, k, cpu, ok=True):
@@ -52,15 +60,19 @@ def synthetic():
               trial("frigate-style", 1, 4, 0.4), trial("frigate-style", 4, 4, 0.42),
               trial("frigate-style", 5, 4, 0.45, ok=False),
               trial("framering-yuv", 14, 1, 0.13), trial("decode-only", 16, 1, 0.12),
-              trial("framering", 10, 1, 0.18), trial("framering-keyframes", 64, 1, 0.02)]
+              trial("framering", 10, 1, 0.18), trial("framering-keyframes", 101, 1, 0.02),
+              trial("framering-substream", 6, 1, 0.3)]
     results = [
         {"pipeline": "framering", "readers": 4, "cameras": 9, "failed_at": 10, "cap": 64},
         {"pipeline": "frigate-style", "readers": 4, "cameras": 4, "failed_at": 5, "cap": 64},
         {"pipeline": "framering-yuv", "readers": 1, "cameras": 14, "failed_at": 15, "cap": 64},
         {"pipeline": "decode-only", "readers": 1, "cameras": 16, "failed_at": 17, "cap": 64},
         {"pipeline": "framering", "readers": 1, "cameras": 10, "failed_at": 11, "cap": 64},
-        # The search reached its cap without a failure: a lower bound.
-        {"pipeline": "framering-keyframes", "readers": 1, "cameras": 64, "failed_at": None,
+        # The search reached its cap without a failure: a lower bound, and the cap was raised
+        # past --max-cameras (64) to 10x framering's N + 1 so the goal can be met.
+        {"pipeline": "framering-keyframes", "readers": 1, "cameras": 101, "failed_at": None,
+         "cap": 101, "capped_by": "10× framering's N + 1"},
+        {"pipeline": "framering-substream", "readers": 1, "cameras": 6, "failed_at": 7,
          "cap": 64}]
     return {"size": "1920x1080", "fps": 30, "gop": 60, "cores": 2, "window_s": 5, "warmup_s": 2,
             "quick": True, "precision": 0.25, "load1_before": 1.0, "load1_after": 2.0,
@@ -76,8 +88,16 @@ def test_goals_report_ratios_and_lower_bounds():
     goals = cameras_report.goals(synthetic())
     assert goals[0] == ("framering N ≥ 1.5× Frigate-style N at K = 4", "9 vs 4 = 2.25×", True)
     assert goals[1][1] == "14 vs 16 = 0.88×" and goals[1][2] is True
-    # 64 cameras was the cap: ≥ 6.4× is below the 10× goal but only a lower bound, so open.
-    assert goals[2][1] == "≥ 64 vs 10 = ≥ 6.40×" and goals[2][2] is None
+    # 101 cameras was the cap (10 × 10 + 1) and passed: ≥ 10.1×, met.
+    assert goals[2][1] == "≥ 101 vs 10 = ≥ 10.10×" and goals[2][2] is True
+    data = synthetic()
+    # Memory capped the search at 64: ≥ 6.4× is below the goal but only a lower bound: open,
+    # and the row says what stopped it.
+    data["results"][5].update(cameras=64, cap=64, capped_by="memory and shm space")
+    assert cameras_report.goals(data)[2] == (
+        "`--decode keyframes` N ≥ 10× full-decode N (K = 1)",
+        "≥ 64 vs 10 = ≥ 6.40× (the search stopped at its cap, set by memory and shm space)",
+        None)
     data = synthetic()
     data["results"][0]["cameras"] = 5  # 5 vs 4: 1.25×
     assert cameras_report.goals(data)[0][2] is False
@@ -88,7 +108,13 @@ def test_section_plot_and_capacity_table_come_from_the_trials():
     data = synthetic()
     text = "\n".join(cameras_report.section(data, "bench-cameras.svg"))
     assert "| framering, bgr24 | 4 | **9** | 10 | 0.210 |" in text
-    assert "| framering, bgr24 `--decode keyframes` | 1 | **≥ 64** | cap 64 |" in text
+    assert "| framering, bgr24 `--decode keyframes` | 1 | **≥ 101** | cap 101 |" in text
+    assert "| framering, 640x360 `detect:` sub-stream + main-stream `record.source` " \
+        "(`--packets-only`) | 1 | **6** | 7 | 0.300 |" in text
+    assert "Ran at K = 1: decode-only ceiling, framering, bgr24, framering, native yuv420p, " \
+        "framering, bgr24 `--decode keyframes`, framering, 640x360 `detect:` sub-stream + " \
+        "main-stream `record.source`; at K = 4: framering, bgr24, Frigate-style (QUICK: " in text
+    assert "three copies per frame" in text and "re-anchors" in text
     assert "![cameras vs CPU](img/bench-cameras.svg)" in text
     assert "| decode | 0.100 |" in text
     assert "Confirmation over real RTSP: 10 framering cameras" in text and "**passed**" in text
@@ -107,7 +133,8 @@ def test_section_plot_and_capacity_table_come_from_the_trials():
 
     table = cameras_report.capacity_table(data)
     assert "| framering, bgr24 | 4 | 9 | 4.50 | 0.210 |" in table
-    assert "| framering, bgr24 `--decode keyframes` | 1 | ≥ 64 | ≥ 32.00 | 0.020 |" in table
+    assert "| framering, bgr24 `--decode keyframes` | 1 | ≥ 101 | ≥ 50.50 | 0.020 |" in table
+    assert "`record.source` (`--packets-only`) | 1 | 6 | 3.00 | 0.300 |" in table
 
 
 def test_search_steps_from_the_guess_and_bisects():
@@ -119,14 +146,34 @@ def test_search_steps_from_the_guess_and_bisects():
         return {"ok": n <= limit}
 
     assert cameras_per_box.search(trial, 4, 64, 0.0) == (13, 14)
-    assert tried[:3] == [4, 8, 16]  # doubling from the guess, then bisection
+    assert tried[:4] == [4, 5, 10, 20]  # one step from the guess, doubling, then bisection
     tried.clear()
     assert cameras_per_box.search(trial, 40, 64, 0.0) == (13, 14)
-    assert tried[:3] == [40, 20, 10]  # halving down from a guess that was too high
+    assert tried[:4] == [40, 39, 19, 9]  # halving down from a guess that was too high
     tried.clear()
     assert cameras_per_box.search(trial, 8, 10, 0.0) == (10, None)  # the cap passes
+    tried.clear()
+    # A good guess costs two trials at a precision of 25 %: the guess and one step up.
+    assert cameras_per_box.search(trial, 12, 64, 0.25) == (12, 15)
+    assert tried == [12, 15]
+    tried.clear()
+    assert cameras_per_box.search(trial, 14, 64, 0.25) == (12, 14)  # within 25 % of 12
+    assert tried == [14, 10, 12]
+    tried.clear()
+    assert cameras_per_box.search(lambda n: {"ok": False}, 3, 64, 0.25) == (0, 1)
     good, bad = cameras_per_box.search(lambda n: {"ok": n <= limit}, 4, 64, 0.25)
     assert good <= limit < bad and bad - good <= max(1, int(good * 0.25))
+
+
+def test_keyframes_cap_reaches_ten_times_the_full_decode_n():
+    args = cameras_per_box.parse_args(["--max-cameras", "4", "--size", "320x240"])
+    cap, by = cameras_per_box.camera_cap(args, "framering-keyframes", 8)
+    memory = cameras_per_box.memory_cap("framering-keyframes", "320x240")
+    assert (cap, by) == ((81, "10× framering's N + 1") if memory >= 81
+                         else (memory, "memory and shm space"))
+    assert cameras_per_box.camera_cap(args, "framering", 8) == (4, "--max-cameras")
+    # Without a full-decode N (framering not run), --max-cameras stands.
+    assert cameras_per_box.camera_cap(args, "framering-keyframes", None)[0] == 4
 
 
 def test_stage_runs_split_the_ingest_into_demux_decode_and_slot_write(tmp_path, framering_bin,

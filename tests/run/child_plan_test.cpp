@@ -421,6 +421,22 @@ TEST(ChildPlan, SubStreamConfigErrorsNameTheKey) {
   }
 }
 
+TEST(ChildPlan, DetectAndRecordSourceNamingOneStreamIsAnErrorNamingBothKeys) {
+  try {
+    fs::parse_config(
+        "cameras:\n  c:\n    detect: rtsp://cam/main\n    record:\n"
+        "      source: rtsp://cam/main\n      dir: /r\n",
+        "same.yaml");
+    FAIL() << "detect: and record.source naming one stream were accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_EQ(e.key(), "cameras.c.record.source") << e.what();
+    EXPECT_EQ(e.line(), 5) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cameras.c.detect"), std::string::npos) << what;
+    EXPECT_NE(what.find("source:"), std::string::npos) << what;
+  }
+}
+
 TEST(ChildPlan, CheckSourcesLooksAtTheRecordSourceToo) {
   const auto config = fs::parse_config(
       "cameras:\n  c:\n    detect: /dev/null\n    record:\n      source: /no/such/main.mp4\n"
