@@ -29,10 +29,9 @@ ring::PacketRingSizing fallback_sizing(std::int64_t declared_bit_rate, std::uint
 class PacketPublisher final : public PacketSink {
  public:
   PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics);
-  ~PacketPublisher() override;
+  ~PacketPublisher() override;  // logs what was shared
   PacketPublisher(const PacketPublisher&) = delete;
   PacketPublisher& operator=(const PacketPublisher&) = delete;
-  ~PacketPublisher();  // logs what was shared
 
   // A new input was opened: keep the ring when the stream parameters are the same, else (first
   // open, other codec/extradata/size/time base) measure the new stream's rate over its first
