@@ -45,6 +45,8 @@ def test_motion_event_clip_from_packet_history(framering_bin, ring_name, procs, 
     update = wait_for(lambda: clip_updates(events), 30, "the clip's update line")[0]
     lines = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
     first_start = next(e for e in lines if e["type"] == "start")
+    # The worker says when its frame was captured: before it wrote the event.
+    assert 0 < first_start["capture_ns"] <= first_start["start_time_ns"]
     # The clip is named after the first event and announced as an update of it.
     assert update["id"] == first_start["id"] and update["type"] == "update"
     assert update["camera"] == ring_name and update["kind"] == "motion"
@@ -97,16 +99,20 @@ def append(path, *events):
 
 
 def start_recorder(procs, framering_bin, ring, tmp_path, *args):
-    """A recorder making clips from tmp_path/events.jsonl, once it has attached to the ring."""
+    """A recorder making clips from tmp_path/events.jsonl."""
     events = tmp_path / "events.jsonl"
     events.touch()
     rec = procs.start(record_cmd(framering_bin, ring, tmp_path / "segments", "--clips",
                                  str(tmp_path / "clips"), "--events", str(events), *args),
                       env=ENV, text=True)
+    return rec, events
+
+
+def attached(rec, ring):
+    """Waits until the recorder reads the packet ring (it publishes its reader stats)."""
     stats = SHM / f"framering.{ring}.packets.reader.record-{rec.pid}"
     wait_for(lambda: stats.exists() or rec.poll() is not None, 30, "the recorder attached")
     assert rec.poll() is None, rec.stderr.read()
-    return rec, events
 
 
 def ring_packets(ring):
@@ -139,6 +145,7 @@ def test_clip_bounds_follow_capture_times_and_overlapping_events_make_one_clip(
     rec, events = start_recorder(procs, framering_bin, ring_name, tmp_path, "--pre", "1",
                                  "--post", "2")
     procs.start(ingest_cmd(framering_bin, ring_name, gop10, "--realtime"), env=ENV)
+    attached(rec, ring_name)
     # Frames captured at 2.0 s (start) and 2.8 s (end) of the stream; the events about them are
     # written seconds later, as a slow detector would.
     wait_for(lambda: len(ring_packets(ring_name)) > 100, 30, "4 s of packets")
@@ -181,6 +188,7 @@ def test_open_event_of_a_killed_worker_is_cut_at_max_clip_seconds(framering_bin,
     rec, events = start_recorder(procs, framering_bin, ring_name, tmp_path, "--pre", "0",
                                  "--post", "0", "--max-clip-seconds", "2")
     procs.start(ingest_cmd(framering_bin, ring_name, gop10, "--realtime", "--loop"), env=ENV)
+    attached(rec, ring_name)
     wait_for(lambda: len(ring_packets(ring_name)) > 10, 30, "packets")
     append(events, event(ring_name, "start", "2.000001-dead00", time.time_ns()))
     update = wait_for(lambda: clip_updates(events), 30, "the capped clip")[0]
@@ -223,6 +231,7 @@ def test_clip_starts_at_a_keyframe_when_the_history_holds_none(framering_bin, ri
     wait_for(just_past_a_keyframe, 30, "a wrapped ring just past a keyframe")
     rec, events = start_recorder(procs, framering_bin, ring_name, tmp_path, "--pre", "5",
                                  "--post", "4")  # the next keyframe comes within the clip
+    attached(rec, ring_name)
     append(events, event(ring_name, "start", "3.000001-cccccc", time.time_ns()))
     time.sleep(0.3)
     append(events, event(ring_name, "end", "3.000001-cccccc", time.time_ns()))
@@ -242,6 +251,7 @@ def test_looped_source_inside_a_clip_resumes_at_a_keyframe_with_rising_time(
     procs.start(ingest_cmd(framering_bin, ring_name, src, "--realtime", "--loop"), env=ENV)
     rec, events = start_recorder(procs, framering_bin, ring_name, tmp_path, "--pre", "0",
                                  "--post", "0")
+    attached(rec, ring_name)
     wait_for(lambda: len(ring_packets(ring_name)) > 5, 30, "packets")
     append(events, event(ring_name, "start", "4.000001-dddddd", time.time_ns()))
     time.sleep(3.0)  # the 2 s source wraps at least once inside the clip
@@ -263,6 +273,7 @@ def test_events_file_truncated_or_rotated_is_read_from_its_start(framering_bin, 
     rec, events = start_recorder(procs, framering_bin, ring_name, tmp_path, "--pre", "0",
                                  "--post", "0")
     procs.start(ingest_cmd(framering_bin, ring_name, gop10, "--realtime", "--loop"), env=ENV)
+    attached(rec, ring_name)
     wait_for(lambda: len(ring_packets(ring_name)) > 5, 30, "packets")
     # Another camera's events make the file long, then it is truncated (logrotate copytruncate).
     append(events, *[event("elsewhere", "start", f"5.{i:06d}-eeeeee", 1) for i in range(40)])
