@@ -48,6 +48,11 @@ void add_record_command(CLI::App& app, int& exit_code) {
   sub->add_option("--post", o->post_s, "clip seconds after an event ends")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
+  sub->add_option("--max-clip-seconds", o->max_clip_s,
+                  "finish a clip at this length even if its events have not ended (a worker "
+                  "killed outright never ends them)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
   sub->add_option("--clip-kinds", o->clip_kinds,
                   "event kinds that get clips, comma-separated (default: all), e.g. motion,people")
       ->delimiter(',');

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,27 +38,55 @@ std::uint64_t seconds_ns(double s) {
 ClipMaker::ClipMaker(ClipOptions options, metrics::RecorderMetrics& metrics)
     : options_(std::move(options)), metrics_(metrics) {
   // Events already in the file when the recorder starts are history, not clips to make.
-  std::error_code ec;
-  const auto size = fs::file_size(options_.events_path, ec);
-  if (!ec) events_offset_ = size;
+  events_fd_ = ::open(options_.events_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st {};
+  if (events_fd_ >= 0 && ::fstat(events_fd_, &st) == 0) {
+    events_inode_ = st.st_ino;
+    events_offset_ = static_cast<std::uint64_t>(st.st_size);
+  }
 }
 
 ClipMaker::~ClipMaker() {
   finish_clip();
+  if (events_fd_ >= 0) ::close(events_fd_);
 }
 
 void ClipMaker::on_packet(ring::PacketReader& reader, const ring::PacketView& packet) {
+  if (reader.info().epoch != pre_checked_epoch_) check_pre_roll_fits(reader.info());
+  // A reconnect or a looped source: timestamps start afresh, and what follows may not begin
+  // with a keyframe. The history before it cannot be a pre-roll of what comes after.
+  if (packet.flags & ring::pkt::kFlagDiscontinuity) {
+    index_.clear();
+    if (clip_ && clip_->writer) {
+      clip_->writer->continue_after_gap();
+      clip_->await_keyframe = true;
+      spdlog::info("clip {}: the stream restarted; going on at its next keyframe",
+                   clip_->path.string());
+    }
+  }
   index_.push_back({packet.position, packet.capture_realtime_ns, packet.keyframe()});
   // Forget what the writer has overwritten (a position is readable while within one capacity).
   const std::uint64_t tail = reader.tail();
   while (!index_.empty() && index_.front().position + reader.info().capacity <= tail)
     index_.pop_front();
   if (!clip_ || !clip_->writer) return;
+  if (clip_->until_ns != 0 && packet.capture_realtime_ns >= clip_->until_ns) {
+    finish_clip();  // `post` seconds after the last end, by capture time
+    return;
+  }
+  if (clip_->await_keyframe && !packet.keyframe()) return;
+  clip_->await_keyframe = false;
   try {
     clip_->writer->write(packet);
   } catch (const std::exception& e) {
     spdlog::error("clip {}: {}", clip_->path.string(), e.what());
     clip_.reset();
+    return;
+  }
+  if (clip_->writer->seconds() >= options_.max_clip_s) {
+    spdlog::warn("clip {} reached --max-clip-seconds {} with {} event(s) still open; finished",
+                 clip_->path.string(), options_.max_clip_s, clip_->open_events.size());
+    finish_clip();
   }
 }
 
@@ -66,10 +95,39 @@ void ClipMaker::discontinuity() {
   index_.clear();
 }
 
+void ClipMaker::check_pre_roll_fits(const ring::PacketRingInfo& info) {
+  pre_checked_epoch_ = info.epoch;
+  const double held_s = static_cast<double>(info.sizing.history_ms) / 1000.0;
+  if (info.sizing.history_ms != 0 && options_.pre_s > held_s) {
+    spdlog::warn(
+        "--pre {} s is more than the packet history ring '{}' holds (the ingest's "
+        "--packet-history {} s): clips get at most {} s before their event; raise "
+        "--packet-history or lower --pre",
+        options_.pre_s, options_.ring, held_s, held_s);
+  }
+}
+
 void ClipMaker::poll(ring::PacketReader& reader) {
-  // New complete lines since the last poll (a line still being written waits for its newline).
-  const int fd = ::open(options_.events_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd >= 0) {
+  const std::uint64_t now = ring::monotonic_ns();
+  if (now - last_events_look_ns_ >= 100'000'000ULL) {  // the loop runs per packet: not each time
+    last_events_look_ns_ = now;
+    read_events(reader);
+  }
+  if (!clip_) return;
+  const std::uint64_t wall = ring::realtime_ns();
+  // No packet reached the end time (the stream stalled or stopped): finish by the clock, with
+  // a margin for packets still on their way.
+  if (clip_->until_ns != 0 && wall >= clip_->until_ns + 2'000'000'000ULL) finish_clip();
+  // Packets stopped while an event is open: the cap holds by the clock too.
+  else if (wall >= clip_->opened_ns + seconds_ns(options_.max_clip_s + options_.pre_s + 2)) {
+    spdlog::warn("clip {} open for --max-clip-seconds {}; finished", clip_->path.string(),
+                 options_.max_clip_s);
+    finish_clip();
+  }
+}
+
+void ClipMaker::read_events(ring::PacketReader& reader) {
+  auto read_lines = [&](int fd) {
     char buf[65536];
     for (;;) {
       const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(events_offset_));
@@ -84,9 +142,32 @@ void ClipMaker::poll(ring::PacketReader& reader) {
       }
       if (partial_line_.size() > (1 << 20)) partial_line_.clear();  // not JSON lines
     }
-    ::close(fd);
+  };
+  struct stat st {};
+  if (::stat(options_.events_path.c_str(), &st) == 0 &&
+      (events_fd_ < 0 || static_cast<std::uint64_t>(st.st_ino) != events_inode_)) {
+    // A new file under the name (first created, or rotated): finish the old one, then read the
+    // new one from its beginning.
+    if (events_fd_ >= 0) {
+      read_lines(events_fd_);
+      ::close(events_fd_);
+      spdlog::info("events file {} was replaced (rotated); reading the new one from its start",
+                   options_.events_path);
+    }
+    events_fd_ = ::open(options_.events_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    events_inode_ = static_cast<std::uint64_t>(st.st_ino);
+    events_offset_ = 0;
+    partial_line_.clear();
   }
-  if (clip_ && clip_->until_ns != 0 && ring::realtime_ns() >= clip_->until_ns) finish_clip();
+  if (events_fd_ < 0) return;
+  struct stat now {};
+  if (::fstat(events_fd_, &now) == 0 && static_cast<std::uint64_t>(now.st_size) < events_offset_) {
+    spdlog::info("events file {} was truncated (to {} bytes); reading it from its start",
+                 options_.events_path, now.st_size);
+    events_offset_ = 0;
+    partial_line_.clear();
+  }
+  read_lines(events_fd_);
 }
 
 void ClipMaker::on_event_line(ring::PacketReader& reader, const std::string& line) {
@@ -102,13 +183,18 @@ void ClipMaker::on_event_line(ring::PacketReader& reader, const std::string& lin
   const std::string type = text("type");
   const std::string id = text("id");
   if (!safe_id(id)) return;
+  // The frame's capture time: the packets carry the same clock. The times the worker wrote
+  // the event (start_time_ns, wall_time_ns) are later by the analysis latency; they are only
+  // the fallback for events without capture_ns.
+  const std::uint64_t capture = number("capture_ns");
   if (type == "start") {
     if (!options_.kinds.empty() && std::find(options_.kinds.begin(), options_.kinds.end(),
                                              text("kind")) == options_.kinds.end()) {
       return;  // not a kind this camera clips
     }
-    const std::uint64_t start =
-        number("start_time_ns") ? number("start_time_ns") : number("wall_time_ns");
+    const std::uint64_t start = capture                   ? capture
+                                : number("start_time_ns") ? number("start_time_ns")
+                                                          : number("wall_time_ns");
     if (clip_) {
       clip_->open_events.insert(id);  // overlapping: the same clip goes on
       clip_->until_ns = 0;
@@ -117,7 +203,9 @@ void ClipMaker::on_event_line(ring::PacketReader& reader, const std::string& lin
     start_clip(reader, id, text("kind"), text("analytic"), start);
   } else if (type == "end" && clip_ && clip_->open_events.erase(id) == 1 &&
              clip_->open_events.empty()) {
-    const std::uint64_t end = number("wall_time_ns") ? number("wall_time_ns") : ring::realtime_ns();
+    const std::uint64_t end = capture                  ? capture
+                              : number("wall_time_ns") ? number("wall_time_ns")
+                                                       : ring::realtime_ns();
     clip_->until_ns = end + seconds_ns(options_.post_s);
   }
 }
@@ -130,16 +218,8 @@ void ClipMaker::start_clip(ring::PacketReader& reader, const std::string& id,
   clip.kind = kind;
   clip.analytic = analytic;
   clip.start_time_ns = start_ns;
+  clip.opened_ns = ring::realtime_ns();
   clip.open_events.insert(id);
-  // The keyframe at or before start - pre, else the oldest keyframe we still have.
-  const std::uint64_t want =
-      start_ns > seconds_ns(options_.pre_s) ? start_ns - seconds_ns(options_.pre_s) : 0;
-  std::optional<std::size_t> from;
-  for (std::size_t i = 0; i < index_.size(); ++i) {
-    if (!index_[i].keyframe) continue;
-    if (!from || index_[i].capture_ns <= want) from = i;
-    if (index_[i].capture_ns > want) break;
-  }
   const ring::PacketStreamInfo& stream = reader.info().stream;
   const fs::path dir = fs::path(options_.clips_dir) / options_.camera;
   std::error_code ec;
@@ -151,17 +231,53 @@ void ClipMaker::start_clip(ring::PacketReader& reader, const std::string& id,
     spdlog::error("clip for event {}: {}", id, e.what());
     return;
   }
-  // Pre-roll: re-read the history from the ring, in place, up to what the recorder has read.
-  if (from) {
-    for (std::size_t i = *from; i < index_.size(); ++i) {
-      const ring::PacketReadResult r = reader.read(index_[i].position);
-      if (r.status != ring::ReadStatus::kOk || r.packet.position != index_[i].position) break;
-      clip.writer->write(r.packet);
-      if (!reader.valid(r.packet)) break;  // overwritten while muxed: keep what came before
-    }
+  try {
+    write_pre_roll(
+        reader, clip,
+        start_ns > seconds_ns(options_.pre_s) ? start_ns - seconds_ns(options_.pre_s) : 0);
+  } catch (const std::exception& e) {
+    spdlog::error("clip for event {}: {}", id, e.what());
+    return;
   }
-  spdlog::info("clip {} started ({} event {})", clip.path.string(), kind, id);
+  spdlog::info("clip {} started ({} event {}{})", clip.path.string(), kind, id,
+               clip.await_keyframe ? "; no pre-roll, from the next keyframe" : "");
   clip_ = std::move(clip);
+}
+
+// Pre-roll: re-read the history from the ring, in place, from the keyframe at or before `want`
+// (else the oldest keyframe held) up to what the recorder has read. With no keyframe held, or
+// a history overwritten while it was read, the clip starts at the next live keyframe instead:
+// a decoder can do nothing with the P-frames before it.
+void ClipMaker::write_pre_roll(ring::PacketReader& reader, Clip& clip, std::uint64_t want) {
+  std::optional<std::size_t> from;
+  for (std::size_t i = 0; i < index_.size(); ++i) {
+    if (!index_[i].keyframe) continue;
+    if (!from || index_[i].capture_ns <= want) from = i;
+    if (index_[i].capture_ns > want) break;
+  }
+  if (!from) {
+    clip.await_keyframe = true;
+    return;
+  }
+  for (std::size_t i = *from; i < index_.size(); ++i) {
+    const ring::PacketReadResult r = reader.reread(index_[i].position);
+    bool ok = r.status == ring::ReadStatus::kOk && r.packet.position == index_[i].position;
+    if (ok) {
+      clip.writer->write(r.packet);
+      ok = reader.valid(r.packet);  // overwritten while muxed?
+    }
+    if (ok) continue;
+    // A part of the pre-roll is gone: start the file again, at the next live keyframe.
+    const std::string part = clip.writer->path();
+    clip.writer.reset();
+    std::error_code ec;
+    fs::remove(part, ec);
+    clip.writer = std::make_unique<SegmentWriter>(part, reader.info().stream);
+    clip.await_keyframe = true;
+    spdlog::warn("clip {}: the pre-roll was overwritten while read; starting at the next keyframe",
+                 clip.path.string());
+    return;
+  }
 }
 
 void ClipMaker::finish_clip() {
@@ -169,6 +285,15 @@ void ClipMaker::finish_clip() {
   Clip clip = std::move(*clip_);
   clip_.reset();
   if (!clip.writer) return;
+  if (clip.writer->packets() == 0) {
+    // Its time passed before a keyframe came: nothing a player could show.
+    const std::string part = clip.writer->path();
+    clip.writer.reset();
+    std::error_code ec;
+    fs::remove(part, ec);
+    spdlog::warn("clip {}: no keyframe arrived before its end; no clip", clip.path.string());
+    return;
+  }
   try {
     clip.writer->finish();
     std::error_code ec;

@@ -58,6 +58,7 @@ class Recorder {
     if (options.clips_dir.empty()) return;
     ClipOptions clip{options.clips_dir, options.events_path, camera_, options.ring, options.pre_s,
                      options.post_s,    options.clip_kinds,  {}};
+    clip.max_clip_s = options.max_clip_s;
     if (!options.mqtt.url.empty()) {
       workers::LogLevel level = workers::LogLevel::kInfo;
       workers::parse_log_level(options.log_level, level);

@@ -108,17 +108,28 @@ void SegmentWriter::write(const ring::PacketView& packet) {
   // as they are; av_interleaved_write_frame would copy them first.
   pkt->data = const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(packet.data.data()));
   pkt->size = static_cast<int>(packet.data.size());
+  // Timestamps in the file: the stream's, less origin_ (the first packet's dts; after a gap,
+  // chosen so the file's time goes on one packet duration after the last packet before it).
+  const std::int64_t step = std::max<std::int64_t>(1, last_duration_);
   std::int64_t dts = packet.dts != ring::pkt::kNoTimestamp ? packet.dts : packet.pts;
-  if (dts == ring::pkt::kNoTimestamp)
-    dts = packets_ ? last_dts_ + std::max<std::int64_t>(1, last_duration_) : 0;
   std::int64_t pts = packet.pts != ring::pkt::kNoTimestamp ? packet.pts : dts;
-  if (packets_ == 0) origin_ = dts;
+  if (dts == ring::pkt::kNoTimestamp) {
+    dts = pts = packets_ ? last_dts_ + step : 0;
+  } else {
+    if (packets_ == 0)
+      origin_ = dts;
+    else if (gap_)
+      origin_ = dts - (last_dts_ + step);
+    dts -= origin_;
+    pts -= origin_;
+  }
+  gap_ = false;
   if (packets_ > 0 && dts <= last_dts_) dts = last_dts_ + 1;  // the muxer needs rising dts
   if (pts < dts) pts = dts;
   last_dts_ = dts;
   last_duration_ = packet.duration;
-  pkt->dts = dts - origin_;
-  pkt->pts = pts - origin_;
+  pkt->dts = dts;
+  pkt->pts = pts;
   pkt->duration = packet.duration;
   pkt->flags = packet.keyframe() ? AV_PKT_FLAG_KEY : 0;
   pkt->stream_index = 0;
@@ -140,7 +151,7 @@ void SegmentWriter::write(const ring::PacketView& packet) {
 double SegmentWriter::seconds() const {
   if (packets_ == 0) return 0;
   const double tb = static_cast<double>(stream_.time_base_num) / stream_.time_base_den;
-  return static_cast<double>(last_dts_ - origin_ + last_duration_) * tb;
+  return static_cast<double>(last_dts_ + last_duration_) * tb;
 }
 
 void SegmentWriter::finish() {

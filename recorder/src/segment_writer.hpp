@@ -30,12 +30,16 @@ class SegmentWriter {
   // Writes one packet, timestamps shifted so the file starts at 0. The packet's bytes go from
   // the ring mapping to the muxer without an intermediate copy. Throws on a muxer error.
   void write(const ring::PacketView& packet);
+  // The stream's timestamps start afresh at the next packet (a reconnect or a looped file):
+  // the file's time goes on from where it was instead of jumping back. The caller resumes
+  // at a keyframe.
+  void continue_after_gap() { gap_ = true; }
   // Writes the trailer and closes the file.
   void finish();
 
   std::uint64_t packets() const { return packets_; }
   std::uint64_t bytes() const { return bytes_; }
-  // Duration covered so far in seconds (last dts - first dts + last duration).
+  // Duration covered so far in seconds (the file's last dts + last duration).
   double seconds() const;
   const std::string& path() const { return path_; }
 
@@ -44,8 +48,9 @@ class SegmentWriter {
   ring::PacketStreamInfo stream_;
   AVFormatContext* out_ = nullptr;
   bool finished_ = false;
-  std::int64_t origin_ = 0;  // dts of the first packet (stream time base)
-  std::int64_t last_dts_ = 0;
+  std::int64_t origin_ = 0;    // stream dts - origin_ = the file's dts (stream time base)
+  std::int64_t last_dts_ = 0;  // the file's
+  bool gap_ = false;
   std::int64_t last_duration_ = 0;
   std::uint64_t packets_ = 0;
   std::uint64_t bytes_ = 0;

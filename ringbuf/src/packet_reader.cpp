@@ -123,11 +123,24 @@ PacketReader& PacketReader::operator=(PacketReader&&) noexcept = default;
 PacketReader::~PacketReader() = default;
 
 PacketReadResult PacketReader::read(std::uint64_t position) {
+  return read_record(position, /*live=*/true);
+}
+
+PacketReadResult PacketReader::reread(std::uint64_t position) {
+  return read_record(position, /*live=*/false);
+}
+
+PacketReadResult PacketReader::read_record(std::uint64_t position, bool live) {
   Impl& r = *impl_;
   // A record is never longer than the data area: at most one padding record, then a packet.
   for (int hop = 0; hop < 2; ++hop) {
     const std::uint64_t tail = r.load(pkt::kTail, std::memory_order_acquire);
-    if (position >= tail) return r.not_yet(position);
+    if (position >= tail) {
+      if (live) return r.not_yet(position);
+      PacketReadResult out;
+      out.next = position;
+      return out;
+    }
     if (!r.intact(position)) return r.skip_to_latest(ReadStatus::kLapped);
     const RecordParse rec = parse_record(r.data(), position);
     // Whatever the bytes said, they only count if the writer had not come round meanwhile.
@@ -142,6 +155,7 @@ PacketReadResult PacketReader::read(std::uint64_t position) {
     out.status = ReadStatus::kOk;
     out.packet = rec.packet;
     out.next = rec.next;
+    if (!live) return out;
     if (r.expected_packet && rec.packet.packet_no > *r.expected_packet)
       out.missed = rec.packet.packet_no - *r.expected_packet;
     r.expected_packet = rec.packet.packet_no + 1;

@@ -183,9 +183,10 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
                   "--retain-gb",
                   number_text(r.retain_gb)};
       if (!r.clips_dir.empty()) {
-        rec.args.insert(rec.args.end(),
-                        {"--clips", r.clips_dir, "--events", config.events.path, "--pre",
-                         number_text(r.pre_s), "--post", number_text(r.post_s)});
+        rec.args.insert(
+            rec.args.end(),
+            {"--clips", r.clips_dir, "--events", config.events.path, "--pre", number_text(r.pre_s),
+             "--post", number_text(r.post_s), "--max-clip-seconds", number_text(r.max_clip_s)});
         if (!r.clip_kinds.empty()) {
           std::string kinds;
           for (const std::string& k : r.clip_kinds) kinds += (kinds.empty() ? "" : ",") + k;

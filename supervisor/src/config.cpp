@@ -452,9 +452,10 @@ class Parser {
     RecordConfig r;
     r.line = line_of(node);
     bool have_dir = false;
-    for (const Entry& f : entries(node, path,
-                                  {"source", "dir", "segment_seconds", "retain_hours", "retain_gb",
-                                   "history", "clips", "pre", "post", "clip_kinds"})) {
+    for (const Entry& f :
+         entries(node, path,
+                 {"source", "dir", "segment_seconds", "retain_hours", "retain_gb", "history",
+                  "clips", "pre", "post", "clip_kinds", "max_clip_seconds"})) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
         r.source = string(f.value, key);
@@ -475,6 +476,8 @@ class Parser {
         r.clips_dir = string(f.value, key);
       } else if (f.key == "pre") {
         r.pre_s = number(f.value, key, 0, 600);
+      } else if (f.key == "max_clip_seconds") {
+        r.max_clip_s = number(f.value, key, 1, 86400);
       } else if (f.key == "clip_kinds") {
         if (!f.value.IsSequence() || f.value.size() == 0) {
           fail(f.value, key, "expected a list of event kinds such as [motion, people]");

@@ -207,6 +207,10 @@ def test_usage_errors(framering_bin, tmp_path):
     p = subprocess.run([framering_bin, "record", "--dir", str(tmp_path)], capture_output=True,
                        text=True, env=ENV, timeout=30)
     assert p.returncode == 2 and "--ring" in p.stderr
+    p = subprocess.run([framering_bin, "record", "--ring", "r", "--dir", str(tmp_path), "--clips",
+                        str(tmp_path), "--events", str(tmp_path / "e"), "--max-clip-seconds", "0",
+                        "--check-config"], capture_output=True, text=True, env=ENV, timeout=30)
+    assert p.returncode == 2 and "--max-clip-seconds" in p.stderr
     assert subprocess.run([framering_bin, "record", "--help"], capture_output=True,
                           env=ENV).returncode == 0
 

@@ -198,6 +198,32 @@ TEST_F(PacketRingTest, LappedReaderIsToldAndJumpsToTheNewest) {
   EXPECT_TRUE(same_bytes(newest.packet.data, packet_bytes(i - 1)));
 }
 
+// A recorder's pre-roll reads older records again: the live reader's gap count must not see
+// the packets between them and its position as missed.
+TEST_F(PacketRingTest, RereadOfAnOlderRecordLeavesTheGapCountAlone) {
+  PacketWriter w = make_writer();
+  PacketReader r = PacketReader::attach(name);
+  std::uint64_t pos = 0;
+  std::vector<std::uint64_t> positions;
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(w.publish(meta_for(i), packet_bytes(i)));
+    const PacketReadResult res = r.read(pos);
+    ASSERT_EQ(res.status, ReadStatus::kOk);
+    positions.push_back(res.packet.position);
+    pos = res.next;
+  }
+  const PacketReadResult again = r.reread(positions[1]);
+  ASSERT_EQ(again.status, ReadStatus::kOk);
+  EXPECT_EQ(again.packet.packet_no, 1u);
+  EXPECT_TRUE(same_bytes(again.packet.data, packet_bytes(1)));
+  EXPECT_EQ(r.reread(pos).status, ReadStatus::kNotYet);  // not written yet
+  ASSERT_TRUE(w.publish(meta_for(5), packet_bytes(5)));
+  const PacketReadResult live = r.read(pos);
+  ASSERT_EQ(live.status, ReadStatus::kOk);
+  EXPECT_EQ(live.packet.packet_no, 5u);
+  EXPECT_EQ(live.missed, 0u);
+}
+
 TEST_F(PacketRingTest, OversizedPacketIsRefusedAndNothingWritten) {
   PacketWriter w = make_writer();
   std::vector<std::byte> huge(w.max_packet_bytes() + 1);

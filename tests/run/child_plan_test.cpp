@@ -256,6 +256,7 @@ cameras:
       history: 20
       clips: /clips
       pre: 3
+      max_clip_seconds: 120
       clip_kinds: [motion, people]
 events:
   path: /ev.jsonl
@@ -277,6 +278,7 @@ metrics:
   EXPECT_TRUE(has_pair(rec.args, "--clips", "/clips"));
   EXPECT_TRUE(has_pair(rec.args, "--events", "/ev.jsonl"));
   EXPECT_TRUE(has_pair(rec.args, "--pre", "3"));
+  EXPECT_TRUE(has_pair(rec.args, "--max-clip-seconds", "120"));
   EXPECT_TRUE(has_pair(rec.args, "--clip-kinds", "motion,people"));
   EXPECT_TRUE(has_pair(rec.args, "--metrics-addr", "127.0.0.1:9702"));
   // Without record:, no packet ring and no recorder.

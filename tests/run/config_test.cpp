@@ -155,6 +155,10 @@ TEST(Config, BadValues) {
   EXPECT_EQ(e.key(), "cameras.a.workers.motion.zone[2].x");
   e = parse_error("cameras:\n  bad/name:\n    source: x\n");
   EXPECT_EQ(e.key(), "cameras.bad/name");
+  e = parse_error(
+      "cameras:\n  a:\n    source: x\n    record:\n      dir: /r\n      max_clip_seconds: 0\n");
+  EXPECT_EQ(e.key(), "cameras.a.record.max_clip_seconds");
+  EXPECT_EQ(e.line(), 6);
 }
 
 TEST(Config, DuplicateCamerasAndRings) {

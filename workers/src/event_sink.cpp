@@ -44,6 +44,9 @@ nlohmann::ordered_json EventSink::to_json(const Event& event, const Lifecycle* l
   j["frame_no"] = ctx.frame_no;
   j["seq"] = ctx.seq;
   j["pts_ns"] = ctx.pts_ns;
+  // When the ingest received the frame: the time a recorder cuts a clip at, which the
+  // analysis latency in wall_time_ns/start_time_ns would shift.
+  if (ctx.capture_realtime_ns) j["capture_ns"] = ctx.capture_realtime_ns;
   j["wall_time_ns"] = wall_time_ns;
   if (life) {
     j["start_time_ns"] = life->start_time_ns;

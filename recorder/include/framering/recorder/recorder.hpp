@@ -24,6 +24,9 @@ struct RecorderOptions {
   std::string events_path;
   double pre_s = 5;
   double post_s = 5;
+  // A clip is finished at this length even while its events are open: a worker killed with
+  // kill -9 never writes their end.
+  double max_clip_s = 300;
   std::vector<std::string> clip_kinds;  // event kinds that get clips ("motion", ...); empty: all
   // Clip updates also go to this broker, on <prefix>/<camera>/events (QoS 1), with the workers'
   // MQTT client; mqtt.url "" = the events file only.

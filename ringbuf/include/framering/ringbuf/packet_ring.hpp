@@ -254,6 +254,10 @@ class PacketReader {
   // (a hostile or broken writer); `next` is the newest record. kEpochChanged: a new writer (new
   // stream parameters: see info()); `next` is 0.
   PacketReadResult read(std::uint64_t position);
+  // read() of a record already read (a recorder's pre-roll): the same result, but the gap count
+  // (`missed`) of the following read() is left as the live reading set it, and a position past
+  // the tail is kNotYet without looking for a new writer.
+  PacketReadResult reread(std::uint64_t position);
   // Blocks (futex on the tail) until a record at `position` is committed or `timeout` passes.
   PacketReadResult wait_next(std::uint64_t position, std::chrono::nanoseconds timeout);
   // After using packet.data: false if the writer may have overwritten it meanwhile.
@@ -274,6 +278,7 @@ class PacketReader {
  private:
   struct Impl;
   explicit PacketReader(std::unique_ptr<Impl> impl);
+  PacketReadResult read_record(std::uint64_t position, bool live);
   std::unique_ptr<Impl> impl_;
 };
 
