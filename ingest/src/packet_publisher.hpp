@@ -29,10 +29,9 @@ ring::PacketRingSizing fallback_sizing(std::int64_t declared_bit_rate, std::uint
 class PacketPublisher final : public PacketSink {
  public:
   PacketPublisher(const IngestOptions& options, metrics::IngestMetrics& metrics);
-  ~PacketPublisher() override;
+  ~PacketPublisher() override;  // logs what was shared
   PacketPublisher(const PacketPublisher&) = delete;
   PacketPublisher& operator=(const PacketPublisher&) = delete;
-  ~PacketPublisher();  // logs what was shared
 
   // A new input was opened: keep the ring when the stream parameters are the same, else (first
   // open, other codec/extradata/size/time base) measure the new stream's rate over its first
@@ -59,6 +58,9 @@ class PacketPublisher final : public PacketSink {
   std::optional<Pending> pending_;
   std::optional<ring::PacketWriter> writer_;
   std::uint64_t too_large_ = 0;
+  // The packet ring could not be created for this stream (e.g. /dev/shm full): its packets are
+  // counted and not shared; frames go on. Cleared when a new stream (pass) tries again.
+  bool no_ring_ = false;
   std::uint64_t shared_ = 0, shared_bytes_ = 0;
 };
 
