@@ -116,6 +116,11 @@ class Recorder {
           if (on_packet(*reader, r) && clips_) clips_->on_packet(*reader, r.packet);
           break;
         case ring::ReadStatus::kLapped:
+          if (catching_up_) {  // the oldest record went while we got there: the next oldest
+            resume_at_ = reader->oldest_record();
+            break;
+          }
+          [[fallthrough]];
         case ring::ReadStatus::kTorn:
           lost(r.status == ring::ReadStatus::kLapped ? "lapped by the ingest"
                                                      : "a malformed record");
@@ -174,7 +179,7 @@ class Recorder {
     const ring::PacketView& p = r.packet;
     if (r.missed && restarting_) {
       metrics_.dropped_lapped.Increment(static_cast<double>(r.missed));  // our own lap's loss
-    } else if (r.missed) {
+    } else if (r.missed && !catching_up_) {  // (catching up, nothing is written yet)
       // A gap nobody lapped us for: the ingest dropped packets (too large for the ring). The
       // next ones may need what is missing (a keyframe): end here, resume at a keyframe.
       spdlog::warn("ring '{}': {} packet(s) before packet {} were dropped by the ingest; {}",
@@ -185,9 +190,9 @@ class Recorder {
       if (clips_) clips_->discontinuity();
     }
     // More than half a ring behind: the writer could reach this record while the muxer still
-    // reads it. Give up the segment now instead of risking a corrupt file.
-    // Jump to the newest record once: the packets in between are counted (this one now, the
-    // rest as the gap in packet_no the next read reports), and the episode is one restart.
+    // reads it. Give up the segment now instead of risking a corrupt file, and jump to the
+    // newest record once: the packets in between are counted (this one now, the rest as the
+    // gap in packet_no the next read reports), and the episode is one restart.
     if (reader.tail() - p.position > reader.info().capacity / 2) {
       if (catching_up_) {
         // A restart reading the ring's history: the older half is about to be overwritten;
