@@ -14,6 +14,23 @@
 
 namespace framering::cli {
 
+namespace {
+
+// What the recorder writes: segments (--dir), clips (--clips), or both; never nothing.
+std::string output_problem(const recorder::RecorderOptions& o) {
+  if (o.segments && o.dir.empty())
+    return "--dir is required: where should the segments go? (or --no-segments with --clips for "
+           "event clips only)";
+  if (!o.segments && !o.dir.empty())
+    return "--dir names a segments directory but --no-segments writes none; drop one of them";
+  if (!o.segments && o.clips_dir.empty())
+    return "--no-segments without --clips leaves nothing to record; give --clips and --events, "
+           "or drop --no-segments";
+  return {};
+}
+
+}  // namespace
+
 void add_record_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<recorder::RecorderOptions>();
   auto* sub = app.add_subcommand(
@@ -22,8 +39,12 @@ void add_record_command(CLI::App& app, int& exit_code) {
       "  stream-copied MP4 segments, no re-encode: <DIR>/<camera>/<camera>-<UTC start>.mp4");
   sub->add_option("--ring", o->ring, "ring name: reads /dev/shm/framering.<NAME>.packets")
       ->required();
-  sub->add_option("--dir", o->dir, "directory for segments (a subdirectory per camera)")
-      ->required();
+  sub->add_option("--dir", o->dir,
+                  "directory for segments (a subdirectory per camera); required unless "
+                  "--no-segments");
+  auto no_segments = std::make_shared<bool>(false);
+  sub->add_flag("--no-segments", *no_segments,
+                "write no continuous segments, only event clips (needs --clips)");
   sub->add_option("--camera", o->camera, "camera name in paths (default: the ring name)");
   sub->add_option("--segment-seconds", o->segment_seconds,
                   "start a new segment at the first keyframe after this many seconds")
@@ -76,7 +97,13 @@ void add_record_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   auto check_config = std::make_shared<bool>(false);
   sub->add_flag("--check-config", *check_config, "validate the flags, then exit 0 or 2");
-  sub->callback([o, check_config, &exit_code] {
+  sub->callback([o, check_config, no_segments, &exit_code] {
+    o->segments = !*no_segments;
+    if (const std::string problem = output_problem(*o); !problem.empty()) {
+      std::fprintf(stderr, "framering record: %s\n", problem.c_str());
+      exit_code = 2;
+      return;
+    }
     // The broker URL may carry a password: `framering run` passes it in the environment (readable
     // only by the same user), never in argv. Clip updates are all the recorder sends, so without
     // --clips there is nothing to publish and the variable is not used.

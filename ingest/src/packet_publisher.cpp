@@ -86,6 +86,7 @@ void PacketPublisher::start_pass(const VideoInput& input) {
   if (writer_ && same_stream(writer_->info().stream, stream)) return;
   if (pending_ && same_stream(pending_->stream, stream)) return;  // still measuring (--loop)
   const bool replacing = writer_.has_value() || pending_.has_value();
+  no_ring_ = false;
   close();  // the old epoch ends before the new one starts (same name)
   if (stream.extradata.size() > ring::pkt::kMaxExtradata) {
     spdlog::warn("codec extradata of {} B does not fit the packet ring; packets are not shared",
@@ -126,7 +127,11 @@ void PacketPublisher::on_packet(const AVPacket& packet, bool first) {
     }
     create_ring(&packet);
   }
-  if (writer_) publish(packet, meta);
+  if (writer_) {
+    publish(packet, meta);
+  } else if (no_ring_) {
+    metrics_.packets_no_ring.Increment();
+  }
 }
 
 void PacketPublisher::create_ring(const AVPacket* end) {
@@ -151,7 +156,20 @@ void PacketPublisher::create_ring(const AVPacket* end) {
   std::vector<BitrateProbe::Held> held = std::move(p.probe.held());
   const std::uint64_t held_bytes = p.probe.held_bytes();
   pending_.reset();
-  writer_.emplace(ring::PacketWriter::create(o));
+  try {
+    writer_.emplace(ring::PacketWriter::create(o));
+  } catch (const std::exception& e) {
+    if (options_.packets_only) throw;  // packets are all this ingest is for: fail loudly
+    // Recording is lost for this stream, analytics must not be: frames go on without it.
+    no_ring_ = true;
+    metrics_.packet_ring_bytes.Set(0);
+    metrics_.packets_no_ring.Increment(static_cast<double>(held.size()));
+    spdlog::error(
+        "packet ring: {}; the stream's packets are not shared (nothing to record) while frames "
+        "go on; free space in /dev/shm or ask for less --packet-history, then restart the ingest",
+        e.what());
+    return;
+  }
   metrics_.packet_ring_bytes.Set(static_cast<double>(writer_->info().capacity));
   metrics_.packet_ring_rate.Set(static_cast<double>(sizing.bytes_per_second));
   if (sizing.basis == ring::PacketRingSizing::Basis::kMeasured) {

@@ -58,6 +58,9 @@ class PacketPublisher final : public PacketSink {
   std::optional<Pending> pending_;
   std::optional<ring::PacketWriter> writer_;
   std::uint64_t too_large_ = 0;
+  // The packet ring could not be created for this stream (e.g. /dev/shm full): its packets are
+  // counted and not shared; frames go on. Cleared when a new stream (pass) tries again.
+  bool no_ring_ = false;
   std::uint64_t shared_ = 0, shared_bytes_ = 0;
 };
 

@@ -123,7 +123,7 @@ struct Endpoint::Impl {
   Family<Counter>& packets_dropped =
       BuildCounter()
           .Name("framering_packets_dropped_total")
-          .Help("Packets the ingest could not put in the packet ring, by reason (too_large).")
+          .Help("Packets the ingest could not share in the packet ring (too_large, no_ring).")
           .Register(r);
   Family<Gauge>& packet_ring_bytes =
       BuildGauge()
@@ -314,7 +314,8 @@ IngestMetrics& Endpoint::ingest(const std::string& ring) {
         m.publish_duration.Add(l, duration_buckets()), m.ring_slots.Add(l),
         m.ring_slot_bytes.Add(l), m.packets_published.Add(l),
         m.packets_dropped.Add({{"ring", ring}, {"reason", "too_large"}}),
-        m.packet_ring_bytes.Add(l), m.packet_ring_rate.Add(l)});
+        m.packets_dropped.Add({{"ring", ring}, {"reason", "no_ring"}}), m.packet_ring_bytes.Add(l),
+        m.packet_ring_rate.Add(l)});
   }
   return *slot;
 }

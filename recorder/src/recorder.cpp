@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "clip_maker.hpp"
 #include "framering/metrics/catalogue.hpp"
@@ -73,15 +74,20 @@ class Recorder {
   }
 
   int run() {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) {
-      spdlog::error("--dir: cannot create {}: {}; choose a writable directory", dir_.string(),
-                    ec.message());
-      return 2;
+    if (options_.segments) {
+      std::error_code ec;
+      fs::create_directories(dir_, ec);
+      if (ec) {
+        spdlog::error("--dir: cannot create {}: {}; choose a writable directory", dir_.string(),
+                      ec.message());
+        return 2;
+      }
+      recover_crashed_segments();
+      retention();
+      recorded_until_ = recorded_until(dir_, camera_);
+    } else {
+      spdlog::info("--no-segments: event clips only");
     }
-    recover_crashed_segments();
-    retention();
     std::optional<ring::PacketReader> reader = attach();
     if (!reader) return 0;  // stopped before a packet ring appeared
     // What `framering stat` shows beside the packet ring: position, lag, packets read, drops.
@@ -89,7 +95,15 @@ class Recorder {
     ring::ReaderStatsPublisher stats(ring::packet_reader_stats_ring(options_.ring),
                                      "record-" + std::to_string(::getpid()));
     if (!stats.displaced().empty()) spdlog::warn("{}", stats.displaced());
-    std::uint64_t position = reader->oldest();
+    // All the history the ring still holds; what an earlier run already wrote is skipped (a
+    // restart neither duplicates nor loses footage, docs/recording.md).
+    std::uint64_t position = reader->oldest_record();
+    if (recorded_until_ != 0) {
+      const auto& st = reader->info().stream;
+      half_frame_ns_ = st.rate_num != 0 ? 500'000'000ULL * st.rate_den / st.rate_num : 20'000'000;
+      spdlog::info("footage up to {} is on disk already; resuming after it",
+                   segment_name(camera_, recorded_until_, ""));
+    }
     auto last_retention = std::chrono::steady_clock::now();
     while (!g_stop.load()) {
       const ring::PacketReadResult r = reader->wait_next(position, 200ms);
@@ -103,6 +117,11 @@ class Recorder {
           if (on_packet(*reader, r) && clips_) clips_->on_packet(*reader, r.packet);
           break;
         case ring::ReadStatus::kLapped:
+          if (catching_up_) {  // the oldest record went while we got there: the next oldest
+            resume_at_ = reader->oldest_record();
+            break;
+          }
+          [[fallthrough]];
         case ring::ReadStatus::kTorn:
           lost(r.status == ring::ReadStatus::kLapped ? "lapped by the ingest"
                                                      : "a malformed record");
@@ -122,19 +141,19 @@ class Recorder {
         case ring::ReadStatus::kNotYet:
           break;
       }
-      position = r.next;
+      position = resume_at_ ? *std::exchange(resume_at_, std::nullopt) : r.next;
       stats.position().store(position, std::memory_order_release);
       if (clips_) clips_->poll(*reader);
       metrics_.lag_bytes.Set(
           static_cast<double>(reader->tail() - std::min(reader->tail(), position)));
-      if (std::chrono::steady_clock::now() - last_retention > 10s) {
+      if (options_.segments && std::chrono::steady_clock::now() - last_retention > 10s) {
         retention();
         last_retention = std::chrono::steady_clock::now();
       }
     }
     close_segment();
     if (clips_) clips_->finish_clip();
-    retention();
+    if (options_.segments) retention();
     spdlog::info("stop requested; {} segments written", segments_written_);
     return 0;
   }
@@ -159,15 +178,46 @@ class Recorder {
   // Writes the packet into the segment; false when it was lost (the reader is too far behind).
   bool on_packet(ring::PacketReader& reader, const ring::PacketReadResult& r) {
     const ring::PacketView& p = r.packet;
-    if (r.missed) metrics_.dropped_lapped.Increment(static_cast<double>(r.missed));
+    if (r.missed && restarting_) {
+      metrics_.dropped_lapped.Increment(static_cast<double>(r.missed));  // our own lap's loss
+    } else if (r.missed && !catching_up_) {  // (catching up, nothing is written yet)
+      // A gap nobody lapped us for: the ingest dropped packets (too large for the ring). The
+      // next ones may need what is missing (a keyframe): end here, resume at a keyframe.
+      spdlog::warn("ring '{}': {} packet(s) before packet {} were dropped by the ingest; {}",
+                   options_.ring, r.missed, p.packet_no,
+                   segment_ ? "segment closed, restarting at the next keyframe"
+                            : "waiting for the next keyframe");
+      close_segment();
+      if (clips_) clips_->discontinuity();
+    }
     // More than half a ring behind: the writer could reach this record while the muxer still
-    // reads it. Give up the segment now instead of risking a corrupt file.
+    // reads it. Give up the segment now instead of risking a corrupt file, and jump to the
+    // newest record once: the packets in between are counted (this one now, the rest as the
+    // gap in packet_no the next read reports), and the episode is one restart.
     if (reader.tail() - p.position > reader.info().capacity / 2) {
+      if (catching_up_) {
+        // A restart reading the ring's history: the older half is about to be overwritten;
+        // history starts within the newer half instead (no restart, nothing of ours lost).
+        if (!told_old_half_)
+          spdlog::info(
+              "ring '{}': the older half of the history is too close to the writer "
+              "to record; starting in the newer half",
+              options_.ring);
+        told_old_half_ = true;
+        return false;
+      }
+      metrics_.dropped_lapped.Increment();
       lost("more than half the packet ring behind");
+      resume_at_ = reader.latest();
       return false;
     }
+    restarting_ = false;  // in step with the writer again
+    catching_up_ = false;
+    if (!options_.segments) return true;                           // clips only
     if (p.flags & ring::pkt::kFlagDiscontinuity) close_segment();  // a reconnect: a gap
-    if (!segment_ && !p.keyframe()) return true;                   // a segment starts at a keyframe
+    // Already in a segment an earlier run wrote (within half a frame of clock jitter).
+    if (!segment_ && p.capture_realtime_ns + half_frame_ns_ <= recorded_until_) return true;
+    if (!segment_ && !p.keyframe()) return true;  // a segment starts at a keyframe
     if (segment_ && p.keyframe() && segment_->seconds() >= options_.segment_seconds)
       close_segment();
     try {
@@ -179,6 +229,7 @@ class Recorder {
       return true;
     }
     if (!reader.valid(p)) {  // overwritten while the muxer used it
+      metrics_.dropped_lapped.Increment();
       abandon_segment();
       lost("lapped while writing");
       return false;
@@ -188,11 +239,13 @@ class Recorder {
     return true;
   }
 
+  // One restart per episode: a lap noticed while writing, then by the next read, is one.
   void lost(const char* why) {
     if (segment_)
       spdlog::warn("ring '{}': {}; segment closed, restarting at the next keyframe", options_.ring,
                    why);
-    metrics_.lapped_restarts.Increment();
+    if (!restarting_) metrics_.lapped_restarts.Increment();
+    restarting_ = true;
     close_segment();
     if (clips_) clips_->discontinuity();
   }
@@ -267,6 +320,12 @@ class Recorder {
   std::optional<ClipMaker> clips_;
   fs::path final_path_;
   std::uint64_t segments_written_ = 0;
+  std::uint64_t recorded_until_ = 0;  // capture time the segments already on disk reach
+  std::uint64_t half_frame_ns_ = 0;
+  std::optional<std::uint64_t> resume_at_;  // where to read next instead of the next record
+  bool restarting_ = false;                 // lost() since the last packet read in step
+  bool catching_up_ = true;                 // no packet read within half a ring of the writer yet
+  bool told_old_half_ = false;
 };
 
 }  // namespace

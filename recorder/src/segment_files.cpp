@@ -38,7 +38,49 @@ std::uint64_t start_from_name(const std::string& camera, const std::string& file
          static_cast<std::uint64_t>(ms) * 1'000'000ULL;
 }
 
+// Stream time a finished segment covers, in ns (0 when unreadable): last dts + its duration -
+// first dts, as SegmentWriter::seconds() counted it while writing.
+std::uint64_t covered_ns(const fs::path& file) {
+  AVFormatContext* in = nullptr;
+  if (avformat_open_input(&in, file.c_str(), nullptr, nullptr) != 0) return 0;
+  std::int64_t first = AV_NOPTS_VALUE, last = AV_NOPTS_VALUE, last_duration = 0;
+  AVRational tb{1, 1};
+  if (avformat_find_stream_info(in, nullptr) >= 0 && in->nb_streams >= 1) {
+    tb = in->streams[0]->time_base;
+    AVPacket* pkt = av_packet_alloc();
+    while (pkt && av_read_frame(in, pkt) >= 0) {  // demux only: headers, no decoding
+      const std::int64_t t = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+      if (pkt->stream_index == 0 && t != AV_NOPTS_VALUE) {
+        if (first == AV_NOPTS_VALUE) first = t;
+        last = t;
+        last_duration = pkt->duration;
+      }
+      av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+  }
+  avformat_close_input(&in);
+  if (first == AV_NOPTS_VALUE || last < first) return 0;
+  return static_cast<std::uint64_t>(
+      av_rescale_q(last + last_duration - first, tb, AVRational{1, 1'000'000'000}));
+}
+
 }  // namespace
+
+std::uint64_t recorded_until(const fs::path& dir, const std::string& camera) {
+  fs::path newest;
+  std::uint64_t newest_start = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (!entry.is_regular_file(ec) || (ext != ".mp4" && ext != ".mkv")) continue;
+    const std::uint64_t start = start_from_name(camera, entry.path().filename().string());
+    if (start > newest_start) newest_start = start, newest = entry.path();
+  }
+  if (newest_start == 0) return 0;
+  const std::uint64_t covered = covered_ns(newest);
+  return covered == 0 ? 0 : newest_start + covered;
+}
 
 std::string segment_name(const std::string& camera, std::uint64_t realtime_ns,
                          const std::string& extension) {
@@ -63,9 +105,12 @@ RetentionResult apply_retention(const fs::path& dir, const std::string& camera, 
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const auto ext = entry.path().extension();
-    if (!entry.is_regular_file(ec) || (ext != ".mp4" && ext != ".mkv")) continue;
+    // Finished segments, and what failures left of them (`.part.broken`: unreadable or
+    // overwritten; `.part.remux`: a recovery cut short): they take disk space too.
+    const bool ours = ext == ".mp4" || ext == ".mkv" || ext == ".broken" || ext == ".remux";
+    if (!entry.is_regular_file(ec) || !ours) continue;
     const std::uint64_t start = start_from_name(camera, entry.path().filename().string());
-    if (start == 0) continue;  // not a segment of ours: never deleted
+    if (start == 0) continue;  // not named like a segment of ours: never deleted
     segments.push_back({entry.path(), start, static_cast<std::uint64_t>(entry.file_size(ec))});
   }
   std::sort(segments.begin(), segments.end(),

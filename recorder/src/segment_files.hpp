@@ -14,13 +14,21 @@ namespace framering::recorder {
 std::string segment_name(const std::string& camera, std::uint64_t realtime_ns,
                          const std::string& extension);
 
+// Where the footage already on disk ends, for a restarted recorder: the UTC start in the name
+// of the newest finished segment of `camera` in `dir` plus the stream time it covers (read back
+// with libavformat: last dts + its duration - first dts). 0 when there is none (or nothing in it
+// is readable). The start is a capture time and the length stream time: for a live source the
+// two advance together.
+std::uint64_t recorded_until(const std::filesystem::path& dir, const std::string& camera);
+
 struct RetentionResult {
   std::vector<std::filesystem::path> removed;
   std::uint64_t kept_bytes = 0;
 };
 
-// Deletes finished segments (*.mp4, *.mkv) of `dir`, oldest first, that are older than max_age_s
-// (by the time in their name; 0: no limit) or while the total exceeds max_bytes (0: no limit).
+// Deletes finished segments (*.mp4, *.mkv) of `dir` and the leftovers of failed ones
+// (*.part.broken, *.part.remux), oldest first by the time in their name, that are older than
+// max_age_s (0: no limit) or while the total of them all exceeds max_bytes (0: no limit).
 // `.part` files (the segment being written) are never touched.
 RetentionResult apply_retention(const std::filesystem::path& dir, const std::string& camera,
                                 double max_age_s, std::uint64_t max_bytes,

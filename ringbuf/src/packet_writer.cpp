@@ -32,6 +32,8 @@ struct PacketWriter::Impl {
   bool closed = false;
   std::uint64_t tail = 0;
   std::uint64_t packets = 0;
+  // The next record's packet_no. A dropped packet uses one up too: readers see the gap.
+  std::uint64_t packet_no = 0;
   // Positions of the records not yet overwritten, oldest first: the `oldest` field's source.
   std::deque<std::uint64_t> records;
   detail::Heartbeat heartbeat;
@@ -128,7 +130,12 @@ std::uint64_t PacketWriter::max_packet_bytes() const {
 
 bool PacketWriter::publish(const PacketMeta& meta, std::span<const std::byte> data) {
   Impl& w = *impl_;
-  if (data.size() > max_packet_bytes()) return false;
+  if (data.size() > max_packet_bytes()) {
+    // Nothing written, but its number is gone: a reader sees the gap in packet_no and knows a
+    // packet (perhaps the keyframe the next ones need) is missing (docs/packet-ring.md §3).
+    ++w.packet_no;
+    return false;
+  }
   const std::uint64_t capacity = w.info.capacity;
   const auto length = static_cast<std::uint32_t>(pkt::kRecData + data.size());
   const std::uint64_t aligned = align_up(length, pkt::kRecordAlign);
@@ -157,7 +164,7 @@ bool PacketWriter::publish(const PacketMeta& meta, std::span<const std::byte> da
   std::byte* r = area + offset;
   put32(r, pkt::kRecLength, length);
   put32(r, pkt::kRecType, pkt::kTypePacket);
-  put64(r, pkt::kRecPacketNo, w.packets);
+  put64(r, pkt::kRecPacketNo, w.packet_no);
   put64(r, pkt::kRecPts, static_cast<std::uint64_t>(meta.pts));
   put64(r, pkt::kRecDts, static_cast<std::uint64_t>(meta.dts));
   put64(r, pkt::kRecDuration, static_cast<std::uint64_t>(meta.duration));
@@ -178,6 +185,7 @@ bool PacketWriter::publish(const PacketMeta& meta, std::span<const std::byte> da
   detail::futex_wake_all(w.base + pkt::kTail);
   w.tail = new_tail;
   ++w.packets;
+  ++w.packet_no;
   return true;
 }
 

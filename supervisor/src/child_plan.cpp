@@ -174,14 +174,17 @@ std::vector<ChildSpec> plan_children(const Config& config, const PlanOptions& op
                   cam.ring,
                   "--camera",
                   cam.name,
-                  "--dir",
-                  r.dir,
                   "--segment-seconds",
                   number_text(r.segment_seconds),
                   "--retain-hours",
                   number_text(r.retain_hours),
                   "--retain-gb",
                   number_text(r.retain_gb)};
+      if (r.segments) {
+        rec.args.insert(rec.args.end(), {"--dir", r.dir});
+      } else {
+        rec.args.push_back("--no-segments");
+      }
       if (!r.clips_dir.empty()) {
         rec.args.insert(
             rec.args.end(),

@@ -454,13 +454,15 @@ class Parser {
     bool have_dir = false;
     for (const Entry& f :
          entries(node, path,
-                 {"source", "dir", "segment_seconds", "retain_hours", "retain_gb", "history",
-                  "clips", "pre", "post", "clip_kinds", "max_clip_seconds"})) {
+                 {"source", "segments", "dir", "segment_seconds", "retain_hours", "retain_gb",
+                  "history", "clips", "pre", "post", "clip_kinds", "max_clip_seconds"})) {
       const std::string key = path + "." + f.key;
       if (f.key == "source") {
         r.source = string(f.value, key);
         r.source_line = line_of(f.value);
         if (r.source.empty()) fail(f.value, key, "empty; give the stream to record");
+      } else if (f.key == "segments") {
+        r.segments = boolean(f.value, key);
       } else if (f.key == "dir") {
         r.dir = string(f.value, key);
         have_dir = !r.dir.empty();
@@ -496,7 +498,22 @@ class Parser {
         r.post_s = number(f.value, key, 0, 600);
       }
     }
-    if (!have_dir) fail(node, path + ".dir", "missing; where should the segments go?");
+    // Segments, clips, or both; a clips-only recorder (segments: false) needs no dir.
+    if (!r.segments && r.clips_dir.empty()) {
+      fail(node, path + ".segments",
+           "false and no " + path +
+               ".clips: nothing to record; give clips: or drop segments: "
+               "false");
+    }
+    if (!r.segments && have_dir) {
+      fail(node, path + ".dir",
+           "segments: false writes no segments, so dir: has no use; drop one of them");
+    }
+    if (r.segments && !have_dir) {
+      fail(node, path + ".dir",
+           "missing; where should the segments go? (or segments: false with clips: for event "
+           "clips only)");
+    }
     return r;
   }
 

@@ -229,8 +229,26 @@ TEST_F(PacketRingTest, OversizedPacketIsRefusedAndNothingWritten) {
   std::vector<std::byte> huge(w.max_packet_bytes() + 1);
   EXPECT_FALSE(w.publish({}, huge));
   EXPECT_EQ(w.tail(), 0u);
+  EXPECT_EQ(w.packets(), 0u);
   std::vector<std::byte> max(w.max_packet_bytes());
   EXPECT_TRUE(w.publish({}, max));
+}
+
+TEST_F(PacketRingTest, OversizedPacketLeavesAGapReadersSee) {
+  PacketWriter w = make_writer();
+  PacketReader r = PacketReader::attach(name);
+  ASSERT_TRUE(w.publish(meta_for(0), packet_bytes(0)));
+  std::vector<std::byte> huge(w.max_packet_bytes() + 1);
+  EXPECT_FALSE(w.publish({}, huge));  // packet 1: dropped, its number used up
+  ASSERT_TRUE(w.publish(meta_for(2), packet_bytes(2)));
+  EXPECT_EQ(w.packets(), 2u);  // published, not numbered
+  PacketReadResult first = r.read(0);
+  ASSERT_EQ(first.status, ReadStatus::kOk);
+  EXPECT_EQ(first.packet.packet_no, 0u);
+  PacketReadResult next = r.read(first.next);
+  ASSERT_EQ(next.status, ReadStatus::kOk);
+  EXPECT_EQ(next.packet.packet_no, 2u);
+  EXPECT_EQ(next.missed, 1u);
 }
 
 TEST_F(PacketRingTest, WaitNextWakesOnPublish) {

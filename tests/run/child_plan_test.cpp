@@ -339,6 +339,37 @@ TEST(ChildPlan, RecordConfigErrorsNameTheKey) {
   } catch (const fs::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("events.path"), std::string::npos) << e.what();
   }
+  try {
+    fs::parse_config("cameras:\n  c:\n    source: a.mp4\n    record:\n      segments: false\n",
+                     "e.yaml");
+    FAIL() << "record with neither segments nor clips accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("record.segments"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("record.clips"), std::string::npos) << e.what();
+  }
+  try {
+    fs::parse_config(
+        "cameras:\n  c:\n    source: a.mp4\n    record:\n      segments: false\n      dir: "
+        "/r\n      clips: /c\nevents:\n  path: /e\n",
+        "e.yaml");
+    FAIL() << "segments: false with a dir accepted";
+  } catch (const fs::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("record.dir"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ChildPlan, ClipsOnlyRecorderGetsNoSegmentsAndNoDir) {
+  const auto plan = fs::plan_children(
+      fs::parse_config("cameras:\n  c:\n    source: a.mp4\n    record:\n      segments: false\n"
+                       "      clips: /c\nevents:\n  path: /e\n",
+                       "c.yaml"),
+      {});
+  ASSERT_EQ(plan.size(), 2u);
+  const fs::ChildSpec& rec = plan[1];
+  ASSERT_EQ(rec.kind, fs::ChildKind::kRecorder);
+  EXPECT_TRUE(has(rec.args, "--no-segments"));
+  EXPECT_FALSE(has(rec.args, "--dir"));
+  EXPECT_TRUE(has_pair(rec.args, "--clips", "/c"));
 }
 
 TEST(ChildPlan, DetectAndRecordSourcesAreEachIngestedOnce) {

@@ -51,6 +51,7 @@ struct IngestMetrics {
   prometheus::Gauge& ring_slot_bytes;       // framering_ring_slot_bytes{ring}
   prometheus::Counter& packets_published;   // framering_packets_published_total{ring}
   prometheus::Counter& packets_too_large;  // framering_packets_dropped_total{ring,reason=too_large}
+  prometheus::Counter& packets_no_ring;    // ... reason=no_ring: the packet ring could not be made
   prometheus::Gauge& packet_ring_bytes;    // framering_packet_ring_bytes{ring} (0: no packet ring)
   prometheus::Gauge& packet_ring_rate;     // framering_packet_ring_sized_bytes_per_second{ring}
 };

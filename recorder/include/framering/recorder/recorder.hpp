@@ -13,6 +13,8 @@ namespace framering::recorder {
 
 struct RecorderOptions {
   std::string ring;
+  // Continuous segments (off: a clips-only recorder, `--no-segments`, and `dir` stays "").
+  bool segments = true;
   std::string dir;              // segments go to <dir>/<camera>/
   std::string camera;           // "": the ring name
   double segment_seconds = 60;  // a new segment at the first keyframe after this long

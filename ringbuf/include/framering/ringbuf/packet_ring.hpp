@@ -218,7 +218,8 @@ class PacketWriter {
   ~PacketWriter();
 
   // Writes one record (the one copy of the packet's bytes) and publishes it. Returns false, and
-  // writes nothing, when the packet exceeds max_packet_bytes().
+  // writes nothing, when the packet exceeds max_packet_bytes(); its packet_no is used up all
+  // the same, so readers see the gap.
   [[nodiscard]] bool publish(const PacketMeta& meta, std::span<const std::byte> data);
   void close();  // CLOSED, wake readers, unlink unless keep_on_close. Idempotent.
 

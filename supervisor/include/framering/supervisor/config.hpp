@@ -42,7 +42,8 @@ struct WorkerConfig {
 
 // `record:` of a camera: `framering record` beside its workers (docs/recording.md).
 struct RecordConfig {
-  std::string dir;  // segments in <dir>/<camera>/
+  bool segments = true;  // `segments: false`: event clips only, no dir
+  std::string dir;       // segments in <dir>/<camera>/
   double segment_seconds = 60;
   double retain_hours = 24;
   double retain_gb = 0;   // 0: no size limit
