@@ -2,8 +2,10 @@
 # Makes this machine able to build and run framering's images with podman (`make image` and
 # tests/deploy/test_containers.py call it; idempotent, needs root).
 #
-# 1. Installs Debian's podman, runc, uidmap and debootstrap when missing (docker-compose comes
-#    with `make deps`).
+# 1. Installs Debian's podman, runc, uidmap, catatonit (podman's --init, which the tests and
+#    compose use), the CNI dnsname plugin (compose's services find each other by name: the
+#    ingest's rtsp://camera:8554) and debootstrap when missing (docker-compose comes with
+#    `make deps`).
 # 2. Writes /etc/containers/containers.conf.d/50-framering.conf: runc with cgroupfs (works on
 #    cgroup v1 and v2 hosts, where crun and systemd cgroups may not), and default ulimits no
 #    higher than a process may set without CAP_SYS_RESOURCE (podman otherwise raises
@@ -18,7 +20,7 @@ die() { echo "container-setup: $*" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get, /etc/containers); run it as root or with sudo"
 
 missing=()
-for p in podman runc uidmap debootstrap; do
+for p in podman runc uidmap catatonit golang-github-containernetworking-plugin-dnsname debootstrap; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
