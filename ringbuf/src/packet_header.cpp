@@ -85,9 +85,13 @@ PacketRingInfo parse_packet_header(std::span<const std::byte> segment) {
   s.time_base_num = load_le<std::uint32_t>(b, pkt::kTimeBaseNum);
   s.time_base_den = load_le<std::uint32_t>(b, pkt::kTimeBaseDen);
   if (s.time_base_num == 0 || s.time_base_den == 0) bad("time base has a zero term");
+  // libav's rationals are signed ints: a larger term would turn negative in a muxer.
+  constexpr std::uint32_t kMaxTerm = 0x7fffffff;
+  if (s.time_base_num > kMaxTerm || s.time_base_den > kMaxTerm) bad("time base term above 2^31-1");
   s.rate_num = load_le<std::uint32_t>(b, pkt::kRateNum);
   s.rate_den = load_le<std::uint32_t>(b, pkt::kRateDen);
   if (s.rate_den == 0) bad("frame rate denominator is 0");
+  if (s.rate_num > kMaxTerm || s.rate_den > kMaxTerm) bad("frame rate term above 2^31-1");
   const auto extradata = load_le<std::uint32_t>(b, pkt::kExtradataBytes);
   if (extradata > pkt::kMaxExtradata) bad("extradata_bytes above 3072");
   s.extradata.assign(b + pkt::kExtradataOffset, b + pkt::kExtradataOffset + extradata);

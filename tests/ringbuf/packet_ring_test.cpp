@@ -364,6 +364,12 @@ TEST(PacketRingHeader, RejectsDamagedHeaders) {
   EXPECT_THROW(parse_packet_header(damaged(pkt::kCapacity, 65537)), RingError);
   EXPECT_THROW(parse_packet_header(damaged(pkt::kExtradataBytes, 3073)), RingError);
   EXPECT_THROW(parse_packet_header(damaged(pkt::kTimeBaseDen, 0)), RingError);
+  // Terms a signed AVRational cannot hold (they would turn negative in the muxer).
+  EXPECT_THROW(parse_packet_header(damaged(pkt::kTimeBaseNum, 0x80000000u)), RingError);
+  EXPECT_THROW(parse_packet_header(damaged(pkt::kTimeBaseDen, 0xffffffffu)), RingError);
+  EXPECT_THROW(parse_packet_header(damaged(pkt::kRateNum, 0x80000000u)), RingError);
+  EXPECT_THROW(parse_packet_header(damaged(pkt::kRateDen, 0x80000000u)), RingError);
+  EXPECT_NO_THROW(parse_packet_header(damaged(pkt::kTimeBaseDen, 0x7fffffffu)));
   EXPECT_THROW(parse_packet_header(std::span(seg).first(seg.size() - 8)), RingError);
 }
 
