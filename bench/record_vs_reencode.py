@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from child_cpu import wait_with_rusage
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SIZE, RATE, GOP, BITRATE = "1920x1080", 30, 30, "4M"
 
@@ -55,18 +57,7 @@ def packet_count(path):
 
 def cpu_of(p, timeout):
     """(exit code, user + sys CPU seconds) of child `p`, waited for with wait4."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid == p.pid:
-            p.returncode = os.waitstatus_to_exitcode(status)
-            return p.returncode, usage.ru_utime + usage.ru_stime
-        if time.monotonic() > deadline:
-            p.kill()
-            _, _, usage = os.wait4(p.pid, 0)
-            p.returncode = -9
-            return "timeout", usage.ru_utime + usage.ru_stime
-        time.sleep(0.02)
+    return wait_with_rusage(p, time.monotonic() + timeout)
 
 
 def run_recorder_case(framering, src, seconds, work):

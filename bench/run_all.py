@@ -22,6 +22,7 @@ import time
 import ingest_vs_ffmpeg
 import provenance
 import record_vs_reencode
+from child_cpu import wait_with_rusage
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VTEST = pathlib.Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -241,21 +242,6 @@ def time_workers(framering, ring, analytic, members, frames):
     # cpu_s: user + sys of all members; cpu_s / wall_s > 1 means a member used several cores.
     return {"analytic": analytic, "members": members, "frames": frames, "wall_s": wall,
             "fps": frames / wall, "cpu_s": cpu, "rc": max(rcs)}
-
-
-def wait_with_rusage(p, deadline):
-    """(exit code or "timeout", CPU seconds) of child `p`; kills it at `deadline` (monotonic)."""
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid == p.pid:
-            p.returncode = os.waitstatus_to_exitcode(status)
-            return p.returncode, usage.ru_utime + usage.ru_stime
-        if time.monotonic() > deadline:
-            p.kill()
-            _, _, usage = os.wait4(p.pid, 0)
-            p.returncode = -9
-            return "timeout", usage.ru_utime + usage.ru_stime
-        time.sleep(0.01)
 
 
 def bench_workers(framering, quick):
