@@ -56,7 +56,7 @@ struct RecordConfig {
   std::string clips_dir;  // "": no clips; else clips of events.path's events
   double pre_s = 5;
   double post_s = 5;
-  double max_clip_s = 300;  // a clip is finished at this length, events open or not
+  double max_clip_s = 300;              // a clip is finished at this length, events open or not
   std::vector<std::string> clip_kinds;  // event kinds that get clips; empty: all
   int line = 0;
 };
