@@ -375,10 +375,27 @@ def bench_cameras(framering, out, quick, max_cameras):
            "--json", str(path), "--max-cameras", str(max_cameras or (32 if quick else 64)),
            *(["--quick"] if quick else [])]
     log(" ".join(cmd))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=(3600 if quick else 4 * 3600))
+    # Its progress (one line per trial) goes straight to this console: the run takes 20 min to hours.
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, timeout=(3600 if quick else 4 * 3600))
     if p.returncode != 0:
-        return {"error": p.stderr.strip()[-400:] or f"exit {p.returncode}"}
+        return {"error": f"cameras_per_box.py exit {p.returncode} (its messages are above)"}
     return json.loads(path.read_text())
+
+
+def as_rerun(results, previous, only):
+    """The results of `--only` merged into the previous file without claiming its run: the
+    sections not re-run keep the machine line, mode, loads and time of the run that measured them
+    (the file's top level), and this run is listed under "reruns" with the sections it measured."""
+    run = {k: results[k] for k in ("machine", "quick", "load_before", "load_after", "elapsed_s")}
+    merged = {k: v for k, v in previous.items() if k != "reruns"}
+    merged.update({k: v for k, v in results.items() if k not in run})
+    reruns = []
+    for r in previous.get("reruns", []):  # an older re-run keeps only what this one did not redo
+        kept = [s for s in r["sections"] if s not in only]
+        if kept:
+            reruns.append({**r, "sections": kept})
+    merged["reruns"] = reruns + [{**run, "sections": sorted(s for s in only if s in results)}]
+    return merged
 
 
 def main():
@@ -430,6 +447,8 @@ def main():
         results[name]["load_after"] = load_average()
     results["load_after"] = load_average()
     results["elapsed_s"] = round(time.monotonic() - t0, 1)
+    if only and previous:
+        results = as_rerun(results, previous, only)
     results_path.write_text(json.dumps(results, indent=1))
     log(f"wrote {results_path} in {results['elapsed_s']} s (load {results['load_after']})")
 

@@ -77,3 +77,31 @@ def test_report_writes_the_doc_and_the_readme_paragraph_from_one_run(tmp_path):
     text2, _ = report(halved)
     b4 = analysis.fanout_argument(halved["fanout"]["runs"], 4)
     assert b4["floor"] < a4["floor"] and f"| {analysis.fmt(b4['floor'], 2)} |" in text2
+
+
+def test_a_rerun_of_one_section_keeps_the_other_sections_run(tmp_path):
+    """`run_all.py --only cameras` merges into the previous results without claiming them: the
+    header keeps the full run's commit, date and mode, and names the re-run and what it measured."""
+    import run_all
+    full = json.loads(RECORDED.read_text())
+    rerun = {"machine": {**full["machine"], "commit": "abc1234", "date_utc": "2031-01-02 03:04 UTC"},
+             "quick": True, "load_before": [0.5, 0, 0], "load_after": [9.0, 0, 0],
+             "elapsed_s": 1440.0, "cameras": {"error": "not run"}}
+    merged = run_all.as_rerun(rerun, full, {"cameras"})
+    assert merged["machine"] == full["machine"] and merged["quick"] == full["quick"]
+    assert merged["fanout"] == full["fanout"] and merged["cameras"] == {"error": "not run"}
+    assert [r["sections"] for r in merged["reruns"]] == [["cameras"]]
+    # A later re-run of the same section replaces the earlier one's claim on it.
+    again = run_all.as_rerun({**rerun, "cameras": {"error": "again"}}, merged, {"cameras"})
+    assert len(again["reruns"]) == 1 and again["reruns"][0]["machine"]["commit"] == "abc1234"
+
+    results, doc = tmp_path / "results.json", tmp_path / "benchmarks.md"
+    results.write_text(json.dumps(merged))
+    p = subprocess.run([PYTHON, str(ROOT / "bench" / "report.py"), "--results", str(results),
+                        "--doc", str(doc)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    text = doc.read_text()
+    assert f"commit {full['machine']['commit']}, {full['machine']['date_utc']}" in text
+    assert ("Measured in a separate run (`bench/run_all.py --only cameras --quick`, commit "
+            "abc1234, 2031-01-02 03:04 UTC, 24 min, 1-minute load 0.5 before and 9.0 after): "
+            "the section \"Cameras per box\"") in text

@@ -87,14 +87,17 @@ def synthetic():
 def test_goals_report_ratios_and_lower_bounds():
     goals = cameras_report.goals(synthetic())
     assert goals[0] == ("framering N ≥ 1.5× Frigate-style N at K = 4", "9 vs 4 = 2.25×", True)
-    assert goals[1][1] == "14 vs 16 = 0.88×" and goals[1][2] is True
+    # No native-yuv420p trial at K = 4 in these results: its row says so, judged neither way.
+    assert goals[1] == ("framering native yuv420p N ≥ 1.5× Frigate-style N at K = 4",
+                        "not measured", None)
+    assert goals[2][1] == "14 vs 16 = 0.88×" and goals[2][2] is True
     # 101 cameras was the cap (10 × 10 + 1) and passed: ≥ 10.1×, met.
-    assert goals[2][1] == "≥ 101 vs 10 = ≥ 10.10×" and goals[2][2] is True
+    assert goals[3][1] == "≥ 101 vs 10 = ≥ 10.10×" and goals[3][2] is True
     data = synthetic()
     # Memory capped the search at 64: ≥ 6.4× is below the goal but only a lower bound: open,
     # and the row says what stopped it.
     data["results"][5].update(cameras=64, cap=64, capped_by="memory and shm space")
-    assert cameras_report.goals(data)[2] == (
+    assert cameras_report.goals(data)[3] == (
         "`--decode keyframes` N ≥ 10× full-decode N (K = 1)",
         "≥ 64 vs 10 = ≥ 6.40× (the search stopped at its cap, set by memory and shm space)",
         None)
@@ -102,6 +105,37 @@ def test_goals_report_ratios_and_lower_bounds():
     data["results"][0]["cameras"] = 5  # 5 vs 4: 1.25×
     assert cameras_report.goals(data)[0][2] is False
     assert "**not met**" in "\n".join(cameras_report.goal_rows(data, 6))
+
+
+def test_findings_and_the_sizing_check_are_computed_from_the_trials():
+    data = synthetic()
+    data["trials"].append(trial("framering-yuv", 12, 4, 0.15))
+    data["results"].append({"pipeline": "framering-yuv", "readers": 4, "cameras": 12,
+                            "failed_at": 13, "cap": 64})
+    # 12 vs 4 cameras: the native row meets the K = 4 goal.
+    assert cameras_report.goals(data)[1] == (
+        "framering native yuv420p N ≥ 1.5× Frigate-style N at K = 4", "12 vs 4 = 3.00×", True)
+    text = "\n".join(cameras_report.findings(data))
+    # framering K = 4 at N = 9: 0.21 per camera, ingest 0.1575, readers 0.0525; Frigate-style
+    # at N = 4: 0.42, readers 0.105, the rest 0.315 (2.00× the ingest); totals 0.42 / 0.21.
+    assert "framering's ingest costs 0.158 cores against the Frigate-style decode, pipe and " \
+        "copy's 0.315 (2.00×" in text
+    assert "0.420 / 0.210 = 2.00× for bgr24" in text
+    assert "costs 2.80× as much per camera" in text  # 0.42 / 0.15
+    # yuv420p K = 1 at 0.13 (ingest 0.0975) against the ceiling's 0.12: 92 % of the ceiling's
+    # cameras would be its bound, or 0.12 / 0.13 with its reader.
+    assert "yuv420p ingest alone 0.098 (123 %" in text or "0.097 (123 %" in text
+    assert "allows 92 % of the ceiling's N" in text
+    assert "(slot write, ring, reader: 0.010 here) to cost less than 0.021" in text
+    # The sizing rule against the measured N: ⌊0.8 × 2 / cores per camera⌋.
+    table = cameras_report.capacity_table(data)
+    assert "| framering, bgr24 | 4 | 0.210 | 7 | 9 |" in table
+    assert "| framering, bgr24 | 1 | 0.180 | 8 | 10 |" in table
+    assert "| framering, native yuv420p (`--pix-fmt yuv420p`) | 4 | 0.150 | 10 | 12 |" in table
+    # A run without the trials behind a finding leaves the finding out instead of guessing.
+    bare = synthetic()
+    bare["trials"] = [t for t in bare["trials"] if t["pipeline"] != "frigate-style"]
+    assert "readers decide" not in "\n".join(cameras_report.findings(bare))
 
 
 def test_section_plot_and_capacity_table_come_from_the_trials():
